@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+
+/**
+ * The scheduler service's own providers and controllers. The shared ones (configuration, logger,
+ * NATS bus, metrics, health state and the admin routes) come from @deepinfer/service-kit.
+ */
+@Module({})
+export class SchedulerModule {}

@@ -1,0 +1,84 @@
+import { BLOCK_SIZES, DEVICES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, type ConfigKey } from './deepinfer-config.js';
+
+export type FieldKind = 'string' | 'int' | 'number' | 'boolean' | 'enum' | 'int-enum';
+
+/** One setting: how it is typed, named in each source, and described to users. */
+export interface ConfigField {
+  key: ConfigKey;
+  kind: FieldKind;
+  /** What a valid value is, in words, for error messages. */
+  allowed: string;
+  description: string;
+  choices?: readonly (string | number)[];
+  /** May be unset (YAML null, omitted). */
+  optional?: boolean;
+  /** Never printed in logs (keys, passwords). */
+  secret?: boolean;
+  /** The YAML key, e.g. `gpu_memory_utilization`. */
+  yamlKey: string;
+  /** The environment variable, e.g. `DEEPINFER_GPU_MEMORY_UTILIZATION`. */
+  envVar: string;
+  /** The command-line flag, e.g. `--gpu-memory-utilization`. */
+  flag: string;
+}
+
+type FieldSpec = Omit<ConfigField, 'key' | 'yamlKey' | 'envVar' | 'flag'>;
+
+const choice = (choices: readonly (string | number)[]) => `one of ${choices.join(', ')}`;
+const port = (what: string): FieldSpec => ({ kind: 'int', allowed: 'an integer port in [1, 65535]', description: what });
+
+/** The single table every source (YAML, environment, flags, docs, compose) is derived from. */
+const SPECS: Record<ConfigKey, FieldSpec> = {
+  model: { kind: 'string', allowed: 'a model directory or a Hugging Face Hub id', description: 'Model directory, or Hub id resolved through the local Hugging Face cache' },
+  servedModelName: { kind: 'string', optional: true, allowed: 'a non-empty string', description: 'Model name clients send; defaults to the last part of the model path' },
+  dtype: { kind: 'enum', choices: DTYPES, allowed: choice(DTYPES), description: 'Weight dtype; auto keeps the checkpoint dtype' },
+  maxModelLen: { kind: 'int', optional: true, allowed: 'an integer in [1, 1048576]', description: "Context length (prompt + output); default: the model's maximum" },
+  seed: { kind: 'int', allowed: 'an integer in [0, 2147483647]', description: 'Seed of the engine-wide random generator (unseeded requests)' },
+  device: { kind: 'enum', choices: DEVICES, allowed: choice(DEVICES), description: 'Engine backend: cuda, cpu, or auto (cuda when a usable GPU is present)' },
+  gpuMemoryUtilization: { kind: 'number', allowed: 'a number in (0, 1]', description: 'Fraction of GPU memory for weights, activations and the KV cache' },
+  cpuKvCacheSpaceGib: { kind: 'number', allowed: 'a number of GiB in (0, 4096]', description: 'KV-cache size on the CPU backend, in GiB' },
+  cpuThreads: { kind: 'int', allowed: 'an integer in [0, 1024]', description: 'CPU engine threads; 0 = one per core' },
+  kvCacheDtype: { kind: 'enum', choices: KV_CACHE_DTYPES, allowed: choice(KV_CACHE_DTYPES), description: 'KV-cache dtype; auto follows the model dtype' },
+  blockSize: { kind: 'int-enum', choices: BLOCK_SIZES, allowed: choice(BLOCK_SIZES), description: 'Tokens per KV-cache block' },
+  tensorParallelSize: { kind: 'int', allowed: 'an integer in [1, 8]', description: 'GPUs per model replica (only 1 is supported today)' },
+  maxNumSeqs: { kind: 'int', allowed: 'an integer in [1, 4096]', description: 'Most sequences in one step' },
+  maxNumBatchedTokens: { kind: 'int', allowed: 'an integer in [1, 1048576]', description: 'Token budget of one step' },
+  enableChunkedPrefill: { kind: 'boolean', allowed: 'true or false', description: 'Split long prompts across steps while others decode' },
+  enablePrefixCaching: { kind: 'boolean', allowed: 'true or false', description: 'Reuse KV blocks of identical prompt prefixes' },
+  host: { kind: 'string', allowed: 'a host name or address', description: 'Address the API listens on' },
+  port: port('Port of the OpenAI-compatible API'),
+  apiKey: { kind: 'string', optional: true, secret: true, allowed: 'a non-empty string', description: 'Require this Bearer key on API requests' },
+  adminKey: { kind: 'string', optional: true, secret: true, allowed: 'a non-empty string', description: 'Require this Bearer key on admin routes' },
+  apiAdminPort: port('Admin HTTP port of the api service'),
+  tokenizerAdminPort: port('Admin HTTP port of the tokenizer service'),
+  schedulerAdminPort: port('Admin HTTP port of the scheduler service'),
+  executorAdminPort: port('Admin HTTP port of the executor service'),
+  natsUrl: { kind: 'string', allowed: 'a nats:// URL', description: 'NATS server URL' },
+  natsUser: { kind: 'string', optional: true, allowed: 'a string', description: 'NATS user name' },
+  natsPassword: { kind: 'string', optional: true, secret: true, allowed: 'a string', description: 'NATS password' },
+  logLevel: { kind: 'enum', choices: LOG_LEVEL_NAMES, allowed: choice(LOG_LEVEL_NAMES), description: 'Log level' },
+  logFormat: { kind: 'enum', choices: LOG_FORMATS, allowed: choice(LOG_FORMATS), description: 'Log line format' },
+};
+
+export const ENV_PREFIX = 'DEEPINFER_';
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+
+export const CONFIG_FIELDS: readonly ConfigField[] = (Object.keys(SPECS) as ConfigKey[]).map((key) => ({
+  key,
+  ...SPECS[key],
+  yamlKey: snake(key),
+  envVar: ENV_PREFIX + snake(key).toUpperCase(),
+  flag: '--' + snake(key).replace(/_/g, '-'),
+}));
+
+const BY_KEY = new Map(CONFIG_FIELDS.map((f) => [f.key, f]));
+const BY_YAML_KEY = new Map(CONFIG_FIELDS.map((f) => [f.yamlKey, f]));
+
+export function fieldOf(key: ConfigKey): ConfigField {
+  return BY_KEY.get(key)!;
+}
+
+export function fieldByYamlKey(yamlKey: string): ConfigField | undefined {
+  return BY_YAML_KEY.get(yamlKey);
+}

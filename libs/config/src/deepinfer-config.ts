@@ -1,0 +1,77 @@
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+
+export const DTYPES = ['auto', 'float32', 'float16', 'bfloat16'] as const;
+export const KV_CACHE_DTYPES = ['auto', 'float32', 'float16', 'bfloat16'] as const;
+export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
+export const BLOCK_SIZES = [8, 16, 32, 64, 128] as const;
+export const LOG_LEVEL_NAMES = ['error', 'warn', 'info', 'debug', 'trace'] as const;
+export const LOG_FORMATS = ['text', 'json'] as const;
+
+/**
+ * Every setting of a DeepInfer deployment, flat like vLLM's engine arguments, so that one name
+ * works everywhere: `gpu_memory_utilization` in YAML, `DEEPINFER_GPU_MEMORY_UTILIZATION` in the
+ * environment, `--gpu-memory-utilization` on the command line (see config-fields.ts).
+ *
+ * The initialisers are the defaults. `undefined` means "not set": derived at run time (e.g.
+ * max_model_len from the model's config.json) or off (no API key).
+ *
+ * Capacity is not here on purpose: the number of KV blocks is decided by the executor from the
+ * memory it finds and reported to the scheduler, never configured twice.
+ */
+export class DeepInferConfig {
+  // --- model ---------------------------------------------------------------------------------
+  /** A model directory, or a Hugging Face Hub id resolved through the local HF cache. */
+  @IsString() @MinLength(1) model = 'models/stories260k';
+  /** The name clients use in `model`; defaults to the model path's last component. */
+  @IsOptional() @IsString() @MinLength(1) servedModelName?: string = undefined;
+  /** Weight and activation dtype; `auto` keeps the checkpoint's (bf16 stays bf16). */
+  @IsIn(DTYPES) dtype: (typeof DTYPES)[number] = 'auto';
+  /** Context length in tokens (prompt + output); unset means the model's own maximum. */
+  @IsOptional() @IsInt() @Min(1) @Max(1_048_576) maxModelLen?: number = undefined;
+  @IsInt() @Min(0) @Max(2 ** 31 - 1) seed = 0;
+
+  // --- device and memory ---------------------------------------------------------------------
+  /** `auto`: CUDA when a usable GPU is present, else the CPU backend. */
+  @IsIn(DEVICES) device: (typeof DEVICES)[number] = 'auto';
+  /** Fraction of the GPU's memory the executor may use (weights + activations + KV cache). */
+  @IsNumber() @Min(Number.MIN_VALUE) @Max(1) gpuMemoryUtilization = 0.9;
+  /** KV-cache space for the CPU backend, in GiB. */
+  @IsNumber() @Min(Number.MIN_VALUE) @Max(4096) cpuKvCacheSpaceGib = 1;
+  /** Engine threads on the CPU backend; 0 means one per core. */
+  @IsInt() @Min(0) @Max(1024) cpuThreads = 0;
+  @IsIn(KV_CACHE_DTYPES) kvCacheDtype: (typeof KV_CACHE_DTYPES)[number] = 'auto';
+  /** Tokens per KV block. */
+  @IsIn(BLOCK_SIZES) blockSize: (typeof BLOCK_SIZES)[number] = 16;
+  @IsInt() @Min(1) @Max(8) tensorParallelSize = 1;
+
+  // --- scheduling ----------------------------------------------------------------------------
+  /** Most sequences in one step. */
+  @IsInt() @Min(1) @Max(4096) maxNumSeqs = 256;
+  /** Token budget of one step (prefill chunks + decode tokens). */
+  @IsInt() @Min(1) @Max(1_048_576) maxNumBatchedTokens = 2048;
+  @IsBoolean() enableChunkedPrefill = true;
+  @IsBoolean() enablePrefixCaching = true;
+
+  // --- serving -------------------------------------------------------------------------------
+  @IsString() @MinLength(1) host = '0.0.0.0';
+  /** The OpenAI-compatible API's port. */
+  @IsInt() @Min(1) @Max(65535) port = 8000;
+  /** When set, clients must send `Authorization: Bearer <api_key>`. */
+  @IsOptional() @IsString() @MinLength(1) apiKey?: string = undefined;
+  /** When set, admin routes need `Authorization: Bearer <admin_key>`. */
+  @IsOptional() @IsString() @MinLength(1) adminKey?: string = undefined;
+  /** Admin HTTP ports, one per service (health, metrics, service-specific views). */
+  @IsInt() @Min(1) @Max(65535) apiAdminPort = 9100;
+  @IsInt() @Min(1) @Max(65535) tokenizerAdminPort = 9101;
+  @IsInt() @Min(1) @Max(65535) schedulerAdminPort = 9102;
+  @IsInt() @Min(1) @Max(65535) executorAdminPort = 9103;
+
+  // --- messaging and logs --------------------------------------------------------------------
+  @IsString() @MinLength(1) natsUrl = 'nats://127.0.0.1:4222';
+  @IsOptional() @IsString() natsUser?: string = undefined;
+  @IsOptional() @IsString() natsPassword?: string = undefined;
+  @IsIn(LOG_LEVEL_NAMES) logLevel: (typeof LOG_LEVEL_NAMES)[number] = 'info';
+  @IsIn(LOG_FORMATS) logFormat: (typeof LOG_FORMATS)[number] = 'text';
+}
+
+export type ConfigKey = keyof DeepInferConfig;

@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { ErrorCodes, ProtocolError } from './protocol.js';
+
+export type MessageClass<T extends object> = new () => T;
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes and validates one message at a receiving boundary. Throws a ProtocolError with code
+ * `bad_request` naming every invalid field; never anything else, whatever the bytes are.
+ * Unknown fields are stripped (forward compatibility within a protocol version).
+ */
+export function decodeMessage<T extends object>(cls: MessageClass<T>, data: Uint8Array): T {
+  let plain: unknown;
+  try {
+    const text = data.length === 0 ? '{}' : decoder.decode(data);
+    plain = JSON.parse(text);
+  } catch (err) {
+    throw new ProtocolError(ErrorCodes.badRequest, `message is not valid UTF-8 JSON: ${(err as Error).message}`);
+  }
+  return validateMessage(cls, plain);
+}
+
+/** Validates an already-parsed value against a message class (see decodeMessage). */
+export function validateMessage<T extends object>(cls: MessageClass<T>, plain: unknown): T {
+  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+    throw new ProtocolError(ErrorCodes.badRequest, `message must be a JSON object, got ${describe(plain)}`);
+  }
+  const instance = plainToInstance(cls, plain, { enableImplicitConversion: false });
+  const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const fields = flatten(errors);
+    throw new ProtocolError(ErrorCodes.badRequest, `invalid ${cls.name}: ${fields.map((f) => f.text).join('; ')}`, fields[0]?.path);
+  }
+  return instance;
+}
+
+interface FieldError {
+  path: string;
+  text: string;
+}
+
+function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const e of errors) {
+    const path = prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints) {
+      out.push({ path, text: `${path} (${describe(e.value)}): ${Object.values(e.constraints).join(', ')}` });
+    }
+    if (e.children?.length) out.push(...flatten(e.children, path));
+  }
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const json = JSON.stringify(value);
+  return json === undefined ? typeof value : json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}

@@ -1,0 +1,252 @@
+import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  decodeMessage,
+  ErrorCodes,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  validateMessage,
+  type MessageClass,
+  type Reply,
+} from '@deepinfer/contracts';
+import type { Logger } from '@deepinfer/observability';
+
+export interface BusOptions {
+  url: string;
+  /** Connection name shown by nats-server's monitoring (e.g. `scheduler-3f2a`). */
+  name: string;
+  user?: string;
+  password?: string;
+  logger: Logger;
+  /** How long `connect` keeps trying before it gives up (the server may still be starting). */
+  connectTimeoutMs?: number;
+}
+
+export interface HandleOptions {
+  /** Queue group: one member of the group gets each message. Omit to hear every message. */
+  queue?: string;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+/** What a handler learns about the message besides its body. */
+export interface MessageMeta {
+  subject: string;
+}
+
+const encoder = new TextEncoder();
+const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * Typed, validated messaging over one raw NATS connection. Every request handler replies with
+ * an envelope (`Reply<T>`), and a malformed message gets an error reply, never an exception
+ * that escapes; on publish-only subjects a malformed message is dropped with one warning.
+ *
+ * Why not @nestjs/microservices: its NATS transport wraps every payload in its own envelope and
+ * turns object patterns into JSON-string subjects; we want plain versioned subjects that any
+ * client (and the hot path's binary encodings) can use, and one place that validates.
+ */
+export class MessageBus {
+  private readonly warnedSubjects = new Set<string>();
+  private numDroppedMessages = 0;
+
+  private constructor(
+    readonly connection: NatsConnection,
+    private readonly logger: Logger,
+  ) {
+    void this.watchStatus();
+  }
+
+  static async connect(options: BusOptions): Promise<MessageBus> {
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 10000);
+    for (;;) {
+      try {
+        const nc = await connect({
+          servers: options.url,
+          name: options.name,
+          user: options.user,
+          pass: options.password,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          timeout: 2000,
+        });
+        options.logger.debug('connected to NATS', { url: options.url });
+        return new MessageBus(nc, options.logger);
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new Error(`cannot connect to NATS at ${options.url}: ${(err as Error).message}`, { cause: err });
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** Messages dropped because they were malformed (publish-only subjects). */
+  get droppedMessageCount(): number {
+    return this.numDroppedMessages;
+  }
+
+  /**
+   * Serves request/reply on `subject`: decodes and validates the request as `cls`, runs the
+   * handler, and replies `{ok: true, data}` or `{ok: false, error}`.
+   */
+  handle<Req extends object, Res>(
+    subject: string,
+    cls: MessageClass<Req>,
+    handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res,
+    options: HandleOptions = {},
+  ): Subscription {
+    return this.connection.subscribe(subject, {
+      queue: options.queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.logger.error('subscription failed', { subject, err });
+          return;
+        }
+        void this.serveOne(msg, cls, handler);
+      },
+    });
+  }
+
+  private async serveOne<Req extends object, Res>(msg: Msg, cls: MessageClass<Req>, handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res): Promise<void> {
+    if (!msg.reply) {
+      this.warnOnce(msg.subject, 'request published without a reply subject; dropped');
+      return;
+    }
+    let reply: Reply<Res>;
+    try {
+      checkProtocol(msg.headers);
+      const request = decodeMessage(cls, msg.data);
+      reply = { ok: true, data: await handler(request, { subject: msg.subject }) };
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.logger.debug('request refused', { subject: msg.subject, code: err.code, message: err.message });
+        reply = { ok: false, error: err.toBody() };
+      } else {
+        this.logger.error('handler failed', { subject: msg.subject, err });
+        reply = { ok: false, error: { code: ErrorCodes.internal, message: `internal error: ${err instanceof Error ? err.message : String(err)}` } };
+      }
+    }
+    try {
+      msg.respond(encoder.encode(JSON.stringify(reply)));
+    } catch (err) {
+      this.logger.warn('reply failed', { subject: msg.subject, err });
+    }
+  }
+
+  /**
+   * Sends a request and returns the reply's data, validated as `replyClass` when given. Throws
+   * ProtocolError: the handler's own error, or `unavailable` when nobody serves the subject or
+   * the reply does not come within the timeout (so callers fail fast rather than hang).
+   */
+  async request<Res>(subject: string, payload: object, options: RequestOptions = {}, replyClass?: MessageClass<Res & object>): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let msg: Msg;
+    try {
+      msg = await this.connection.request(subject, encoder.encode(JSON.stringify(payload)), { timeout: timeoutMs, headers: protocolHeaders() });
+    } catch (err) {
+      throw transportError(subject, timeoutMs, err);
+    }
+    let envelope: Reply<unknown>;
+    try {
+      envelope = msg.json<Reply<unknown>>();
+    } catch {
+      throw new ProtocolError(ErrorCodes.internal, `reply on ${subject} is not JSON`);
+    }
+    if (typeof envelope !== 'object' || envelope === null || typeof envelope.ok !== 'boolean') {
+      throw new ProtocolError(ErrorCodes.internal, `reply on ${subject} is not a reply envelope`);
+    }
+    if (!envelope.ok) {
+      throw new ProtocolError(envelope.error?.code ?? ErrorCodes.internal, envelope.error?.message ?? 'unknown error', envelope.error?.param);
+    }
+    return replyClass ? (validateMessage(replyClass, envelope.data) as Res) : (envelope.data as Res);
+  }
+
+  /** Fire-and-forget publish of a JSON message. */
+  publish(subject: string, payload: object): void {
+    this.connection.publish(subject, encoder.encode(JSON.stringify(payload)), { headers: protocolHeaders() });
+  }
+
+  /**
+   * Listens on a publish-only subject. A malformed message is dropped: one warning per subject,
+   * then only counted, so a misbehaving publisher cannot flood the log or crash the service.
+   */
+  subscribe<T extends object>(subject: string, cls: MessageClass<T>, handler: (message: T, meta: MessageMeta) => void | Promise<void>, options: HandleOptions = {}): Subscription {
+    return this.connection.subscribe(subject, {
+      queue: options.queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.logger.error('subscription failed', { subject, err });
+          return;
+        }
+        let message: T;
+        try {
+          checkProtocol(msg.headers);
+          message = decodeMessage(cls, msg.data);
+        } catch (decodeErr) {
+          this.numDroppedMessages++;
+          this.warnOnce(subject, `dropped a malformed message: ${(decodeErr as Error).message}`);
+          return;
+        }
+        Promise.resolve()
+          .then(() => handler(message, { subject: msg.subject }))
+          .catch((handlerErr: unknown) => this.logger.error('message handler failed', { subject, err: handlerErr }));
+      },
+    });
+  }
+
+  /** Resolves once the server has processed everything sent so far (e.g. new subscriptions). */
+  async flush(): Promise<void> {
+    await this.connection.flush();
+  }
+
+  /** Flushes what is pending and closes the connection. */
+  async close(): Promise<void> {
+    if (this.connection.isClosed()) return;
+    try {
+      await this.connection.drain();
+    } catch {
+      await this.connection.close();
+    }
+  }
+
+  private warnOnce(subject: string, message: string): void {
+    if (this.warnedSubjects.has(subject)) return;
+    this.warnedSubjects.add(subject);
+    this.logger.warn(message, { subject, note: 'further problems on this subject are counted, not logged' });
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect') this.logger.warn('lost NATS connection; reconnecting', { server: status.server });
+      else if (status.type === 'reconnect') this.logger.info('reconnected to NATS', { server: status.server });
+    }
+  }
+}
+
+function protocolHeaders(): MsgHdrs {
+  const h = natsHeaders();
+  h.set(PROTOCOL_HEADER, String(PROTOCOL_VERSION));
+  return h;
+}
+
+/** Messages without the header are accepted (plain `nats req` debugging); a wrong one is not. */
+function checkProtocol(h: MsgHdrs | undefined): void {
+  const version = h?.get(PROTOCOL_HEADER);
+  if (version && version !== String(PROTOCOL_VERSION)) {
+    throw new ProtocolError(ErrorCodes.protocolMismatch, `sender speaks protocol ${version}, this service speaks ${PROTOCOL_VERSION}`);
+  }
+}
+
+function transportError(subject: string, timeoutMs: number, err: unknown): ProtocolError {
+  const e = err as Error & { isNoResponders?: () => boolean; cause?: unknown };
+  if (typeof e.isNoResponders === 'function' && e.isNoResponders()) {
+    return new ProtocolError(ErrorCodes.unavailable, `no service is answering on ${subject}`);
+  }
+  if (e.name === 'TimeoutError' || (e.cause as Error | undefined)?.name === 'TimeoutError') {
+    return new ProtocolError(ErrorCodes.unavailable, `no reply on ${subject} within ${timeoutMs} ms`);
+  }
+  return new ProtocolError(ErrorCodes.unavailable, `request on ${subject} failed: ${e.message}`);
+}

@@ -1,0 +1,144 @@
+import 'reflect-metadata';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Module, type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { Registry } from 'prom-client';
+import { HealthRequest, queueGroupOf, Subjects, type ServiceName } from '@deepinfer/contracts';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError, configsDir, loadConfig, parseConfigArgs, type DeepInferConfig } from '@deepinfer/config';
+import { MessageBus } from '@deepinfer/messaging';
+import { createLogger, createMetricsRegistry, type Logger } from '@deepinfer/observability';
+import { AdminController } from './admin.controller.js';
+import { NestLoggerAdapter } from './nest-logger.adapter.js';
+import { ServiceState } from './service-state.js';
+import { CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE } from './service-tokens.js';
+
+export interface ServiceDefinition {
+  service: ServiceName;
+  /** The service's own Nest module; CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY and SERVICE_STATE are injectable in it. */
+  module: Type<unknown> | DynamicModule;
+  /** The admin HTTP port, from the configuration. */
+  adminPort(config: DeepInferConfig): number;
+  /**
+   * When true the service declares itself ready (ServiceState.setStatus('ok')) once its own
+   * start-up work is done (e.g. the executor after loading the model); otherwise it is ready as
+   * soon as it listens.
+   */
+  managesReadiness?: boolean;
+}
+
+export interface ServiceOptions {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningService {
+  app: INestApplication;
+  config: DeepInferConfig;
+  logger: Logger;
+  bus: MessageBus;
+  state: ServiceState;
+  adminUrl: string;
+  close(): Promise<void>;
+}
+
+@Module({})
+class ServiceCoreModule {}
+
+@Module({})
+class ServiceRootModule {}
+
+/**
+ * Starts one service: configuration (exit 2 on invalid settings is the caller's job, see
+ * runService), logger, NATS connection, the Nest application with the shared admin routes, and
+ * the health responders on NATS (queue group, plus a per-instance one for listing replicas).
+ */
+export async function bootstrapService(def: ServiceDefinition, options: ServiceOptions = {}): Promise<RunningService> {
+  const env = options.env ?? process.env;
+  const args = parseConfigArgs(options.argv ?? process.argv.slice(2));
+  const { config } = loadConfig({ configFile: args.configFile, env, flags: args.flags });
+  const logger = createLogger({ name: def.service, level: config.logLevel, format: config.logFormat });
+  const state = new ServiceState(def.service, readVersion());
+  const registry: Registry = createMetricsRegistry(def.service);
+  const bus = await MessageBus.connect({
+    url: config.natsUrl,
+    name: state.instanceId,
+    user: config.natsUser,
+    password: config.natsPassword,
+    logger,
+  });
+
+  const shared: Provider[] = [
+    { provide: CONFIG, useValue: config },
+    { provide: LOGGER, useValue: logger },
+    { provide: MESSAGE_BUS, useValue: bus },
+    { provide: METRICS_REGISTRY, useValue: registry },
+    { provide: SERVICE_STATE, useValue: state },
+  ];
+  const core: DynamicModule = { module: ServiceCoreModule, global: true, providers: shared, exports: shared };
+  const root: DynamicModule = { module: ServiceRootModule, imports: [core, def.module], controllers: [AdminController] };
+
+  const app = await NestFactory.create(root, { logger: new NestLoggerAdapter(logger), abortOnError: false });
+  app.enableShutdownHooks();
+
+  bus.handle(Subjects.health(def.service), HealthRequest, () => state.health(), { queue: queueGroupOf(def.service) });
+  bus.handle(Subjects.healthAll(def.service), HealthRequest, () => state.health());
+  await bus.flush();
+
+  const port = def.adminPort(config);
+  await app.listen(port, config.host);
+  if (!def.managesReadiness) state.setStatus('ok');
+  const adminUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info('service started', { instanceId: state.instanceId, admin: adminUrl, nats: config.natsUrl, version: state.version });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close();
+      await bus.close();
+    })());
+  return { app, config, logger, bus, state, adminUrl, close };
+}
+
+/**
+ * A service's `main`: starts it, exits 2 with the list of problems on an invalid configuration,
+ * 1 on any other start-up failure, and shuts down cleanly on SIGINT/SIGTERM.
+ */
+export async function runService(def: ServiceDefinition): Promise<void> {
+  let running: RunningService;
+  try {
+    running = await bootstrapService(def);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`deepinfer ${def.service}: ${err.message}\n`);
+      process.exit(CONFIG_ERROR_EXIT_CODE);
+    }
+    process.stderr.write(`deepinfer ${def.service}: failed to start: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    running.logger.info('stopping', { signal });
+    const force = setTimeout(() => process.exit(1), 10000);
+    force.unref();
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+let cachedVersion: string | undefined;
+
+/** The deployment's version: the root package.json's. */
+export function readVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(configsDir(), '..', 'package.json'), 'utf8')) as { version?: string };
+    cachedVersion = pkg.version ?? '0.0.0';
+  } catch {
+    cachedVersion = '0.0.0';
+  }
+  return cachedVersion;
+}

@@ -1,0 +1,5 @@
+export * from './service-tokens.js';
+export * from './service-state.js';
+export * from './nest-logger.adapter.js';
+export * from './admin.controller.js';
+export * from './bootstrap-service.js';

@@ -1,0 +1,3 @@
+export * from './free-port.js';
+export * from './wait-for.js';
+export * from './nats-server.js';
