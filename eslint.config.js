@@ -1,24 +1,48 @@
+import path from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-// Module boundaries: apps depend on libs, never on each other; libs never reach into apps.
-const noAppImports = {
-  patterns: [
-    { group: ['**/apps/**', '@deepinfer/app-*'], message: 'Apps are deployables: depend on a library in libs/, never on an app.' },
-    { group: ['@deepinfer/*/src/*', '**/libs/*/src/**'], message: "Import a library through its package name (its public index), not its internals." },
-  ],
+/**
+ * Module boundaries (our equivalent of Nx's enforce-module-boundaries, which has no release for
+ * the Nx version we pin): a project imports other projects only through their package name, apps
+ * are never imported (they are deployables), and a relative import never leaves its project.
+ */
+const boundaries = {
+  rules: {
+    'module-boundaries': {
+      meta: { type: 'problem', schema: [], messages: { leaves: '{{what}}' } },
+      create(context) {
+        const file = context.filename;
+        const projectOf = (p) => {
+          const m = path.relative(import.meta.dirname, p).split(path.sep);
+          return ['apps', 'libs'].includes(m[0]) ? m.slice(0, 2).join('/') : m[0];
+        };
+        const check = (node) => {
+          const source = node.source?.value;
+          if (typeof source !== 'string') return;
+          let what;
+          if (/^@deepinfer\/app-/.test(source)) what = `Do not import the app ${source}: apps depend on libraries in libs/, never on each other.`;
+          else if (/^@deepinfer\/[^/]+\/.+/.test(source)) what = `Import ${source.split('/').slice(0, 2).join('/')} through its public index, not its internals.`;
+          else if (source.startsWith('.') && projectOf(path.resolve(path.dirname(file), source)) !== projectOf(file))
+            what = `Relative import ${source} leaves its project: depend on the other project by its package name.`;
+          if (what) context.report({ node, messageId: 'leaves', data: { what } });
+        };
+        return { ImportDeclaration: check, ExportNamedDeclaration: check, ExportAllDeclaration: check, ImportExpression: check };
+      },
+    },
+  },
 };
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'native/**', '**/*.js', '**/*.cjs'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'native/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
+    plugins: { deepinfer: boundaries },
     rules: {
-      'no-restricted-imports': ['error', noAppImports],
+      'deepinfer/module-boundaries': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/consistent-type-imports': 'off',
     },
   },
 );

@@ -30,7 +30,7 @@ export interface LoadConfigOptions {
 }
 
 /** Environment variables with the DEEPINFER_ prefix that are not settings. */
-export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_SERVICE_INSTANCE'] as const;
+export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_CONFIGS_DIR', 'DEEPINFER_SUPERVISED'] as const;
 
 /**
  * Builds the configuration: defaults < YAML file < environment < flags. Validates everything

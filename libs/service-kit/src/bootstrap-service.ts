@@ -116,7 +116,10 @@ export async function runService(def: ServiceDefinition): Promise<void> {
     process.stderr.write(`deepinfer ${def.service}: failed to start: ${(err as Error).stack ?? err}\n`);
     process.exit(1);
   }
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     running.logger.info('stopping', { signal });
     const force = setTimeout(() => process.exit(1), 10000);
     force.unref();
@@ -127,6 +130,12 @@ export async function runService(def: ServiceDefinition): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  // Under the launcher, never outlive it: if it dies without stopping us (SIGKILL), we are
+  // re-parented and notice within a second.
+  if (process.env['DEEPINFER_SUPERVISED'] === '1') {
+    const parentPid = process.ppid;
+    setInterval(() => process.ppid !== parentPid && stop('launcher exited'), 1000).unref();
+  }
 }
 
 let cachedVersion: string | undefined;

@@ -1,0 +1,17 @@
+export * from './tokenizer.errors.js';
+export type * from './tokenizer-json.types.js';
+export { specialTokenText } from './tokenizer-json.types.js';
+export * from './tokenizer-files.loader.js';
+export * from './token-pieces.compiler.js';
+export * from './utf8-stream-decoder.js';
+export * from './incremental-detokenizer.js';
+export * from './stop-string-matcher.js';
+export * from './sequence-detokenizer.js';
+export * from './detokenizer-pool.js';
+export type * from './chat-message.types.js';
+export { CHAT_ROLES } from './chat-message.types.js';
+export * from './chat-message.normalizer.js';
+export * from './chat-template.renderer.js';
+export * from './model-tokenizer.js';
+export * from './prompt-length.validator.js';
+export * from './tokenizer-summary.js';
