@@ -54,11 +54,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { DEEPINFER_CONFIG: file } }).config.model).toBe('/models/llama');
   });
 
-  it('coerces environment strings: booleans, numbers, empty optional', () => {
-    const { config } = loadConfig({ env: { DEEPINFER_ENABLE_CHUNKED_PREFILL: 'no', DEEPINFER_GPU_MEMORY_UTILIZATION: '0.5', DEEPINFER_API_KEY: '' } });
+  it('coerces environment strings (booleans, numbers) and treats an empty variable as unset', () => {
+    const { config, sources } = loadConfig({ env: { DEEPINFER_ENABLE_CHUNKED_PREFILL: 'no', DEEPINFER_GPU_MEMORY_UTILIZATION: '0.5', DEEPINFER_API_KEY: '', DEEPINFER_MAX_NUM_SEQS: '' } });
     expect(config.enableChunkedPrefill).toBe(false);
     expect(config.gpuMemoryUtilization).toBe(0.5);
     expect(config.apiKey).toBeUndefined();
+    expect(config.maxNumSeqs).toBe(256);
+    expect(sources.maxNumSeqs.kind).toBe('default');
   });
 
   it('reports every invalid field at once, naming the value, the source and what is allowed', () => {

@@ -52,7 +52,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   }
 
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined || (RESERVED_ENV_VARS as readonly string[]).includes(name)) continue;
+    // An empty variable is unset (compose passes `${VAR:-}` through), never an explicit choice.
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '' || (RESERVED_ENV_VARS as readonly string[]).includes(name)) continue;
     const field = CONFIG_FIELDS.find((f) => f.envVar === name);
     if (!field) {
       problems.push({ field: name, value: raw, source: 'the environment', allowed: `unknown setting${suggest(name.slice(ENV_PREFIX.length).toLowerCase())}` });

@@ -1,0 +1,47 @@
+/**
+ * A request's lifecycle. Ordered so that each phase is one comparison: waiting (new or preempted)
+ * < running < finished; every status ≥ FINISHED_STOPPED is final.
+ */
+export const RequestStatus = {
+  WAITING: 0,
+  /** Back in the waiting queue after preemption; resumes by recomputing its tokens. */
+  PREEMPTED: 1,
+  RUNNING: 2,
+  FINISHED_STOPPED: 3,
+  FINISHED_LENGTH: 4,
+  FINISHED_ABORTED: 5,
+  FINISHED_ERROR: 6,
+} as const;
+export type RequestStatus = (typeof RequestStatus)[keyof typeof RequestStatus];
+
+export function isFinished(status: RequestStatus): boolean {
+  return status >= RequestStatus.FINISHED_STOPPED;
+}
+
+/**
+ * Why a request ended, as OpenAI reports it: `stop` (EOS, a stop token or a stop string), `length`
+ * (maxTokens or the model's context length), `abort` (client gone, cancelled), `error`.
+ */
+export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
+
+const FINISH_REASON_BY_STATUS: Readonly<Record<number, FinishReason>> = {
+  [RequestStatus.FINISHED_STOPPED]: 'stop',
+  [RequestStatus.FINISHED_LENGTH]: 'length',
+  [RequestStatus.FINISHED_ABORTED]: 'abort',
+  [RequestStatus.FINISHED_ERROR]: 'error',
+};
+
+const STATUS_BY_FINISH_REASON: Readonly<Record<FinishReason, RequestStatus>> = {
+  stop: RequestStatus.FINISHED_STOPPED,
+  length: RequestStatus.FINISHED_LENGTH,
+  abort: RequestStatus.FINISHED_ABORTED,
+  error: RequestStatus.FINISHED_ERROR,
+};
+
+export function finishReasonOf(status: RequestStatus): FinishReason | undefined {
+  return FINISH_REASON_BY_STATUS[status];
+}
+
+export function finishedStatusOf(reason: FinishReason): RequestStatus {
+  return STATUS_BY_FINISH_REASON[reason];
+}
