@@ -9,11 +9,43 @@ export const SUBJECT_PREFIX = 'deepinfer.v1' as const;
 export const SERVICE_NAMES = ['api', 'tokenizer', 'scheduler', 'executor'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/**
+ * The request path (DESIGN.md): api → tokenizer (encode/chat, opening the request's stream) →
+ * scheduler (submit) → executor (one step message, one reply, per step) → scheduler publishes
+ * one StepOutputs per step to each tokenizer instance holding streams → tokenizer publishes one
+ * DeltaBatch per api instance. Stop-string hits and client disconnects abort at the scheduler.
+ */
 export const Subjects = {
   /** Request/reply: HealthRequest → HealthReply. One subject per service, served by a queue group. */
   health: (service: ServiceName) => `${SUBJECT_PREFIX}.${service}.health` as const,
   /** Request/reply to every instance (no queue group): used by admin tooling to list instances. */
   healthAll: (service: ServiceName) => `${SUBJECT_PREFIX}.${service}.health.all` as const,
+
+  /** Request/reply, queue group: EncodeRequest → EncodeReply. */
+  tokenizerEncode: `${SUBJECT_PREFIX}.tokenizer.encode`,
+  /** Request/reply, queue group: ChatRequest → EncodeReply (with the rendered prompt). */
+  tokenizerChat: `${SUBJECT_PREFIX}.tokenizer.chat`,
+  /** Request/reply, queue group: DecodeRequest → DecodeReply. */
+  tokenizerDecode: `${SUBJECT_PREFIX}.tokenizer.decode`,
+  /** Request/reply, queue group: TokenizerInfoRequest → TokenizerInfoReply. */
+  tokenizerInfo: `${SUBJECT_PREFIX}.tokenizer.info`,
+  /** Publish-only, to the one tokenizer instance holding the streams: StepOutputsMessage. */
+  tokenizerOutputs: (tokenizerInstanceId: string) => `${SUBJECT_PREFIX}.tokenizer.${tokenizerInstanceId}.outputs` as const,
+  /** Publish-only: StreamCloseMessage (drop streams opened for requests that never ran). */
+  tokenizerClose: (tokenizerInstanceId: string) => `${SUBJECT_PREFIX}.tokenizer.${tokenizerInstanceId}.close` as const,
+
+  /** Request/reply, queue group: SubmitMessage → SubmitReply. */
+  schedulerSubmit: `${SUBJECT_PREFIX}.scheduler.submit`,
+  /** Publish-only, every scheduler hears it (only the owner of a request acts): AbortMessage. */
+  schedulerAbort: `${SUBJECT_PREFIX}.scheduler.abort`,
+  /** Request/reply: ExecutorRegistration → RegistrationReply. */
+  schedulerRegister: `${SUBJECT_PREFIX}.scheduler.register`,
+
+  /** Request/reply to one executor: SchedulerOutput → StepResult. Named in its registration. */
+  executorStep: (executorId: string) => `${SUBJECT_PREFIX}.executor.${executorId}.step` as const,
+
+  /** Publish-only, to one api instance: DeltaBatchMessage (text deltas of its requests). */
+  apiDeltas: (apiInstanceId: string) => `${SUBJECT_PREFIX}.api.${apiInstanceId}.deltas` as const,
 } as const;
 
 /** The queue group a service's request handlers join, so that several instances share work. */

@@ -2,8 +2,16 @@ import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { ErrorCodes, ProtocolError } from './protocol.js';
+import type { MessageSchema } from './hot-path.validation.js';
 
 export type MessageClass<T extends object> = new () => T;
+
+/** What a receiving boundary validates against: a class-validator class, or a hot-path schema. */
+export type MessageType<T extends object> = MessageClass<T> | MessageSchema<T>;
+
+function isSchema<T extends object>(type: MessageType<T>): type is MessageSchema<T> {
+  return typeof (type as MessageSchema<T>).validate === 'function';
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -12,7 +20,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * `bad_request` naming every invalid field; never anything else, whatever the bytes are.
  * Unknown fields are stripped (forward compatibility within a protocol version).
  */
-export function decodeMessage<T extends object>(cls: MessageClass<T>, data: Uint8Array): T {
+export function decodeMessage<T extends object>(cls: MessageType<T>, data: Uint8Array): T {
   let plain: unknown;
   try {
     const text = data.length === 0 ? '{}' : decoder.decode(data);
@@ -23,8 +31,9 @@ export function decodeMessage<T extends object>(cls: MessageClass<T>, data: Uint
   return validateMessage(cls, plain);
 }
 
-/** Validates an already-parsed value against a message class (see decodeMessage). */
-export function validateMessage<T extends object>(cls: MessageClass<T>, plain: unknown): T {
+/** Validates an already-parsed value against a message class or schema (see decodeMessage). */
+export function validateMessage<T extends object>(cls: MessageType<T>, plain: unknown): T {
+  if (isSchema(cls)) return cls.validate(plain);
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     throw new ProtocolError(ErrorCodes.badRequest, `message must be a JSON object, got ${describe(plain)}`);
   }

@@ -6,7 +6,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   validateMessage,
-  type MessageClass,
+  type MessageType,
   type Reply,
 } from '@deepinfer/contracts';
 import type { Logger } from '@deepinfer/observability';
@@ -94,7 +94,7 @@ export class MessageBus {
    */
   handle<Req extends object, Res>(
     subject: string,
-    cls: MessageClass<Req>,
+    cls: MessageType<Req>,
     handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res,
     options: HandleOptions = {},
   ): Subscription {
@@ -110,7 +110,7 @@ export class MessageBus {
     });
   }
 
-  private async serveOne<Req extends object, Res>(msg: Msg, cls: MessageClass<Req>, handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res): Promise<void> {
+  private async serveOne<Req extends object, Res>(msg: Msg, cls: MessageType<Req>, handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res): Promise<void> {
     if (!msg.reply) {
       this.warnOnce(msg.subject, 'request published without a reply subject; dropped');
       return;
@@ -141,7 +141,7 @@ export class MessageBus {
    * ProtocolError: the handler's own error, or `unavailable` when nobody serves the subject or
    * the reply does not come within the timeout (so callers fail fast rather than hang).
    */
-  async request<Res>(subject: string, payload: object, options: RequestOptions = {}, replyClass?: MessageClass<Res & object>): Promise<Res> {
+  async request<Res>(subject: string, payload: object, options: RequestOptions = {}, replyClass?: MessageType<Res & object>): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     let msg: Msg;
     try {
@@ -173,7 +173,7 @@ export class MessageBus {
    * Listens on a publish-only subject. A malformed message is dropped: one warning per subject,
    * then only counted, so a misbehaving publisher cannot flood the log or crash the service.
    */
-  subscribe<T extends object>(subject: string, cls: MessageClass<T>, handler: (message: T, meta: MessageMeta) => void | Promise<void>, options: HandleOptions = {}): Subscription {
+  subscribe<T extends object>(subject: string, cls: MessageType<T>, handler: (message: T, meta: MessageMeta) => void | Promise<void>, options: HandleOptions = {}): Subscription {
     return this.connection.subscribe(subject, {
       queue: options.queue,
       callback: (err, msg) => {

@@ -3,3 +3,4 @@ export * from './service-state.js';
 export * from './nest-logger.adapter.js';
 export * from './admin.controller.js';
 export * from './bootstrap-service.js';
+export * from './admin-key.guard.js';

@@ -1,0 +1,70 @@
+import { Type } from 'class-transformer';
+import { IsArray, IsIn, IsInt, IsOptional, IsString, Min, MinLength, ValidateNested, ArrayNotEmpty } from 'class-validator';
+import { SamplingParamsMessage } from './sampling.contract.js';
+
+/** Subject: Subjects.schedulerSubmit. A tokenized request; the scheduler answers at once. */
+export class SubmitMessage {
+  /** Unique among live requests; the api assigns it (one per choice when n > 1). */
+  @IsString() @MinLength(1) requestId!: string;
+  @IsArray() @ArrayNotEmpty() @IsInt({ each: true }) @Min(0, { each: true }) promptTokenIds!: number[];
+  @ValidateNested() @Type(() => SamplingParamsMessage) samplingParams!: SamplingParamsMessage;
+  /** The tokenizer instance holding this request's stream (EncodeReply.tokenizerInstanceId). */
+  @IsString() @MinLength(1) tokenizerInstanceId!: string;
+  /** Separates this request's prefix-cache entries from other tenants' (vLLM's cache_salt). */
+  @IsOptional() @IsString() cacheSalt?: string;
+}
+
+/**
+ * Reply to SubmitMessage when accepted. Refusals are error replies: `context_length_exceeded`
+ * (400), `bad_request` (400), `overloaded` (queue full or draining: 429/503 + Retry-After),
+ * `unavailable` (no executor registered: 503).
+ */
+export interface SubmitReply {
+  accepted: true;
+  schedulerInstanceId: string;
+}
+
+export const FINISH_REASONS = ['stop', 'length', 'abort', 'error'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
+/** Subject: Subjects.schedulerAbort (publish). Client gone, stop string hit, or an error. */
+export class AbortMessage {
+  @IsArray() @IsString({ each: true }) requestIds!: string[];
+  @IsIn(['abort', 'stop', 'error']) reason!: 'abort' | 'stop' | 'error';
+}
+
+/** What the executor's model is; a change of `revision` invalidates the prefix cache. */
+export class ModelIdentity {
+  /** The served name (e.g. `stories260k`). */
+  @IsString() @MinLength(1) name!: string;
+  /** A digest of config.json and the weights' headers: part of every prefix-cache hash. */
+  @IsString() @MinLength(1) revision!: string;
+  @IsInt() @Min(1) vocabSize!: number;
+  @IsArray() @IsInt({ each: true }) eosTokenIds!: number[];
+  @IsOptional() @IsInt() bosTokenId?: number;
+  @IsString() dtype!: string;
+}
+
+/**
+ * Subject: Subjects.schedulerRegister. Sent by an executor after every start (and again when
+ * the scheduler asks): the capacity it decided — the scheduler never configures it twice.
+ */
+export class ExecutorRegistration {
+  @IsString() @MinLength(1) executorId!: string;
+  /** Fresh at every executor start: a new epoch means the KV contents are gone. */
+  @IsString() @MinLength(1) epoch!: string;
+  @IsInt() @Min(1) numBlocks!: number;
+  @IsInt() @Min(1) blockSize!: number;
+  @IsInt() @Min(1) maxModelLen!: number;
+  /** Largest batch the executor profiled: no step may have more tokens. */
+  @IsInt() @Min(1) maxNumBatchedTokens!: number;
+  @ValidateNested() @Type(() => ModelIdentity) model!: ModelIdentity;
+  /** `cpu` or `cuda:<name>`. */
+  @IsString() device!: string;
+  /** Where to send steps: Subjects.executorStep(executorId). */
+  @IsString() @MinLength(1) stepSubject!: string;
+}
+
+export interface RegistrationReply {
+  schedulerInstanceId: string;
+}

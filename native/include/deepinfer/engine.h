@@ -1,0 +1,155 @@
+/*
+ * DeepInfer engine C API.
+ *
+ * A model, its weights on one backend, a paged KV cache and a sampler behind an opaque
+ * handle. The caller (the executor's scheduler, through the N-API binding) owns block
+ * allocation: each step says which tokens of which sequences to run, at which positions,
+ * and into which KV blocks; the engine only carries it out.
+ *
+ * Conventions
+ *  - Every function that can fail returns 0 on success and non-zero on failure, writing a
+ *    NUL-terminated message into `err` (when err != NULL and err_len > 0). No C++ exception
+ *    crosses this boundary.
+ *  - Handles come in create/free pairs; free(NULL) is a no-op.
+ *  - Input structs are plain pointers + counts, owned by the caller and only read during
+ *    the call. Output buffers are allocated by the caller.
+ *  - One engine is not thread-safe: one call at a time (the binding runs steps on a single
+ *    worker thread). Different engines are independent.
+ */
+#ifndef DEEPINFER_ENGINE_H_
+#define DEEPINFER_ENGINE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DI_MAX_LOGPROBS 20
+#define DI_MAX_EOS_IDS 8
+
+typedef struct di_engine di_engine;
+
+typedef enum di_backend_kind {
+  DI_BACKEND_CPU = 0,
+  DI_BACKEND_CUDA = 1 /* reserved: built when DEEPINFER_CUDA=ON (a later issue) */
+} di_backend_kind;
+
+typedef struct di_engine_config {
+  const char* model;              /* model directory or Hub id "org/name" (local HF cache) */
+  int32_t backend;                /* di_backend_kind */
+  int32_t num_threads;            /* CPU threads; 0 = all online cores */
+  int32_t block_size;             /* tokens per KV block; 0 = 16 */
+  int32_t num_kv_blocks;          /* KV blocks allocated once at create, never resized;
+                                     0 = 512. Capacity = num_kv_blocks * block_size tokens */
+  int32_t max_num_batched_tokens; /* scratch is sized for this many tokens per step; a larger
+                                     step reallocates (slow path). 0 = 2048 */
+  uint64_t seed;                  /* engine RNG for unseeded random sampling */
+} di_engine_config;
+
+/* Fills defaults: backend CPU, all cores, block size 16, 512 KV blocks, 2048 tokens, seed 0. */
+void di_engine_config_init(di_engine_config* cfg);
+
+/* Loads the model and allocates the KV cache. Returns NULL and fills err on failure. */
+di_engine* di_engine_create(const di_engine_config* cfg, char* err, size_t err_len);
+void di_engine_free(di_engine* engine);
+
+typedef struct di_engine_info {
+  int32_t num_layers;
+  int32_t num_heads;
+  int32_t num_kv_heads;
+  int32_t head_dim;
+  int32_t hidden_size;
+  int32_t vocab_size;
+  int64_t max_position_embeddings;
+  int32_t bos_token_id;               /* -1 when the model has none */
+  int32_t num_eos_ids;
+  int32_t eos_token_ids[DI_MAX_EOS_IDS];
+  char architecture[64];              /* config.json architectures[0] */
+  char weight_dtype[8];               /* dtype of the checkpoint: "F32", "F16", "BF16" (dominant) */
+  char backend[32];                   /* e.g. "cpu-avx2" */
+  int64_t weight_bytes;               /* bytes the backend holds for weights (after any conversion) */
+  int64_t weight_bytes_per_step;      /* bytes of weights streamed by every forward step, whatever
+                                         its batch size (the batch-1 decode roofline numerator) */
+  int32_t block_size;
+  int32_t num_kv_blocks;
+  int64_t kv_block_bytes;             /* bytes of one block over all layers, K and V */
+  int32_t num_threads;
+} di_engine_info;
+
+int di_engine_get_info(const di_engine* engine, di_engine_info* info);
+
+typedef struct di_sampling_params {
+  float temperature;         /* 0 = greedy (argmax after bias and penalties) */
+  int32_t top_k;             /* 0 or < 0 = off */
+  float top_p;               /* 1 = off; (0, 1] */
+  float min_p;               /* 0 = off; [0, 1] */
+  float presence_penalty;    /* over output tokens; 0 = off */
+  float frequency_penalty;   /* over output tokens; 0 = off */
+  float repetition_penalty;  /* over prompt + output tokens, vLLM semantics; 1 = off */
+  int32_t has_seed;          /* 1: the draw is derived from (seed, position): reproducible */
+  uint64_t seed;
+  const int32_t* logit_bias_ids;   /* [num_logit_bias] */
+  const float* logit_bias_values;  /* [num_logit_bias], added to the logit before penalties */
+  int32_t num_logit_bias;
+  int32_t num_logprobs;      /* -1 = none; 0 = the sampled token's logprob only; N<=20 = + top N */
+} di_sampling_params;
+
+/* Fills defaults: greedy, no penalties, no seed, no logprobs. */
+void di_sampling_params_init(di_sampling_params* p);
+
+/* One sequence of a step: a prefill chunk or one decode token. */
+typedef struct di_step_seq {
+  const int32_t* token_ids;    /* [num_tokens] tokens to run now */
+  int32_t num_tokens;          /* >= 1 */
+  int32_t start_pos;           /* tokens of this sequence already in the KV cache
+                                  (numComputedTokens); token i runs at position start_pos + i */
+  const int32_t* block_table;  /* [num_blocks] block ids covering positions
+                                  [0, start_pos + num_tokens); blocks may be shared with other
+                                  sequences as long as no two sequences write the same slot */
+  int32_t num_blocks;
+  int32_t sample;              /* 1: sample the next token after the last token of this chunk */
+  di_sampling_params sampling;
+  /* For penalties (read only when sample == 1 and a penalty is on). Caller-owned. */
+  const int32_t* prompt_ids;   /* [num_prompt_ids] */
+  int32_t num_prompt_ids;
+  const int32_t* output_ids;   /* [num_output_ids] tokens generated so far */
+  int32_t num_output_ids;
+} di_step_seq;
+
+typedef struct di_step_input {
+  const di_step_seq* seqs;     /* [num_seqs] */
+  int32_t num_seqs;
+} di_step_input;
+
+typedef struct di_seq_output {
+  int32_t sampled;             /* 1 when this sequence asked to sample (the fields below are set) */
+  int32_t token_id;
+  float logprob;               /* raw log-softmax of the sampled token (when num_logprobs >= 0) */
+  int32_t rank;                /* 1-based rank of the sampled token in the raw distribution */
+  int32_t num_top;             /* = num_logprobs when > 0 */
+  int32_t top_ids[DI_MAX_LOGPROBS];
+  float top_logprobs[DI_MAX_LOGPROBS]; /* sorted, highest first */
+} di_seq_output;
+
+typedef struct di_step_output {
+  di_seq_output* seqs;         /* [num_seqs], caller-allocated */
+  /* Debug/test: when non-NULL, the raw last-position logits of every sequence with
+     sample == 1 are written here, row i for input sequence i ([num_seqs][vocab_size],
+     caller-allocated; rows of non-sampling sequences are left untouched). */
+  float* logits;
+} di_step_output;
+
+/* Runs one step. On failure nothing is sampled, but K/V of some tokens may have been written. */
+int di_engine_step(di_engine* engine, const di_step_input* input, di_step_output* output,
+                   char* err, size_t err_len);
+
+/* Name of the CPU kernel path chosen at run time ("avx512", "avx2" or "scalar"). */
+const char* di_cpu_kernel_path(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DEEPINFER_ENGINE_H_ */

@@ -1,0 +1,113 @@
+// The CPU backend: packed f32 weights, a paged f32 KV cache, and a forward pass over a
+// flattened batch, parallelised with a thread pool.
+//
+// Weight storage decision: every matrix is repacked once at load into 16-row panels of f32
+// (kernels.h), converting f16/bf16 on the way. The packed layout is what makes the matmul
+// fast and batch-invariant, so it is "the copy the backend needs"; the mmapped pages of a
+// packed matrix are then released (madvise), so resident memory is the packed copy only.
+// Norm weights and biases are converted into small f32 vectors; the embedding table is read
+// in place from the mapping when it is f32 (one row per token), converted once otherwise.
+// Cost of converting bf16 to f32: twice the weight memory and twice the bytes read per
+// decoded token compared with a bf16 kernel; acceptable for the CPU backend, whose job is
+// small models and CI; the CUDA backend keeps bf16.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/thread_pool.h"
+#include "core/backend.h"
+
+namespace deepinfer {
+namespace cpu {
+
+// 64-byte aligned float array; move-only.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t n);
+  ~AlignedBuffer();
+  AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) {
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  float* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  float* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+class CpuBackend : public Backend {
+ public:
+  explicit CpuBackend(int num_threads);
+  ~CpuBackend() override;
+
+  const char* name() const override { return name_.c_str(); }
+  void load_weights(const ModelConfig& cfg, const ModelWeights& w) override;
+  int64_t weight_bytes() const override { return weight_bytes_; }
+  void init_kv_cache(const KvCacheGeometry& g) override;
+  void reserve(int32_t max_tokens, int32_t max_logit_rows) override;
+  void forward(const ForwardBatch& b, float* logits) override;
+
+  int num_threads() const { return pool_.size(); }
+  // All packed matrices, including panel padding (embedding rows and norms are negligible).
+  int64_t weight_bytes_per_step() const override { return packed_bytes_; }
+
+ private:
+  struct Layer {
+    const float* attn_norm = nullptr;  // [D]
+    PackedMatrix wqkv;                 // [Hq*hd + 2*Hkv*hd, D]: q rows, then k rows, then v rows
+    const float* bqkv = nullptr;       // [Hq*hd + 2*Hkv*hd] or null
+    const float* q_norm = nullptr;     // [hd] or null
+    const float* k_norm = nullptr;     // [hd] or null
+    PackedMatrix wo;                   // [D, Hq*hd]
+    const float* mlp_norm = nullptr;   // [D]
+    PackedMatrix wgu;                  // [2I, D]: gate rows [0, I), up rows [I, 2I)
+    PackedMatrix wdown;                // [D, I]
+  };
+
+  PackedMatrix pack(const std::vector<const TensorView*>& parts);
+  const float* vector_f32(const TensorView* t);
+  const float* concat_f32(const std::vector<const TensorView*>& parts);
+  void rmsnorm_rows(const float* x, int ldx, const int32_t* rows, int n, const float* w, float* out);
+
+  std::string name_;
+  const KernelTable& k_;
+  ThreadPool pool_;
+  ModelConfig cfg_;
+  std::vector<AlignedBuffer> owned_;  // packed matrices and converted vectors
+  std::vector<Layer> layers_;         // [L]
+  const float* embed_ = nullptr;      // [V, D] f32 (mmap in place or converted)
+  const float* final_norm_ = nullptr; // [D]
+  PackedMatrix lm_head_;              // [V, D]
+  std::vector<double> inv_freq_;      // [hd/2] RoPE inverse frequencies, llama3-scaled if set
+  int64_t weight_bytes_ = 0;
+  int64_t packed_bytes_ = 0;
+
+  KvCacheGeometry geo_;
+  std::vector<AlignedBuffer> k_cache_;  // [L] each [num_blocks * block_size][Hkv][hd]
+  std::vector<AlignedBuffer> v_cache_;  // [L] same
+
+  // Scratch, sized by reserve() for cap_tokens_ tokens / cap_rows_ logit rows.
+  int32_t cap_tokens_ = 0;
+  int32_t cap_rows_ = 0;
+  AlignedBuffer x_;       // [T, D]   residual stream
+  AlignedBuffer xn_;      // [T, D]   normed input of the current sub-layer
+  AlignedBuffer qkv_;     // [T, Hq*hd + 2*Hkv*hd]
+  AlignedBuffer attn_;    // [T, Hq*hd]
+  AlignedBuffer gu_;      // [T, 2I]
+  AlignedBuffer h_;       // [T, I]
+  AlignedBuffer rope_;    // [T, hd]: cos in [0, hd/2), sin in [hd/2, hd)
+  AlignedBuffer xr_;      // [R, D]   final-normed rows whose logits are wanted
+  AlignedBuffer att_tmp_; // [threads, block_size + hd] per-thread attention scratch
+};
+
+}  // namespace cpu
+}  // namespace deepinfer

@@ -1,0 +1,61 @@
+// CPU kernels, one table per instruction set, chosen once at run time.
+//
+// Batch invariance and path agreement: every matmul output is accumulated with one fused
+// multiply-add per k, in increasing k, starting from 0 (acc = fma(a[k], w[k], acc)). That
+// order does not depend on how tokens or rows are tiled, on the number of tokens in the step,
+// on the thread count, or on the vector width - so the matmul of the scalar, AVX2 and AVX-512
+// paths is bit-identical, and a token's logits do not depend on its batch. (The price: one
+// accumulator chain per output, which is why tiles cover many outputs at once.)
+// Other kernels (dot, exp, norms) have a fixed order for a given length, so they are
+// batch-invariant too; across instruction sets they agree to rounding (tested).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace deepinfer {
+namespace cpu {
+
+// Output rows per packed weight panel. Fixed for every instruction set so one packed copy
+// serves all paths (AVX2: two 8-float vectors per panel row; AVX-512: one).
+constexpr int kPanel = 16;
+
+// A weight matrix W [N, K] (HF [out_features, in_features]) repacked as
+//   data [num_panels][K][kPanel],   data[p][k][j] = W[p*kPanel + j][k]  (0 for rows >= N)
+// so the matmul streams each panel once, contiguously, and reuses it for every token.
+struct PackedMatrix {
+  int n = 0;              // N, output features
+  int k = 0;              // K, input features
+  float* data = nullptr;  // [num_panels()][k][kPanel], 64-byte aligned, owned by the backend
+  int num_panels() const { return (n + kPanel - 1) / kPanel; }
+};
+
+struct KernelTable {
+  const char* name;
+  // C[t][n] = (accumulate ? C[t][n] : 0) + sum_k A[t][k] * W[n][k]
+  // for t in [0, T) and the output rows of panels [p0, p1). A: [T][lda], C: [T][ldc].
+  // Writes only columns n < W.n.
+  void (*matmul)(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
+                 bool accumulate);
+  float (*dot)(const float* a, const float* b, int n);
+  void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
+  void (*scale)(float* y, float a, int n);                 // y *= a
+  // x[i] = exp(x[i] - m) for i < n; returns the sum of the new x.
+  float (*exp_sub_sum)(float* x, float m, int n);
+  // out[i] = silu(g[i]) * u[i]
+  void (*silu_mul)(const float* g, const float* u, float* out, int n);
+  float (*sum_squares)(const float* x, int n);
+  // out[i] = (x[i] * inv) * w[i]   (the HF RMSNorm order)
+  void (*scale_mul)(const float* x, float inv, const float* w, float* out, int n);
+};
+
+// The table for the best instruction set this CPU supports (AVX-512F > AVX2+FMA > scalar),
+// or the one named by DEEPINFER_CPU_KERNELS=scalar|avx2|avx512 when set and supported.
+const KernelTable& kernels();
+const KernelTable& scalar_kernels();
+// nullptr when not compiled in or not supported by this CPU.
+const KernelTable* avx2_kernels();
+const KernelTable* avx512_kernels();
+
+}  // namespace cpu
+}  // namespace deepinfer

@@ -1,0 +1,79 @@
+// Portable reference path. The matmul uses std::fma so it is bit-identical to the vector
+// paths (see kernels.h); everything else is plain C++.
+#include <cmath>
+#include <cstring>
+
+#include "backends/cpu/kernels.h"
+
+namespace deepinfer {
+namespace cpu {
+namespace {
+
+void matmul(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
+            bool accumulate) {
+  const int K = W.k;
+  for (int p = p0; p < p1; ++p) {
+    const float* wp = W.data + static_cast<size_t>(p) * K * kPanel;
+    const int n0 = p * kPanel;
+    const int cols = W.n - n0 < kPanel ? W.n - n0 : kPanel;
+    for (int t = 0; t < T; ++t) {
+      const float* a = A + static_cast<size_t>(t) * lda;
+      float acc[kPanel] = {0};
+      for (int k = 0; k < K; ++k) {
+        const float ak = a[k];
+        const float* w = wp + static_cast<size_t>(k) * kPanel;
+        for (int j = 0; j < kPanel; ++j) acc[j] = std::fma(ak, w[j], acc[j]);
+      }
+      float* c = C + static_cast<size_t>(t) * ldc + n0;
+      for (int j = 0; j < cols; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
+    }
+  }
+}
+
+float dot(const float* a, const float* b, int n) {
+  // Sequential sum: the SIMD paths use lane-parallel sums, so the paths agree to rounding
+  // only (each path on its own is deterministic for a given n).
+  float s = 0.f;
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void axpy(float a, const float* x, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void scale(float* y, float a, int n) {
+  for (int i = 0; i < n; ++i) y[i] *= a;
+}
+
+float exp_sub_sum(float* x, float m, int n) {
+  float s = 0.f;
+  for (int i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    s += x[i];
+  }
+  return s;
+}
+
+void silu_mul(const float* g, const float* u, float* out, int n) {
+  for (int i = 0; i < n; ++i) out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
+}
+
+float sum_squares(const float* x, int n) {
+  float s = 0.f;
+  for (int i = 0; i < n; ++i) s += x[i] * x[i];
+  return s;
+}
+
+void scale_mul(const float* x, float inv, const float* w, float* out, int n) {
+  for (int i = 0; i < n; ++i) out[i] = (x[i] * inv) * w[i];
+}
+
+const KernelTable kTable = {"scalar", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul};
+
+}  // namespace
+
+const KernelTable& scalar_kernels() { return kTable; }
+
+}  // namespace cpu
+}  // namespace deepinfer

@@ -1,0 +1,71 @@
+// safetensors reader (and a small writer used by tests and the benchmark to make models).
+// Format: u64 little-endian header length N, N bytes of JSON
+// {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
+// then the byte buffer; offsets are relative to the buffer start.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.h"
+
+namespace deepinfer {
+
+enum class DType { kF32, kF16, kBF16 };
+
+const char* dtype_name(DType t);
+size_t dtype_size(DType t);
+
+// A tensor as it lies in a mapped file. Invariant: data points inside the owning
+// MappedFile, nbytes == numel * dtype_size(dtype), and the mapping outlives the view.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;  // row-major, outermost first (HF [out_features, in_features])
+  const uint8_t* data = nullptr;
+  size_t nbytes = 0;
+  const MappedFile* file = nullptr;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+// All tensors of a model, from one file or from shards listed in model.safetensors.index.json.
+class SafetensorsCatalog {
+ public:
+  // Loads `model_dir/model.safetensors`, or the shards named by the index. Throws Error with
+  // the file and field at fault (truncated file, bad header JSON, unsupported dtype, ...).
+  static std::unique_ptr<SafetensorsCatalog> open_dir(const std::string& model_dir);
+  // Adds one file's tensors (used by open_dir; public for tests).
+  void add_file(const std::string& path);
+
+  const TensorView* find(const std::string& name) const;
+  const std::map<std::string, TensorView>& tensors() const { return tensors_; }
+  const std::vector<std::unique_ptr<MappedFile>>& files() const { return files_; }
+
+ private:
+  std::vector<std::unique_ptr<MappedFile>> files_;
+  std::map<std::string, TensorView> tensors_;
+};
+
+// Minimal writer: tensors are written in the given order, f32/f16/bf16 raw bytes.
+struct TensorToWrite {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;  // numel * dtype_size
+};
+void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors);
+
+// Conversions (round-to-nearest-even for f32 -> bf16/f16).
+float bf16_to_f32(uint16_t h);
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
+uint16_t f32_to_f16(float f);
+
+}  // namespace deepinfer

@@ -1,0 +1,305 @@
+// The C API: validation of every input, exception-to-error-string conversion, and the step
+// driver (flatten sequences -> backend forward -> per-sequence sampling).
+#include "deepinfer/engine.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "core/error.h"
+#include "core/model_config.h"
+#include "core/safetensors.h"
+#include "core/sampling.h"
+#include "core/weights.h"
+
+using deepinfer::Error;
+
+struct di_engine {
+  deepinfer::ModelConfig cfg;
+  std::unique_ptr<deepinfer::SafetensorsCatalog> catalog;  // keeps the mappings alive
+  deepinfer::ModelWeights weights;
+  std::unique_ptr<deepinfer::Backend> backend;
+  int num_threads = 1;
+  deepinfer::KvCacheGeometry geo;
+  std::mt19937_64 rng;  // draws for unseeded random sampling, one per sampled sequence
+  std::unique_ptr<deepinfer::Sampler> sampler;
+  std::string weight_dtype;
+  // Step staging, grown (never shrunk) so steady-state steps do not allocate.
+  std::vector<int32_t> tokens, positions, token_seq, logit_rows, logit_seq;
+  std::vector<deepinfer::SeqSpan> spans;
+  std::vector<float> logits;  // [R, V]
+};
+
+namespace {
+
+void set_err(char* err, size_t len, const char* msg) {
+  if (err == nullptr || len == 0) return;
+  std::snprintf(err, len, "%s", msg);
+}
+
+std::string dominant_dtype(const deepinfer::SafetensorsCatalog& cat) {
+  size_t bytes[3] = {0, 0, 0};
+  for (const auto& kv : cat.tensors()) bytes[static_cast<int>(kv.second.dtype)] += kv.second.nbytes;
+  int best = 0;
+  for (int i = 1; i < 3; ++i) {
+    if (bytes[i] > bytes[best]) best = i;
+  }
+  return deepinfer::dtype_name(static_cast<deepinfer::DType>(best));
+}
+
+std::string seq_field(int32_t i, const char* field) {
+  return "step: seqs[" + std::to_string(i) + "]." + field;
+}
+
+void validate_sampling(const di_engine& e, int32_t i, const di_sampling_params& p) {
+  const int V = e.cfg.vocab_size;
+  if (!(p.temperature >= 0.f)) throw Error(seq_field(i, "sampling.temperature") + " must be >= 0");
+  if (!(p.top_p > 0.f && p.top_p <= 1.f)) throw Error(seq_field(i, "sampling.top_p") + " must be in (0, 1]");
+  if (!(p.min_p >= 0.f && p.min_p <= 1.f)) throw Error(seq_field(i, "sampling.min_p") + " must be in [0, 1]");
+  if (!(p.repetition_penalty > 0.f)) throw Error(seq_field(i, "sampling.repetition_penalty") + " must be > 0");
+  if (p.num_logprobs < -1 || p.num_logprobs > DI_MAX_LOGPROBS) {
+    throw Error(seq_field(i, "sampling.num_logprobs") + " must be in [-1, 20]");
+  }
+  if (p.num_logit_bias < 0 || (p.num_logit_bias > 0 && (p.logit_bias_ids == nullptr || p.logit_bias_values == nullptr))) {
+    throw Error(seq_field(i, "sampling.logit_bias") + " is inconsistent (count and pointers)");
+  }
+  for (int32_t j = 0; j < p.num_logit_bias; ++j) {
+    if (p.logit_bias_ids[j] < 0 || p.logit_bias_ids[j] >= V) {
+      throw Error(seq_field(i, "sampling.logit_bias_ids") + "[" + std::to_string(j) + "] = " +
+                  std::to_string(p.logit_bias_ids[j]) + " is outside the vocabulary");
+    }
+  }
+}
+
+void check_ids(const int32_t* ids, int32_t n, int V, int32_t i, const char* field) {
+  if (n < 0 || (n > 0 && ids == nullptr)) throw Error(seq_field(i, field) + " is NULL with a non-zero count");
+  for (int32_t j = 0; j < n; ++j) {
+    if (ids[j] < 0 || ids[j] >= V) {
+      throw Error(seq_field(i, field) + "[" + std::to_string(j) + "] = " + std::to_string(ids[j]) +
+                  " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    }
+  }
+}
+
+void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
+  if (in == nullptr || out == nullptr) throw Error("step: input and output must not be NULL");
+  if (in->num_seqs < 0 || (in->num_seqs > 0 && (in->seqs == nullptr || out->seqs == nullptr))) {
+    throw Error("step: seqs is NULL with num_seqs > 0");
+  }
+  const int V = e->cfg.vocab_size;
+  const int bs = e->geo.block_size;
+  int64_t T = 0;
+  for (int32_t i = 0; i < in->num_seqs; ++i) {
+    const di_step_seq& s = in->seqs[i];
+    if (s.num_tokens < 1) throw Error(seq_field(i, "num_tokens") + " must be >= 1");
+    check_ids(s.token_ids, s.num_tokens, V, i, "token_ids");
+    if (s.start_pos < 0) throw Error(seq_field(i, "start_pos") + " must be >= 0");
+    const int64_t end = static_cast<int64_t>(s.start_pos) + s.num_tokens;
+    if (end > e->cfg.max_position_embeddings) {
+      throw Error(seq_field(i, "start_pos + num_tokens") + " = " + std::to_string(end) +
+                  " exceeds max_position_embeddings " + std::to_string(e->cfg.max_position_embeddings));
+    }
+    const int64_t need_blocks = (end + bs - 1) / bs;
+    if (s.num_blocks < need_blocks || s.block_table == nullptr) {
+      throw Error(seq_field(i, "block_table") + " has " + std::to_string(s.num_blocks) + " blocks but positions [0, " +
+                  std::to_string(end) + ") need " + std::to_string(need_blocks));
+    }
+    for (int64_t j = 0; j < need_blocks; ++j) {
+      if (s.block_table[j] < 0 || s.block_table[j] >= e->geo.num_blocks) {
+        throw Error(seq_field(i, "block_table") + "[" + std::to_string(j) + "] = " + std::to_string(s.block_table[j]) +
+                    " is not a block id in [0, " + std::to_string(e->geo.num_blocks) + ")");
+      }
+    }
+    if (s.sample) {
+      validate_sampling(*e, i, s.sampling);
+      check_ids(s.prompt_ids, s.num_prompt_ids, V, i, "prompt_ids");
+      check_ids(s.output_ids, s.num_output_ids, V, i, "output_ids");
+    }
+    T += s.num_tokens;
+  }
+  if (T > INT32_MAX / 2) throw Error("step: too many tokens");
+  if (in->num_seqs == 0) return;
+
+  // Flatten: rows of sequence i are contiguous, in input order.
+  e->tokens.resize(static_cast<size_t>(T));
+  e->positions.resize(static_cast<size_t>(T));
+  e->token_seq.resize(static_cast<size_t>(T));
+  e->spans.resize(static_cast<size_t>(in->num_seqs));
+  e->logit_rows.clear();
+  e->logit_seq.clear();
+  int32_t row = 0;
+  for (int32_t i = 0; i < in->num_seqs; ++i) {
+    const di_step_seq& s = in->seqs[i];
+    e->spans[static_cast<size_t>(i)] = {row, s.num_tokens, s.start_pos, s.block_table, s.num_blocks};
+    for (int32_t j = 0; j < s.num_tokens; ++j) {
+      e->tokens[static_cast<size_t>(row)] = s.token_ids[j];
+      e->positions[static_cast<size_t>(row)] = s.start_pos + j;
+      e->token_seq[static_cast<size_t>(row)] = i;
+      ++row;
+    }
+    if (s.sample) {
+      e->logit_rows.push_back(row - 1);
+      e->logit_seq.push_back(i);
+    }
+  }
+  deepinfer::ForwardBatch b;
+  b.num_tokens = static_cast<int32_t>(T);
+  b.token_ids = e->tokens.data();
+  b.positions = e->positions.data();
+  b.token_seq = e->token_seq.data();
+  b.num_seqs = in->num_seqs;
+  b.seqs = e->spans.data();
+  b.num_logit_rows = static_cast<int32_t>(e->logit_rows.size());
+  b.logit_rows = e->logit_rows.data();
+  const size_t need = static_cast<size_t>(b.num_logit_rows) * V;
+  if (e->logits.size() < need) e->logits.resize(need);
+  e->backend->forward(b, e->logits.data());
+
+  for (int32_t i = 0; i < in->num_seqs; ++i) out->seqs[i].sampled = 0;
+  for (int32_t r = 0; r < b.num_logit_rows; ++r) {
+    const int32_t i = e->logit_seq[static_cast<size_t>(r)];
+    const di_step_seq& s = in->seqs[i];
+    const float* lg = e->logits.data() + static_cast<size_t>(r) * V;
+    if (out->logits != nullptr) std::memcpy(out->logits + static_cast<size_t>(i) * V, lg, sizeof(float) * V);
+    deepinfer::SampleRequest req;
+    req.logits = lg;
+    req.params = &s.sampling;
+    req.prompt_ids = s.prompt_ids;
+    req.num_prompt_ids = s.num_prompt_ids;
+    req.output_ids = s.output_ids;
+    req.num_output_ids = s.num_output_ids;
+    req.position = static_cast<int64_t>(s.start_pos) + s.num_tokens;
+    // Every sampling sequence consumes one engine draw, seeded or not, so unseeded results
+    // depend only on the engine seed and the order of sampling sequences.
+    req.unseeded_uniform = static_cast<double>(e->rng() >> 11) * (1.0 / 9007199254740992.0);
+    e->sampler->sample(req, &out->seqs[i]);
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+void di_engine_config_init(di_engine_config* c) {
+  if (c == nullptr) return;
+  std::memset(c, 0, sizeof(*c));
+  c->backend = DI_BACKEND_CPU;
+  c->num_threads = 0;
+  c->block_size = 16;
+  c->num_kv_blocks = 512;
+  c->max_num_batched_tokens = 2048;
+  c->seed = 0;
+}
+
+void di_sampling_params_init(di_sampling_params* p) {
+  if (p == nullptr) return;
+  std::memset(p, 0, sizeof(*p));
+  p->temperature = 0.f;
+  p->top_k = 0;
+  p->top_p = 1.f;
+  p->min_p = 0.f;
+  p->repetition_penalty = 1.f;
+  p->num_logprobs = -1;
+}
+
+di_engine* di_engine_create(const di_engine_config* c, char* err, size_t err_len) {
+  try {
+    if (c == nullptr || c->model == nullptr) throw Error("config.model must be set");
+    if (c->backend != DI_BACKEND_CPU) throw Error("config.backend: only DI_BACKEND_CPU is built in this library");
+    if (c->block_size < 0 || c->num_kv_blocks < 0 || c->max_num_batched_tokens < 0) {
+      throw Error("config: block_size, num_kv_blocks and max_num_batched_tokens must be >= 0");
+    }
+    auto e = std::make_unique<di_engine>();
+    const std::string dir = deepinfer::resolve_model_path(c->model);
+    e->cfg = deepinfer::load_model_config(dir);
+    e->catalog = deepinfer::SafetensorsCatalog::open_dir(dir);
+    e->weights = deepinfer::bind_weights(e->cfg, *e->catalog);
+    e->weight_dtype = dominant_dtype(*e->catalog);
+    auto cpu = std::make_unique<deepinfer::cpu::CpuBackend>(c->num_threads);
+    e->num_threads = cpu->num_threads();
+    e->backend = std::move(cpu);
+    e->backend->load_weights(e->cfg, e->weights);
+    e->geo.num_layers = e->cfg.num_layers;
+    e->geo.num_blocks = c->num_kv_blocks > 0 ? c->num_kv_blocks : 512;
+    e->geo.block_size = c->block_size > 0 ? c->block_size : 16;
+    e->geo.num_kv_heads = e->cfg.num_kv_heads;
+    e->geo.head_dim = e->cfg.head_dim;
+    e->backend->init_kv_cache(e->geo);
+    const int32_t max_tokens = c->max_num_batched_tokens > 0 ? c->max_num_batched_tokens : 2048;
+    e->backend->reserve(max_tokens, std::min<int32_t>(max_tokens, 256));
+    e->rng.seed(c->seed);
+    e->sampler = std::make_unique<deepinfer::Sampler>(e->cfg.vocab_size);
+    e->tokens.reserve(static_cast<size_t>(max_tokens));
+    e->positions.reserve(static_cast<size_t>(max_tokens));
+    e->token_seq.reserve(static_cast<size_t>(max_tokens));
+    e->logit_rows.reserve(256);
+    e->logit_seq.reserve(256);
+    e->spans.reserve(256);
+    e->logits.resize(static_cast<size_t>(64) * e->cfg.vocab_size);
+    return e.release();
+  } catch (const std::bad_alloc&) {
+    set_err(err, err_len, "out of memory while creating the engine");
+  } catch (const std::exception& ex) {
+    set_err(err, err_len, ex.what());
+  } catch (...) {
+    set_err(err, err_len, "unknown error while creating the engine");
+  }
+  return nullptr;
+}
+
+void di_engine_free(di_engine* e) { delete e; }
+
+int di_engine_get_info(const di_engine* e, di_engine_info* info) {
+  if (e == nullptr || info == nullptr) return 1;
+  std::memset(info, 0, sizeof(*info));
+  const auto& c = e->cfg;
+  info->num_layers = c.num_layers;
+  info->num_heads = c.num_heads;
+  info->num_kv_heads = c.num_kv_heads;
+  info->head_dim = c.head_dim;
+  info->hidden_size = c.hidden_size;
+  info->vocab_size = c.vocab_size;
+  info->max_position_embeddings = c.max_position_embeddings;
+  info->bos_token_id = c.bos_token_id;
+  info->num_eos_ids = static_cast<int32_t>(std::min<size_t>(c.eos_token_ids.size(), DI_MAX_EOS_IDS));
+  for (int32_t i = 0; i < info->num_eos_ids; ++i) info->eos_token_ids[i] = c.eos_token_ids[static_cast<size_t>(i)];
+  std::snprintf(info->architecture, sizeof(info->architecture), "%s",
+                c.architecture.empty() ? c.model_type.c_str() : c.architecture.c_str());
+  std::snprintf(info->weight_dtype, sizeof(info->weight_dtype), "%s", e->weight_dtype.c_str());
+  std::snprintf(info->backend, sizeof(info->backend), "%s", e->backend->name());
+  info->weight_bytes = e->backend->weight_bytes();
+  info->weight_bytes_per_step = e->backend->weight_bytes_per_step();
+  info->block_size = e->geo.block_size;
+  info->num_kv_blocks = e->geo.num_blocks;
+  info->kv_block_bytes = e->geo.block_bytes();
+  info->num_threads = e->num_threads;
+  return 0;
+}
+
+int di_engine_step(di_engine* e, const di_step_input* in, di_step_output* out, char* err, size_t err_len) {
+  if (e == nullptr) {
+    set_err(err, err_len, "step: engine is NULL");
+    return 1;
+  }
+  try {
+    run_step(e, in, out);
+    return 0;
+  } catch (const std::bad_alloc&) {
+    set_err(err, err_len, "out of memory during step");
+  } catch (const std::exception& ex) {
+    set_err(err, err_len, ex.what());
+  } catch (...) {
+    set_err(err, err_len, "unknown error during step");
+  }
+  return 1;
+}
+
+const char* di_cpu_kernel_path(void) { return deepinfer::cpu::kernels().name; }
+
+}  // extern "C"

@@ -1,0 +1,290 @@
+// Loader errors: every failure gives a clear message naming the file, tensor or field, and
+// never crashes. Plus config parsing details and Hub-id resolution through the HF cache.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "core/model_config.h"
+#include "core/safetensors.h"
+#include "test_util.h"
+
+using namespace ditest;
+using namespace deepinfer;
+
+namespace {
+
+std::string g_tmp;
+
+std::string tmp_root() {
+  if (g_tmp.empty()) {
+    char t[] = "/tmp/deepinfer-test-loader-XXXXXX";
+    g_tmp = ::mkdtemp(t);
+  }
+  return g_tmp;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+}
+
+std::string src_model() { return fixtures_dir() + "/llama_gqa1"; }
+
+// The fixture's tensors as a writable list.
+std::vector<TensorToWrite> fixture_tensors() {
+  auto cat = SafetensorsCatalog::open_dir(src_model());
+  std::vector<TensorToWrite> out;
+  for (const auto& kv : cat->tensors()) {
+    const TensorView& v = kv.second;
+    out.push_back({v.name, v.dtype, v.shape, std::vector<uint8_t>(v.data, v.data + v.nbytes)});
+  }
+  return out;
+}
+
+// A fresh model dir: the fixture's config files plus the given tensors (or none).
+std::string make_dir(const std::string& name, const std::vector<TensorToWrite>* tensors,
+                     const std::string* config = nullptr) {
+  const std::string d = tmp_root() + "/" + name;
+  ::mkdir(d.c_str(), 0755);
+  write_file(d + "/config.json", config ? *config : read_text_file(src_model() + "/config.json"));
+  write_file(d + "/generation_config.json", read_text_file(src_model() + "/generation_config.json"));
+  if (tensors != nullptr) write_safetensors(d + "/model.safetensors", *tensors);
+  return d;
+}
+
+std::string config_with(const std::string& from, const std::string& to) {
+  std::string c = read_text_file(src_model() + "/config.json");
+  const size_t p = c.find(from);
+  if (p == std::string::npos) return c;
+  return c.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+TEST(the_fixture_itself_loads) {
+  auto t = fixture_tensors();
+  di_engine* e = make_engine(make_dir("ok", &t), 1, 4);
+  di_engine_free(e);
+}
+
+TEST(missing_directory_and_missing_files) {
+  expect_create_error("/nonexistent/model/dir", "does not exist");
+  const std::string d = tmp_root() + "/empty";
+  ::mkdir(d.c_str(), 0755);
+  expect_create_error(d, "missing file " + d + "/config.json");
+  make_dir("no_weights", nullptr);
+  expect_create_error(tmp_root() + "/no_weights", "no model.safetensors or model.safetensors.index.json");
+}
+
+TEST(bad_json_in_config) {
+  std::string cfg = "{\n  \"hidden_size\": 32,\n  \"vocab_size\": 96,,\n}";
+  auto t = fixture_tensors();
+  expect_create_error(make_dir("bad_json", &t, &cfg), "config.json: JSON parse error at line 3");
+}
+
+TEST(missing_or_ill_typed_config_fields) {
+  auto t = fixture_tensors();
+  std::string c1 = config_with("\"hidden_size\": 32,", "");
+  expect_create_error(make_dir("no_hidden", &t, &c1), "field \"hidden_size\" is missing");
+  std::string c2 = config_with("\"num_hidden_layers\": 2", "\"num_hidden_layers\": \"2\"");
+  expect_create_error(make_dir("str_layers", &t, &c2), "field \"num_hidden_layers\" must be an integer");
+  std::string c3 = config_with("\"num_key_value_heads\": 4", "\"num_key_value_heads\": 3");
+  expect_create_error(make_dir("kv3", &t, &c3), "num_key_value_heads");
+  std::string c4 = config_with("\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\"");
+  expect_create_error(make_dir("gelu", &t, &c4), "field \"hidden_act\" \"gelu\" is not supported");
+}
+
+TEST(unsupported_architecture_and_rope_scaling) {
+  auto t = fixture_tensors();
+  std::string c1 = config_with("\"LlamaForCausalLM\"", "\"GPT2LMHeadModel\"");
+  expect_create_error(make_dir("gpt2", &t, &c1), "unsupported architecture \"GPT2LMHeadModel\"");
+  std::string c2 = config_with("\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 4.0}");
+  expect_create_error(make_dir("yarn", &t, &c2), "rope_scaling\" type \"yarn\" is not supported");
+}
+
+TEST(missing_tensor_is_named) {
+  auto t = fixture_tensors();
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i].name == "model.layers.1.mlp.down_proj.weight") t.erase(t.begin() + static_cast<long>(i));
+  }
+  expect_create_error(make_dir("missing_tensor", &t), "missing tensor model.layers.1.mlp.down_proj.weight");
+  auto u = fixture_tensors();
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (u[i].name == "lm_head.weight") u.erase(u.begin() + static_cast<long>(i));
+  }
+  expect_create_error(make_dir("missing_lm_head", &u), "missing tensor lm_head.weight");
+}
+
+TEST(wrong_shape_is_named) {
+  auto t = fixture_tensors();
+  for (auto& x : t) {
+    if (x.name == "model.norm.weight") {
+      x.shape = {31};
+      x.bytes.resize(31 * 4);
+    }
+  }
+  expect_create_error(make_dir("wrong_shape", &t), "tensor model.norm.weight has shape [31] but the config implies [32]");
+}
+
+TEST(unsupported_dtype_is_named) {
+  // A hand-written header with an I8 tensor.
+  const std::string d = make_dir("i8", nullptr);
+  std::string header = "{\"model.norm.weight\":{\"dtype\":\"I8\",\"shape\":[32],\"data_offsets\":[0,32]}}";
+  std::ofstream f(d + "/model.safetensors", std::ios::binary);
+  uint64_t n = header.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f << header << std::string(32, '\0');
+  f.close();
+  expect_create_error(d, "unsupported dtype I8 for tensor model.norm.weight");
+}
+
+TEST(truncated_files) {
+  auto t = fixture_tensors();
+  const std::string d = make_dir("truncated", &t);
+  const std::string p = d + "/model.safetensors";
+  struct stat st;
+  ::stat(p.c_str(), &st);
+  CHECK(::truncate(p.c_str(), st.st_size - 100) == 0);
+  expect_create_error(d, "truncated safetensors file");
+  CHECK(::truncate(p.c_str(), 20) == 0);  // inside the header
+  expect_create_error(d, "truncated safetensors file");
+  CHECK(::truncate(p.c_str(), 3) == 0);  // not even the length
+  expect_create_error(d, "shorter than its 8-byte header length");
+}
+
+TEST(bad_safetensors_header) {
+  const std::string d = make_dir("bad_header", nullptr);
+  std::string header = "{\"a\": [1, 2";
+  std::ofstream f(d + "/model.safetensors", std::ios::binary);
+  uint64_t n = header.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f << header;
+  f.close();
+  expect_create_error(d, "invalid safetensors header in " + d + "/model.safetensors: JSON parse error");
+  // byte count that does not match shape x dtype
+  std::string h2 = "{\"x\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,12]}}";
+  std::ofstream g(d + "/model.safetensors", std::ios::binary);
+  n = h2.size();
+  g.write(reinterpret_cast<const char*>(&n), 8);
+  g << h2 << std::string(16, '\0');
+  g.close();
+  expect_create_error(d, "tensor x in " + d + "/model.safetensors has 12 bytes but its shape and dtype need 16");
+}
+
+TEST(sharded_index_errors) {
+  const std::string src = fixtures_dir() + "/llama_sharded";
+  const std::string d = tmp_root() + "/shards";
+  ::mkdir(d.c_str(), 0755);
+  for (const char* f : {"config.json", "generation_config.json", "model-00001-of-00003.safetensors",
+                        "model-00003-of-00003.safetensors", "model.safetensors.index.json"}) {
+    write_file(d + "/" + f, read_text_file(src + "/" + f));
+  }
+  expect_create_error(d, "cannot open " + d + "/model-00002-of-00003.safetensors");
+  write_file(d + "/model-00002-of-00003.safetensors", read_text_file(src + "/model-00001-of-00003.safetensors"));
+  expect_create_error(d, "appears twice");
+  write_file(d + "/model.safetensors.index.json", "{\"metadata\": {}}");
+  expect_create_error(d, "missing object field \"weight_map\"");
+}
+
+TEST(config_parsing_details) {
+  // eos as a list in generation_config overrides config.json's int; head_dim honoured; llama3
+  // rope scaling under "type"; Qwen2 always has qkv bias; Mistral sliding window caps context.
+  ModelConfig c = parse_model_config(
+      R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":8,"num_hidden_layers":1,
+          "num_attention_heads":4,"num_key_value_heads":2,"head_dim":32,"vocab_size":10,"eos_token_id":2,
+          "rope_scaling":{"type":"llama3","factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,
+          "original_max_position_embeddings":8192}})",
+      R"({"eos_token_id":[2,7,9]})", "x");
+  CHECK_EQ(c.head_dim, 32);
+  CHECK(c.eos_token_ids == std::vector<int32_t>({2, 7, 9}));
+  CHECK(c.rope_scaling.enabled && c.rope_scaling.factor == 8.0);
+  CHECK_EQ(c.max_position_embeddings, 2048);
+  ModelConfig q = parse_model_config(
+      R"({"model_type":"qwen2","hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,
+          "num_attention_heads":2,"vocab_size":10,"eos_token_id":[3]})", "", "x");
+  CHECK(q.family == ModelFamily::kQwen2 && q.qkv_bias && q.num_kv_heads == 2 && q.head_dim == 4);
+  CHECK(q.eos_token_ids == std::vector<int32_t>({3}));
+  ModelConfig m = parse_model_config(
+      R"({"architectures":["MistralForCausalLM"],"hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,
+          "num_attention_heads":2,"vocab_size":10,"max_position_embeddings":32768,"sliding_window":4096})", "", "x");
+  CHECK_EQ(m.max_position_embeddings, 4096);
+  bool threw = false;
+  try {
+    parse_model_config(R"({"model_type":"llama","hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,
+        "num_attention_heads":2,"vocab_size":10})", R"({"eos_token_id": "2"})", "dir");
+  } catch (const Error& e) {
+    threw = std::string(e.what()).find("dir/generation_config.json: field \"eos_token_id\" must be an integer") != std::string::npos;
+  }
+  CHECK(threw);
+}
+
+TEST(hub_id_resolves_through_the_hf_cache) {
+  const std::string hf = tmp_root() + "/hf_home";
+  const std::string repo = hf + "/hub/models--tiny-org--tiny-llama";
+  for (const std::string& d : {hf, hf + "/hub", repo, repo + "/refs", repo + "/snapshots",
+                               repo + "/snapshots/aaaa", repo + "/snapshots/bbbb"}) {
+    ::mkdir(d.c_str(), 0755);
+  }
+  write_file(repo + "/refs/main", "bbbb\n");
+  for (const char* f : {"config.json", "generation_config.json", "model.safetensors"}) {
+    write_file(repo + "/snapshots/bbbb/" + f, read_text_file(src_model() + "/" + f));
+  }
+  ::setenv("HF_HOME", hf.c_str(), 1);
+  ::unsetenv("HF_HUB_CACHE");
+  CHECK(resolve_model_path("tiny-org/tiny-llama") == repo + "/snapshots/bbbb");
+  di_engine* e = make_engine("tiny-org/tiny-llama", 1, 4);
+  di_engine_free(e);
+  expect_create_error("tiny-org/not-there", "neither a local directory nor in the Hugging Face cache");
+  ::unlink((repo + "/refs/main").c_str());  // no ref: newest snapshot
+  CHECK(resolve_model_path("tiny-org/tiny-llama").find(repo + "/snapshots/") == 0);
+}
+
+TEST(step_inputs_are_validated) {
+  di_engine* e = make_engine(src_model(), 1, 4, 4);
+  if (e == nullptr) return;
+  std::vector<int32_t> toks = {1, 2, 3, 4, 5};
+  std::vector<int32_t> blocks = {0};
+  di_step_seq s;
+  std::memset(&s, 0, sizeof(s));
+  di_sampling_params_init(&s.sampling);
+  s.token_ids = toks.data();
+  s.num_tokens = 5;
+  s.block_table = blocks.data();
+  s.num_blocks = 1;
+  s.sample = 1;
+  di_seq_output so;
+  di_step_input in{&s, 1};
+  di_step_output out{&so, nullptr};
+  char err[512];
+  auto expect = [&](const char* needle) {
+    err[0] = 0;
+    CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) != 0);
+    CHECK_MSG(std::strstr(err, needle) != nullptr, "\"%s\" lacks \"%s\"", err, needle);
+  };
+  expect("step: seqs[0].block_table has 1 blocks but positions [0, 5) need 2");
+  blocks = {0, 9};
+  s.block_table = blocks.data();
+  s.num_blocks = 2;
+  expect("block_table[1] = 9 is not a block id in [0, 4)");
+  blocks = {0, 1};
+  toks[2] = 96;
+  expect("token_ids[2] = 96 is outside the vocabulary");
+  toks[2] = 3;
+  s.sampling.top_p = 0.f;
+  expect("sampling.top_p");
+  s.sampling.top_p = 1.f;
+  CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) == 0);
+  di_engine_free(e);
+}
+
+// Registered last, so it runs last: remove this binary's temporary model directories.
+TEST(cleanup_temporary_directories) {
+  if (!g_tmp.empty() && g_tmp.rfind("/tmp/deepinfer-test-loader-", 0) == 0) {
+    CHECK(std::system(("rm -rf '" + g_tmp + "'").c_str()) == 0);
+  }
+}
+
+TEST_MAIN()
