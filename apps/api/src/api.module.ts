@@ -1,8 +1,19 @@
 import { Module } from '@nestjs/common';
+import { ApiMetrics } from './generation/api-metrics.js';
+import { DeltaRouter } from './generation/delta-router.js';
+import { GenerationService } from './generation/generation.service.js';
+import { PeerWatch } from './generation/peer-watch.js';
+import { StackClient } from './generation/stack-client.js';
+import { ApiKeyGuard } from './http/api-key.guard.js';
+import { OpenAIController } from './http/openai.controller.js';
+import { UtilityController } from './http/utility.controller.js';
 
 /**
- * The api service's own providers and controllers. The shared ones (configuration, logger,
- * NATS bus, metrics, health state and the admin routes) come from @deepinfer/service-kit.
+ * The api service: OpenAI HTTP routes over the stack. It owns HTTP, auth, request ids and
+ * client disconnects; tokenizing, scheduling and generating are other services' work.
  */
-@Module({})
+@Module({
+  controllers: [OpenAIController, UtilityController],
+  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard],
+})
 export class ApiModule {}

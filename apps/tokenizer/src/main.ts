@@ -1,4 +1,4 @@
 import { runService } from '@deepinfer/service-kit';
-import { TokenizerModule } from './tokenizer.module.js';
+import { TOKENIZER_SERVICE } from './tokenizer.service-definition.js';
 
-await runService({ service: 'tokenizer', module: TokenizerModule, adminPort: (config) => config.tokenizerAdminPort });
+await runService(TOKENIZER_SERVICE);

@@ -6,3 +6,4 @@ export * from './config-writer.js';
 export * from './configs-dir.js';
 export * from './hardware-profile.js';
 export * from './config-argv.js';
+export * from './model-path.js';

@@ -1,16 +1,14 @@
 // Public API of @deepinfer/scheduler-core: continuous batching, the KV block manager and
-// automatic prefix caching, framework-free. The step contract (SchedulerOutput, StepResult,
-// StepOutputs) is mirrored by @deepinfer/contracts.
+// automatic prefix caching, framework-free. The wire types it produces and consumes
+// (SchedulerOutput, StepResult, StepOutputsMessage, ExecutorSamplingParams, FinishReason, …) are
+// defined once, in @deepinfer/contracts; import them from there.
 export { Scheduler } from './scheduler.js';
 export { validateSchedulerConfig, type SchedulerConfig, type ExecutorCapacity } from './scheduler-config.js';
 export type { SubmitRequest, SubmitResult, SubmitRefusalReason } from './submit-request.js';
-export type { SamplingParams, ExecutorSamplingParams } from './sampling-params.js';
-export type { SchedulerOutput, NewRequestData, CachedRequestData } from './scheduler-output.js';
-export type { StepResult, SampledToken, TokenLogprobs } from './step-result.js';
-export type { StepOutputs, RequestOutput, RequestMetrics } from './step-outputs.js';
+export type { SamplingParams } from './sampling-params.js';
 export type { SchedulerStats } from './scheduler-stats.js';
 export { Histogram, type HistogramData } from './histogram.js';
-export { RequestStatus, isFinished, type FinishReason } from './request-status.js';
+export { RequestStatus, isFinished } from './request-status.js';
 export { Request, type RequestInit, type RequestTimestamps } from './request.js';
 export type { SchedulingPolicy, RequestQueue } from './scheduling-policy.js';
 export { FcfsPolicy } from './fcfs-policy.js';
@@ -19,3 +17,13 @@ export { BlockPool } from './block-pool.js';
 export { KvBlock } from './kv-block.js';
 export { FreeBlockQueue } from './free-block-queue.js';
 export { BlockHasher, type BlockHash } from './block-hasher.js';
+// A deterministic executor stand-in that checks the step contract and simulates the paged KV
+// cache; for unit tests of code that drives a Scheduler (never used by a running service).
+export { FakeExecutor, type FakeExecutorOptions } from './stand-in/fake-executor.js';
+// The scheduler service's engine: executor sessions and the step loop, transport behind ports.
+export { EngineLoop, OUT_OF_STEP_ID } from './engine-loop/engine-loop.js';
+export type { EngineLoopPorts, EngineLoopObserver, EngineLoopLogger, StepObservation } from './engine-loop/engine-loop-ports.js';
+export { DEFAULT_STEP_TIMEOUT_MS, DEFAULT_MAX_NUM_WAITING_PER_SEQ, type EngineLoopSettings } from './engine-loop/engine-loop-settings.js';
+export type { EngineLoopStats, ExecutorInfo } from './engine-loop/engine-loop-stats.js';
+export type { LoopOutcome } from './engine-loop/submit-outcome.js';
+export { schedulerConfigFor } from './engine-loop/scheduler-config-for.js';

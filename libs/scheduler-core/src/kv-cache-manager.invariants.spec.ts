@@ -1,7 +1,7 @@
 import { KvCacheManager } from './kv-cache-manager.js';
 import type { Request } from './request.js';
 import { checkKvInvariants } from './test-support/check-kv-invariants.js';
-import { EMPTY_CONTEXT_FINGERPRINT, nextFingerprint } from './test-support/context-fingerprint.js';
+import { EMPTY_CONTEXT_FINGERPRINT, nextFingerprint } from './stand-in/context-fingerprint.js';
 import { makeRequest } from './test-support/make-request.js';
 import { SeededRandom } from './test-support/seeded-random.js';
 

@@ -1,3 +1,5 @@
+import type { FinishReason } from '@deepinfer/contracts';
+
 /**
  * A request's lifecycle. Ordered so that each phase is one comparison: waiting (new or preempted)
  * < running < finished; every status ≥ FINISHED_STOPPED is final.
@@ -18,11 +20,6 @@ export function isFinished(status: RequestStatus): boolean {
   return status >= RequestStatus.FINISHED_STOPPED;
 }
 
-/**
- * Why a request ended, as OpenAI reports it: `stop` (EOS, a stop token or a stop string), `length`
- * (maxTokens or the model's context length), `abort` (client gone, cancelled), `error`.
- */
-export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
 
 const FINISH_REASON_BY_STATUS: Readonly<Record<number, FinishReason>> = {
   [RequestStatus.FINISHED_STOPPED]: 'stop',

@@ -1,6 +1,7 @@
 import type { BlockHash } from './block-hasher.js';
 import { RequestStatus } from './request-status.js';
-import type { ExecutorSamplingParams, SamplingParams } from './sampling-params.js';
+import type { ExecutorSamplingParams } from '@deepinfer/contracts';
+import type { SamplingParams } from './sampling-params.js';
 
 /** Per-request timestamps from the scheduler's monotonic clock (milliseconds). */
 export interface RequestTimestamps {

@@ -1,3 +1,6 @@
+// The executor's form of these parameters, ExecutorSamplingParams, is a wire type: it lives in
+// @deepinfer/contracts (sampling.contract.ts).
+
 /** What a client asked for, as the scheduler receives it (already validated by the api). */
 export interface SamplingParams {
   /** Most output tokens to generate (≥ 1); also capped by the model's context length. */
@@ -8,27 +11,17 @@ export interface SamplingParams {
   readonly stopTokenIds?: readonly number[];
   /** When true, the model's EOS ids do not end the request (stopTokenIds still do). */
   readonly ignoreEos?: boolean;
-  /** Passed through to the executor's sampler; the scheduler does not read them. */
+  /** Passed through to the executor's sampler (ExecutorSamplingParams); the scheduler does not read them. */
   readonly temperature?: number;
   readonly topP?: number;
   readonly topK?: number;
+  readonly minP?: number;
   readonly seed?: number;
+  readonly presencePenalty?: number;
+  readonly frequencyPenalty?: number;
+  readonly repetitionPenalty?: number;
+  /** Token id (decimal string) → bias added to its logit. */
+  readonly logitBias?: Readonly<Record<string, number>>;
   /** Number of top logprobs to return per output token; undefined: no logprobs. */
   readonly logprobs?: number;
-}
-
-/**
- * The sampling parameters as the executor receives them, once per request (in NewRequestData).
- * The executor counts the request's output tokens itself, so the min-tokens rule needs no
- * per-step message: while numOutputTokens < minTokens it must never sample a token in
- * `minTokensBannedTokenIds` (the EOS ids unless ignoreEos, plus the stop token ids).
- */
-export interface ExecutorSamplingParams {
-  readonly temperature?: number;
-  readonly topP?: number;
-  readonly topK?: number;
-  readonly seed?: number;
-  readonly logprobs?: number;
-  readonly minTokens: number;
-  readonly minTokensBannedTokenIds: readonly number[];
 }

@@ -1,4 +1,4 @@
-import type { SchedulerOutput } from './scheduler-output.js';
+import type { SchedulerOutput } from '@deepinfer/contracts';
 import { checkKvInvariants } from './test-support/check-kv-invariants.js';
 import { collectOutputs, driveScheduler, type CollectedOutput } from './test-support/drive-scheduler.js';
 import { createFixture } from './test-support/scheduler-fixture.js';

@@ -1,17 +1,24 @@
+import type {
+  ExecutorSamplingParams,
+  FinishReason,
+  NewRequestData,
+  RequestMetrics,
+  RequestOutput,
+  SampledToken,
+  SchedulerOutput,
+  StepOutputsMessage,
+  StepResult,
+} from '@deepinfer/contracts';
 import type { BlockHash } from './block-hasher.js';
 import { FcfsPolicy } from './fcfs-policy.js';
 import { Histogram } from './histogram.js';
 import type { KvBlock } from './kv-block.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import { Request } from './request.js';
-import { finishReasonOf, finishedStatusOf, isFinished, RequestStatus, type FinishReason } from './request-status.js';
-import type { ExecutorSamplingParams } from './sampling-params.js';
+import { finishReasonOf, finishedStatusOf, isFinished, RequestStatus } from './request-status.js';
 import { validateSchedulerConfig, type ExecutorCapacity, type SchedulerConfig } from './scheduler-config.js';
-import type { NewRequestData, SchedulerOutput } from './scheduler-output.js';
 import type { SchedulerStats } from './scheduler-stats.js';
 import type { RequestQueue, SchedulingPolicy } from './scheduling-policy.js';
-import type { RequestMetrics, RequestOutput, StepOutputs } from './step-outputs.js';
-import type { SampledToken, StepResult } from './step-result.js';
 import type { SubmitRequest, SubmitResult } from './submit-request.js';
 
 const NO_BLOCK_IDS: readonly number[] = Object.freeze([]);
@@ -21,7 +28,7 @@ const NO_TOKEN_IDS: readonly number[] = Object.freeze([]);
  * Continuous batching over a paged KV cache with automatic prefix caching; framework-free.
  *
  * The service drives it: submit() / abort() at any time, then per step schedule() → send the
- * SchedulerOutput to the executor → update(its StepResult) → publish the StepOutputs. One step
+ * SchedulerOutput to the executor → update(its StepResult) → publish the StepOutputsMessage. One step
  * is in flight at a time; every schedule() must be answered by update() before the next.
  *
  * Each step fills a token budget (maxNumBatchedTokens) and a sequence cap (maxNumSeqs): running
@@ -94,6 +101,11 @@ export class Scheduler {
     return this.running.length;
   }
 
+  /** Preemptions since this scheduler was created (a request preempted twice counts twice). */
+  get numPreemptions(): number {
+    return this.numPreemptionsTotal;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }
@@ -144,7 +156,12 @@ export class Scheduler {
       temperature: params.temperature,
       topP: params.topP,
       topK: params.topK,
+      minP: params.minP,
       seed: params.seed,
+      presencePenalty: params.presencePenalty,
+      frequencyPenalty: params.frequencyPenalty,
+      repetitionPenalty: params.repetitionPenalty,
+      logitBias: params.logitBias,
       logprobs: params.logprobs,
       minTokens,
       minTokensBannedTokenIds: minTokens > 0 ? [...stopTokenIds] : NO_TOKEN_IDS,
@@ -172,9 +189,10 @@ export class Scheduler {
    * Ends a live request at once (client gone, stop string hit, error) and returns its final
    * record; undefined if it is not live. Its blocks are freed now, or, when it is in the step at
    * the executor, when that step's result comes back (its result for that step is dropped).
-   * Blocks it filled in finished steps stay cached; nothing else of it is.
+   * Blocks it filled in finished steps stay cached; nothing else of it is. `error` (for the
+   * client) goes into the final output's `error` field.
    */
-  abort(requestId: string, reason: Exclude<FinishReason, 'length'> = 'abort'): RequestOutput | undefined {
+  abort(requestId: string, reason: Exclude<FinishReason, 'length'> = 'abort', error?: string): RequestOutput | undefined {
     const request = this.requests.get(requestId);
     if (!request) return undefined;
     if (request.status === RequestStatus.RUNNING) {
@@ -184,7 +202,7 @@ export class Scheduler {
     }
     const inFlight = request.numScheduledTokensInFlight > 0;
     this.finish(request, finishedStatusOf(reason), this.clock(), !inFlight);
-    return this.outputOf(request, NO_TOKEN_IDS, undefined);
+    return this.outputOf(request, NO_TOKEN_IDS, undefined, error);
   }
 
   /** Picks the next step. Throws if the previous step has not been answered by update(). */
@@ -312,7 +330,7 @@ export class Scheduler {
    * Results for requests aborted meanwhile are dropped. Throws on a result for another step or
    * a token for a request that did not expect one (a broken executor, not a request's fault).
    */
-  update(result: StepResult): StepOutputs {
+  update(result: StepResult): StepOutputsMessage {
     if (this.discardedStepId !== undefined && result.stepId === this.discardedStepId) {
       this.discardedStepId = undefined;
       return { stepId: result.stepId, outputs: [] };
@@ -335,7 +353,7 @@ export class Scheduler {
           continue;
         }
         this.finish(request, RequestStatus.FINISHED_ERROR, now, true);
-        outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined));
+        outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined, `the engine failed a step: ${result.error}`));
         anyFinished = true;
       }
     } else {
@@ -359,7 +377,7 @@ export class Scheduler {
         // Due a token (all its tokens computed) but none came: the executor failed it.
         if (request.status === RequestStatus.RUNNING && request.numComputedTokens === request.numTokens) {
           this.finish(request, RequestStatus.FINISHED_ERROR, now, true);
-          outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined));
+          outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined, 'the engine returned no token for this request'));
           anyFinished = true;
         }
       }
@@ -480,7 +498,7 @@ export class Scheduler {
     this.running.length = kept;
   }
 
-  private outputOf(request: Request, newTokenIds: readonly number[], logprobs: RequestOutput['logprobs']): RequestOutput {
+  private outputOf(request: Request, newTokenIds: readonly number[], logprobs: RequestOutput['logprobs'], error?: string): RequestOutput {
     const finishReason = finishReasonOf(request.status);
     // One fixed object shape for every output (absent fields are undefined, which JSON drops):
     // building it with conditional spreads cost more than the rest of update() together.
@@ -494,6 +512,7 @@ export class Scheduler {
       numCachedTokens: request.numCachedTokens,
       numOutputTokens: request.numOutputTokens,
       metrics: finishReason === undefined ? undefined : metricsOf(request),
+      error,
     };
   }
 }

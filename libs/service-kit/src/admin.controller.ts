@@ -17,8 +17,8 @@ export class AdminController {
   ) {}
 
   @Get('health')
-  health(@Res() res: StatusResponse): void {
-    const health = this.state.health();
+  async health(@Res() res: StatusResponse): Promise<void> {
+    const health = await this.state.checkReadiness();
     res.status(health.status === 'ok' ? 200 : 503).json(health);
   }
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Module, type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -25,6 +26,12 @@ export interface ServiceDefinition {
    * soon as it listens.
    */
   managesReadiness?: boolean;
+  /** More ports serving the same routes (the api's public OpenAI port besides its admin port). */
+  extraPorts?(config: DeepInferConfig): number[];
+  /** Hook before listening: body parsers, filters, guards (the api uses it). */
+  configureApp?(app: INestApplication, config: DeepInferConfig): void | Promise<void>;
+  /** Nest's built-in body parser (default true); the api turns it off to set its own limits. */
+  bodyParser?: boolean;
 }
 
 export interface ServiceOptions {
@@ -78,8 +85,8 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
   const core: DynamicModule = { module: ServiceCoreModule, global: true, providers: shared, exports: shared };
   const root: DynamicModule = { module: ServiceRootModule, imports: [core, def.module], controllers: [AdminController] };
 
-  const app = await NestFactory.create(root, { logger: new NestLoggerAdapter(logger), abortOnError: false });
-  app.enableShutdownHooks();
+  const app = await NestFactory.create(root, { logger: new NestLoggerAdapter(logger), abortOnError: false, bodyParser: def.bodyParser ?? true });
+  await def.configureApp?.(app, config);
 
   bus.handle(Subjects.health(def.service), HealthRequest, () => state.health(), { queue: queueGroupOf(def.service) });
   bus.handle(Subjects.healthAll(def.service), HealthRequest, () => state.health());
@@ -87,6 +94,12 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
 
   const port = def.adminPort(config);
   await app.listen(port, config.host);
+  const extraServers: http.Server[] = [];
+  for (const extra of def.extraPorts?.(config) ?? []) {
+    const server = http.createServer(app.getHttpAdapter().getInstance() as http.RequestListener);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(extra, config.host, () => resolve()));
+    extraServers.push(server);
+  }
   if (!def.managesReadiness) state.setStatus('ok');
   const adminUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info('service started', { instanceId: state.instanceId, admin: adminUrl, nats: config.natsUrl, version: state.version });
@@ -94,6 +107,7 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      await Promise.all(extraServers.map((server) => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve)))));
       await app.close();
       await bus.close();
     })());

@@ -11,6 +11,7 @@ export class ServiceState {
   private readonly startedAtMs = Date.now();
   private status: HealthStatus = 'starting';
   private readonly detailProviders: (() => Record<string, unknown>)[] = [];
+  private readinessProbe: (() => Promise<HealthReply>) | undefined;
 
   constructor(
     readonly service: ServiceName,
@@ -26,6 +27,18 @@ export class ServiceState {
   /** Adds facts to every health answer (model, device, queue length, ...). */
   addDetails(provider: () => Record<string, unknown>): void {
     this.detailProviders.push(provider);
+  }
+
+  /**
+   * A deeper readiness check for the admin HTTP /health (the api's: every service answers).
+   * Without one, /health reports `health()`.
+   */
+  setReadinessProbe(probe: () => Promise<HealthReply>): void {
+    this.readinessProbe = probe;
+  }
+
+  checkReadiness(): Promise<HealthReply> {
+    return this.readinessProbe ? this.readinessProbe() : Promise.resolve(this.health());
   }
 
   health(): HealthReply {

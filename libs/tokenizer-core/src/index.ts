@@ -15,3 +15,6 @@ export * from './chat-template.renderer.js';
 export * from './model-tokenizer.js';
 export * from './prompt-length.validator.js';
 export * from './tokenizer-summary.js';
+export * from './model-context-length.js';
+export * from './token-texts.js';
+export * from './stream-router.js';

@@ -13,7 +13,8 @@ export type TokenizerErrorCode =
   | 'template_error'
   | 'empty_prompt'
   | 'context_length_exceeded'
-  | 'invalid_stop';
+  | 'invalid_stop'
+  | 'duplicate_request_id';
 
 export class TokenizerError extends Error {
   constructor(
@@ -110,5 +111,12 @@ export class ContextLengthExceededError extends TokenizerError {
 export class InvalidStopError extends TokenizerError {
   constructor(detail: string) {
     super('invalid_stop', `stop ${detail}`);
+  }
+}
+
+/** A stream was opened for a request id that already has one on this instance. */
+export class DuplicateStreamError extends TokenizerError {
+  constructor(readonly requestId: string) {
+    super('duplicate_request_id', `a stream for request ${JSON.stringify(requestId)} is already open; request ids must be unique among live requests`);
   }
 }

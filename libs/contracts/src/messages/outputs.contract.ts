@@ -30,6 +30,8 @@ export interface RequestOutput {
   readonly numOutputTokens: number;
   /** Present on the last output. */
   readonly metrics?: RequestMetrics;
+  /** Why the request failed, when finishReason is `error` (passed on in StreamDelta.error). */
+  readonly error?: string;
 }
 
 /**

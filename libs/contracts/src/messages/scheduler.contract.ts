@@ -46,8 +46,12 @@ export class ModelIdentity {
 }
 
 /**
- * Subject: Subjects.schedulerRegister. Sent by an executor after every start (and again when
- * the scheduler asks): the capacity it decided — the scheduler never configures it twice.
+ * Subject: Subjects.schedulerRegister. Sent by an executor after every start, then again every
+ * few seconds (2–5 s) for as long as it runs: the capacity it decided — the scheduler never
+ * configures it twice. The scheduler never asks for a registration; the periodic one is how a
+ * restarted scheduler (or one that gave the executor up after a failed step) finds it again.
+ * The same executorId and epoch again is a heartbeat; a new epoch or another executor replaces
+ * the current one (its requests fail with finish reason `error`, the prefix cache is reset).
  */
 export class ExecutorRegistration {
   @IsString() @MinLength(1) executorId!: string;
@@ -67,4 +71,11 @@ export class ExecutorRegistration {
 
 export interface RegistrationReply {
   schedulerInstanceId: string;
+  /**
+   * true: this registration started a new session (first registration, new epoch, another
+   * executor, a scheduler restart, or the scheduler gave this executor up after a failed step).
+   * The scheduler holds none of the requests the executor may still hold: the executor drops
+   * every request's state, and step ids start again from 1. false: a heartbeat, nothing changes.
+   */
+  newSession: boolean;
 }

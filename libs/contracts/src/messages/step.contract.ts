@@ -28,13 +28,16 @@ export interface NewRequestData {
 }
 
 /**
- * Requests the executor already holds, as parallel arrays indexed by i (struct of arrays). The
- * executor appended each token it sampled to its own copy of the request, so a decode step
- * carries no token ids.
+ * Requests the executor already holds, as parallel arrays indexed by i (struct of arrays: one
+ * allocation per field per step, not per request). The executor appended each token it sampled
+ * to its own copy of the request, so a decode step carries no token ids.
  */
 export interface CachedRequestData {
   readonly requestIds: readonly string[];
-  /** [i]: block ids to append to request i's table ([] when none); the table only grows. */
+  /**
+   * [i]: block ids to append to request i's table ([] when none); the table only grows.
+   * In the scheduler, empty entries share one frozen array; do not mutate.
+   */
   readonly newBlockIds: readonly (readonly number[])[];
   /** [i]: tokens with KV already computed; the executor's own count must equal it. */
   readonly numComputedTokens: readonly number[];
@@ -57,9 +60,15 @@ export interface SchedulerOutput {
   readonly cachedRequests: CachedRequestData;
   /** Sum of numScheduledTokens over both lists; ≤ maxNumBatchedTokens. */
   readonly totalNumScheduledTokens: number;
-  /** Requests that ended since the last step: drop their state. Apply before the lists above. */
+  /**
+   * Requests that ended (finished or aborted) since the last step and that the executor holds:
+   * drop their state. Their blocks may be reused in this very step. Apply before the lists above.
+   */
   readonly finishedRequestIds: readonly string[];
-  /** Requests preempted since the last step: drop their state; they return in newRequests later. */
+  /**
+   * Requests preempted since the last step: drop their state; they return later in newRequests
+   * with their tokens so far. Apply before the lists above.
+   */
   readonly preemptedRequestIds: readonly string[];
 }
 
@@ -78,13 +87,20 @@ export interface SampledToken {
   readonly logprobs?: TokenLogprobs;
 }
 
-/** The executor's answer to one SchedulerOutput. */
+/** The executor's answer to one SchedulerOutput (vLLM's ModelRunnerOutput). */
 export interface StepResult {
   /** The SchedulerOutput.stepId this answers. */
   readonly stepId: number;
-  /** One entry per request that reached the end of its known tokens in the step, any order. */
+  /**
+   * One entry per request that reached the end of its known tokens in the step, any order. A
+   * request expecting a token but missing here ends with finish reason `error`.
+   */
   readonly sampled: readonly SampledToken[];
-  /** Set when the whole step failed (no KV written, nothing sampled). */
+  /**
+   * Set when the whole step failed (no KV written, nothing sampled): every request in it ends
+   * with `error` and the cache registrations the step made are rolled back. The executor stays
+   * registered (a broken executor answers with an error envelope or not at all instead).
+   */
   readonly error?: string;
   /** Time the executor spent on the step, for the scheduler's metrics. */
   readonly executeTimeMs?: number;

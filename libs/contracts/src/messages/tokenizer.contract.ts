@@ -28,7 +28,16 @@ export class EncodeRequest {
   @IsString() text!: string;
   /** Add BOS/EOS as the tokenizer's post-processor says (default true). */
   @IsOptional() @IsBoolean() addSpecialTokens?: boolean;
-  /** When set, the prompt plus this many output tokens must fit max_model_len. */
+  /**
+   * The prompt as token ids, when the client sent ids instead of text: nothing is encoded
+   * (`text` should be ''), the ids are checked against the vocabulary and the length limit, and
+   * they prime the streams (so the first output word keeps its leading space). Echoed in the reply.
+   */
+  @IsOptional() @IsArray() @IsInt({ each: true }) @Min(0, { each: true }) promptTokenIds?: number[];
+  /**
+   * When set, the prompt plus this many output tokens must fit max_model_len (and the prompt
+   * must not be empty). Without it, opening streams only needs room for one output token.
+   */
   @IsOptional() @IsInt() @Min(1) maxTokens?: number;
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => StreamOpen) streams?: StreamOpen[];
 }

@@ -1,9 +1,7 @@
-import type { FinishReason } from '../request-status.js';
+import type { FinishReason, SchedulerOutput, StepOutputsMessage } from '@deepinfer/contracts';
 import type { Scheduler } from '../scheduler.js';
-import type { SchedulerOutput } from '../scheduler-output.js';
-import type { StepOutputs } from '../step-outputs.js';
 import { checkKvInvariants } from './check-kv-invariants.js';
-import type { FakeExecutor } from './fake-executor.js';
+import type { FakeExecutor } from '../stand-in/fake-executor.js';
 
 /** Everything a request produced, gathered from the step outputs. */
 export interface CollectedOutput {
@@ -21,7 +19,7 @@ export interface DriveOptions {
   readonly checkInvariants?: boolean;
   readonly maxSteps?: number;
   /** Called after each step, e.g. to submit or abort mid-run. */
-  readonly afterStep?: (step: SchedulerOutput, outputs: StepOutputs) => void;
+  readonly afterStep?: (step: SchedulerOutput, outputs: StepOutputsMessage) => void;
 }
 
 /** Runs schedule → execute → update until the scheduler has no work; returns outputs by request id. */
@@ -50,7 +48,7 @@ export function driveScheduler(
   return collected;
 }
 
-export function collectOutputs(outputs: StepOutputs, collected: Map<string, CollectedOutput>): void {
+export function collectOutputs(outputs: StepOutputsMessage, collected: Map<string, CollectedOutput>): void {
   for (const output of outputs.outputs) {
     let entry = collected.get(output.requestId);
     if (!entry) {

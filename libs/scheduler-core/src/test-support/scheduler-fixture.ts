@@ -1,6 +1,6 @@
 import { Scheduler } from '../scheduler.js';
 import type { SchedulerConfig } from '../scheduler-config.js';
-import { FakeExecutor, type FakeExecutorOptions } from './fake-executor.js';
+import { FakeExecutor, type FakeExecutorOptions } from '../stand-in/fake-executor.js';
 
 export interface FixtureOptions extends Partial<SchedulerConfig> {
   readonly numBlocks?: number;

@@ -1,6 +1,4 @@
-import type { ExecutorSamplingParams } from '../sampling-params.js';
-import type { SchedulerOutput } from '../scheduler-output.js';
-import type { SampledToken, StepResult } from '../step-result.js';
+import type { ExecutorSamplingParams, SampledToken, SchedulerOutput, StepResult } from '@deepinfer/contracts';
 import { EMPTY_CONTEXT_FINGERPRINT, nextFingerprint } from './context-fingerprint.js';
 
 export interface FakeExecutorOptions {
@@ -26,8 +24,9 @@ interface ExecutorRequestState {
 }
 
 /**
- * A deterministic in-process stand-in for the executor that follows the step contract the way
- * the real one must, and simulates the paged KV cache: every physical slot holds the token and
+ * A deterministic in-process stand-in for the executor, for unit tests of the scheduler and of
+ * services that drive it (end-to-end tests run the real engine). It follows the step contract
+ * the way the real one must, and simulates the paged KV cache: every physical slot holds the token and
  * the context fingerprint written there. A step that computes positions [p, p + n) of request R
  * first writes them (for every request of the step), then checks that every position below
  * p + n in R's block table holds R's token and fingerprint — so a wrong prefix-cache hit, a block
@@ -137,6 +136,23 @@ export class FakeExecutor {
       }
     }
     return { stepId: step.stepId, sampled };
+  }
+
+  /**
+   * The tokens this stand-in generates after `promptTokenIds` when nothing overrides or bans a
+   * choice (no sampleOverride, no min-tokens ban hit): what a test of a service expects.
+   */
+  static referenceTokens(promptTokenIds: readonly number[], numTokens: number, vocabSize: number): number[] {
+    const tokenIds = [...promptTokenIds];
+    let context = fingerprintsOf(tokenIds).at(-1) ?? EMPTY_CONTEXT_FINGERPRINT;
+    const out: number[] = [];
+    for (let i = 0; i < numTokens; i++) {
+      const tokenId = nextFingerprint(context, 0x5bd1e995, 0) % vocabSize;
+      out.push(tokenId);
+      tokenIds.push(tokenId);
+      context = nextFingerprint(context, tokenId, tokenIds.length - 1);
+    }
+    return out;
   }
 
   /** The model's deterministic choice from the whole context, then the min-tokens ban. */

@@ -1,0 +1,66 @@
+import type { Subscription } from '@nats-io/transport-node';
+import { SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import type { MessageBus } from '@deepinfer/messaging';
+import { FakeExecutor } from '@deepinfer/scheduler-core';
+
+export const FAKE_VOCAB_SIZE = 1000;
+
+/**
+ * scheduler-core's deterministic FakeExecutor behind a real NATS step subject, registering the
+ * way an executor does. Unit tests only: end-to-end tests run the real engine.
+ */
+export class NatsFakeExecutor {
+  readonly registration: ExecutorRegistration;
+  /** `hang`: take steps and never answer (a wedged executor). */
+  mode: 'answer' | 'hang' = 'answer';
+  /** Added to every step, to keep requests running while a test acts. */
+  stepDelayMs = 0;
+  numSteps = 0;
+  private executor: FakeExecutor;
+  private subscription: Subscription | undefined;
+
+  constructor(
+    private readonly bus: MessageBus,
+    executorId: string,
+    epoch: string,
+    capacity: { numBlocks: number; blockSize: number; maxModelLen: number; maxNumBatchedTokens: number },
+  ) {
+    this.registration = {
+      executorId,
+      epoch,
+      ...capacity,
+      model: { name: 'fake-model', revision: 'fake-rev-1', vocabSize: FAKE_VOCAB_SIZE, eosTokenIds: [], dtype: 'float32' },
+      device: 'cpu',
+      stepSubject: Subjects.executorStep(executorId),
+    } as ExecutorRegistration;
+    this.executor = this.newExecutor();
+  }
+
+  async start(): Promise<RegistrationReply> {
+    this.subscription = this.bus.handle(this.registration.stepSubject, SchedulerOutputSchema, (step) => this.step(step));
+    await this.bus.flush();
+    return this.register();
+  }
+
+  /** Registers (or heartbeats); a new session means a fresh executor state. */
+  async register(): Promise<RegistrationReply> {
+    const reply = await this.bus.request<RegistrationReply>(Subjects.schedulerRegister, this.registration);
+    if (reply.newSession) this.executor = this.newExecutor();
+    return reply;
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  private async step(step: SchedulerOutput): Promise<StepResult> {
+    this.numSteps++;
+    if (this.mode === 'hang') return new Promise<never>(() => {});
+    if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
+    return this.executor.execute(step);
+  }
+
+  private newExecutor(): FakeExecutor {
+    return new FakeExecutor({ numBlocks: this.registration.numBlocks, blockSize: this.registration.blockSize, vocabSize: FAKE_VOCAB_SIZE });
+  }
+}

@@ -1,0 +1,106 @@
+import { ChatCompletionRequestDto } from './dto/chat-completion-request.dto.js';
+import { CompletionRequestDto } from './dto/completion-request.dto.js';
+import { validateBody } from './dto/validate-body.js';
+import { ChoiceState, StreamGapError } from './choice-state.js';
+import { planChat, planCompletion, resolveMaxTokens, samplingForChoice } from './generation-plan.js';
+import { OpenAIError, toOpenAIError } from './openai-error.js';
+import { ProtocolError } from '@deepinfer/contracts';
+import { completionLogprobs, chatLogprobs } from './response-shapes.js';
+
+const badRequest = (fn: () => unknown): OpenAIError => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(OpenAIError);
+    expect((err as OpenAIError).status).toBe(400);
+    return err as OpenAIError;
+  }
+  throw new Error('expected a 400');
+};
+
+describe('request validation', () => {
+  it.each([
+    [{ prompt: 'x', max_tokens: -1 }, 'max_tokens'],
+    [{ prompt: 'x', temperature: 3 }, 'temperature'],
+    [{ prompt: 'x', top_p: 0 }, 'top_p'],
+    [{ prompt: 'x', n: 'two' }, 'n'],
+    [{ prompt: 5 }, 'prompt'],
+    [{ prompt: [] }, 'prompt'],
+    [{ prompt: [1, 'a'] }, 'prompt'],
+    [{ prompt: 'x', logit_bias: { abc: 1 } }, 'logit_bias'],
+    [{ prompt: 'x', logit_bias: { '5': 101 } }, 'logit_bias'],
+    [{ prompt: 'x', stop: [''] }, 'stop'],
+    [{ prompt: 'x', logprobs: 21 }, 'logprobs'],
+    [{ prompt: 'x', stream_options: { include_usage: 'yes' } }, 'stream_options.include_usage'],
+  ])('completions: %j → 400 naming %s', (body, param) => {
+    expect(badRequest(() => validateBody(CompletionRequestDto, body)).param).toBe(param);
+  });
+
+  it('accepts every prompt form and vLLM extensions', () => {
+    for (const prompt of ['a', ['a', 'b'], [1, 2], [[1], [2, 3]]]) {
+      expect(validateBody(CompletionRequestDto, { prompt, top_k: 5, min_p: 0.1, repetition_penalty: 1.1, ignore_eos: true, stop_token_ids: [2] })).toBeInstanceOf(CompletionRequestDto);
+    }
+  });
+
+  it('chat: messages required, top_logprobs needs logprobs', () => {
+    expect(badRequest(() => validateBody(ChatCompletionRequestDto, { messages: [] })).param).toBe('messages');
+    const dto = validateBody(ChatCompletionRequestDto, { messages: [{ role: 'user', content: 'hi' }], top_logprobs: 2 });
+    expect(badRequest(() => planChat(dto)).param).toBe('top_logprobs');
+  });
+
+  it('rejects a non-object body', () => {
+    badRequest(() => validateBody(CompletionRequestDto, [1]));
+  });
+});
+
+describe('generation plan', () => {
+  it('maps prompts, sampling and detokenization; seeds differ per choice', () => {
+    const plan = planCompletion(validateBody(CompletionRequestDto, { prompt: [[1, 2], [3]], n: 3, seed: 7, stop: 'x', temperature: 0.5, logprobs: 2 }));
+    expect(plan.prompts).toEqual([{ kind: 'tokens', tokenIds: [1, 2] }, { kind: 'tokens', tokenIds: [3] }]);
+    expect(plan.detokenize).toEqual({ stop: ['x'] });
+    expect([0, 1, 2].map((i) => samplingForChoice(plan, i, 10).seed)).toEqual([7, 8, 9]);
+    expect(samplingForChoice(plan, 0, 10)).toEqual({ seed: 7, temperature: 0.5, maxTokens: 10, logprobs: 2 });
+  });
+
+  it('resolves max tokens: completions default 16, chat the rest of the context, never past it', () => {
+    const completion = planCompletion(validateBody(CompletionRequestDto, { prompt: 'x' }));
+    expect(resolveMaxTokens(completion, 10, 512)).toBe(16);
+    expect(resolveMaxTokens(completion, 500, 512)).toBe(12);
+    const chat = planChat(validateBody(ChatCompletionRequestDto, { messages: [{ role: 'user', content: 'x' }], max_tokens: 5, max_completion_tokens: 9 }));
+    expect(resolveMaxTokens(chat, 10, 512)).toBe(9);
+    const chatDefault = planChat(validateBody(ChatCompletionRequestDto, { messages: [{ role: 'user', content: 'x' }] }));
+    expect(resolveMaxTokens(chatDefault, 10, 512)).toBe(502);
+    expect(badRequest(() => resolveMaxTokens(chatDefault, 512, 512)).code).toBe('context_length_exceeded');
+  });
+
+  it('refuses min_tokens > max_tokens and a suffix', () => {
+    badRequest(() => planCompletion(validateBody(CompletionRequestDto, { prompt: 'x', min_tokens: 5, max_tokens: 2 })));
+    badRequest(() => planCompletion(validateBody(CompletionRequestDto, { prompt: 'x', suffix: 'y' })));
+  });
+});
+
+describe('choice state', () => {
+  it('accumulates deltas in order and fails on a gap', () => {
+    const c = new ChoiceState('r', 0);
+    c.apply({ requestId: 'r', seq: 0, text: 'Once', tokenIds: [403] });
+    c.apply({ requestId: 'r', seq: 1, text: ' upon', tokenIds: [407], finishReason: 'length', usage: { numPromptTokens: 1, numCachedTokens: 0, numOutputTokens: 2 } });
+    expect([c.text, c.tokenIds, c.finishReason, c.numOutputTokens]).toEqual(['Once upon', [403, 407], 'length', 2]);
+    const g = new ChoiceState('g', 0);
+    expect(() => g.apply({ requestId: 'g', seq: 1, text: '', tokenIds: [] })).toThrow(StreamGapError);
+  });
+});
+
+describe('errors and shapes', () => {
+  it('maps service error codes to HTTP statuses', () => {
+    expect(toOpenAIError(new ProtocolError('context_length_exceeded', 'too long')).status).toBe(400);
+    expect(toOpenAIError(new ProtocolError('overloaded', 'full'))).toMatchObject({ status: 429, retryAfterSeconds: 1 });
+    expect(toOpenAIError(new ProtocolError('unavailable', 'gone'))).toMatchObject({ status: 503, retryAfterSeconds: 1 });
+    expect(toOpenAIError(new Error('x')).status).toBe(500);
+  });
+
+  it('builds both logprobs shapes', () => {
+    const items = [{ tokenId: 5, token: 'ab', logprob: -0.5, top: [{ tokenId: 5, token: 'ab', logprob: -0.5 }, { tokenId: 6, token: 'é', logprob: -1 }] }];
+    expect(completionLogprobs(items, 3)).toEqual({ tokens: ['ab'], token_logprobs: [-0.5], top_logprobs: [{ ab: -0.5, é: -1 }], text_offset: [3] });
+    expect(chatLogprobs(items).content[0]!.top_logprobs[1]).toEqual({ token: 'é', logprob: -1, bytes: [0xc3, 0xa9] });
+  });
+});

@@ -1,0 +1,37 @@
+import type { SchedulingPolicy } from '../scheduling-policy.js';
+
+/**
+ * The scheduler service's own settings (from the deployment's configuration); the capacity and
+ * the model come from the executor's registration, never from here.
+ */
+export interface EngineLoopSettings {
+  /** The user's cap on the context length; the model's own (from the registration) applies too. */
+  readonly maxModelLen?: number;
+  /** The user's step token budget; the executor's profiled maximum applies too. */
+  readonly maxNumBatchedTokens: number;
+  readonly maxNumSeqs: number;
+  readonly enableChunkedPrefill: boolean;
+  readonly enablePrefixCaching: boolean;
+  /** Waiting requests beyond which submits are refused `overloaded`; default DEFAULT_MAX_NUM_WAITING_PER_SEQ × maxNumSeqs. */
+  readonly maxNumWaitingRequests?: number;
+  /** How long a step may take before the executor counts as gone; default DEFAULT_STEP_TIMEOUT_MS. */
+  readonly stepTimeoutMs?: number;
+  readonly policy?: SchedulingPolicy;
+  /** Monotonic clock in ms (default performance.now). */
+  readonly clock?: () => number;
+}
+
+/**
+ * A step's deadline. A step is bounded by maxNumBatchedTokens, and the slowest real one (a full
+ * 8k-token prefill chunk of an 8B model on the CPU backend) takes seconds, not tens of seconds;
+ * model loading and warm-up happen before the executor registers. So 30 s without an answer
+ * means the executor is gone or wedged, and waiting longer would only hang every client.
+ */
+export const DEFAULT_STEP_TIMEOUT_MS = 30_000;
+
+/**
+ * The default waiting-queue bound, per running slot: deep enough to absorb bursts (vLLM's queue
+ * is unbounded), shallow enough that a client refused with `overloaded` learns it in
+ * milliseconds instead of waiting minutes in a queue it would time out of anyway.
+ */
+export const DEFAULT_MAX_NUM_WAITING_PER_SEQ = 8;

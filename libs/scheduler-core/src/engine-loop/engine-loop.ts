@@ -1,0 +1,334 @@
+import type { ExecutorRegistration, FinishReason, RequestOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
+import { Scheduler } from '../scheduler.js';
+import type { EngineLoopLogger, EngineLoopObserver, EngineLoopPorts } from './engine-loop-ports.js';
+import { DEFAULT_STEP_TIMEOUT_MS, type EngineLoopSettings } from './engine-loop-settings.js';
+import type { EngineLoopStats } from './engine-loop-stats.js';
+import { ExecutorSession } from './executor-session.js';
+import { RateMeter } from './rate-meter.js';
+import { schedulerConfigFor } from './scheduler-config-for.js';
+import { refusalOf, type LoopOutcome } from './submit-outcome.js';
+
+/**
+ * The stepId of outputs that no step produced: final records of aborted requests and of requests
+ * failed with their executor. Steps are numbered from 1.
+ */
+export const OUT_OF_STEP_ID = 0;
+
+/** What a client learns when the executor is lost (the details are logged, not sent). */
+const ENGINE_LOST = 'the inference engine stopped responding while this request ran; retry it';
+
+/**
+ * The scheduler service's engine: one executor session at a time, and the step loop that drives
+ * its Scheduler. Framework-free; the transport is behind EngineLoopPorts.
+ *
+ * The loop runs only while there is work: submit() and abort() wake it (one macrotask hop, so
+ * that a burst of submits delivered together lands in one step), then it runs schedule() → one
+ * sendStep() → update() → one StepOutputsMessage per tokenizer instance, back to back, until the
+ * Scheduler has nothing to do. It never polls and never sleeps; while a step is at the executor,
+ * the event loop serves submits and aborts, which join the next step. Exactly one step is in
+ * flight at a time.
+ *
+ * An executor that does not answer within stepTimeoutMs, answers with an error envelope or a
+ * result that breaks the step contract is gone: every request of its session ends at once with
+ * finish reason `error` (a final output to its tokenizer), its KV and prefix cache are forgotten,
+ * submits are refused `unavailable` until an executor registers. A registration with another
+ * executor id or epoch replaces the session the same way. A StepResult with `error` set is a
+ * failed step, not a failed executor: only the requests in that step end with `error`.
+ */
+export class EngineLoop {
+  private readonly stepTimeoutMs: number;
+  private readonly clock: () => number;
+  private readonly stepRate: RateMeter;
+  private session: ExecutorSession | undefined;
+  private draining = false;
+  private closed = false;
+  private numExecutorFailures = 0;
+  /** The loop's current run, while it has one (see kick()). */
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: EngineLoopSettings,
+    private readonly ports: EngineLoopPorts,
+    private readonly logger: EngineLoopLogger,
+    private readonly observer: EngineLoopObserver = {},
+  ) {
+    this.stepTimeoutMs = settings.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    this.clock = settings.clock ?? (() => performance.now());
+    this.stepRate = new RateMeter(this.clock);
+  }
+
+  get hasExecutor(): boolean {
+    return this.session !== undefined;
+  }
+
+  get numRunningRequests(): number {
+    return this.session?.scheduler.numRunningRequests ?? 0;
+  }
+
+  get numWaitingRequests(): number {
+    return this.session?.scheduler.numWaitingRequests ?? 0;
+  }
+
+  /** Fraction of KV blocks held by requests (vLLM's kv_cache_usage_perc: 0–1). */
+  get kvCacheUsage(): number {
+    const pool = this.session?.scheduler.kvCacheManager.pool;
+    return pool ? pool.numUsedBlocks / pool.numBlocks : 0;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * An executor registers (after every start, then every few seconds as a heartbeat). The same
+   * executor id and epoch again is a heartbeat; anything else starts a new session, replacing
+   * the current one (its requests fail: the KV they were computed into is gone or not ours).
+   * `newSession` tells the executor to drop every request state it holds. A capacity the
+   * scheduler cannot work with (the model's context does not fit the KV cache) is refused and
+   * leaves the current session alone.
+   */
+  register(registration: ExecutorRegistration): LoopOutcome<{ newSession: boolean }> {
+    const now = this.clock();
+    const current = this.session;
+    if (current?.isSameExecutor(registration)) {
+      current.lastSeenAtMs = now;
+      return { accepted: true, value: { newSession: false } };
+    }
+    if (this.closed) return { accepted: false, code: 'unavailable', message: 'the scheduler is shutting down' };
+    let scheduler: Scheduler;
+    try {
+      scheduler = new Scheduler(schedulerConfigFor(this.settings, registration), { numBlocks: registration.numBlocks, blockSize: registration.blockSize });
+    } catch (err) {
+      return { accepted: false, code: 'bad_request', message: `cannot schedule for this executor: ${(err as Error).message}` };
+    }
+    scheduler.setDraining(this.draining);
+    if (current) {
+      this.endSession(
+        current,
+        `executor ${current.registration.executorId} (epoch ${current.registration.epoch}) was replaced by ${registration.executorId} (epoch ${registration.epoch})`,
+        'the inference engine restarted while this request ran; retry it',
+      );
+    }
+    this.session = new ExecutorSession(registration, scheduler, now);
+    this.logger.info('executor registered', {
+      executorId: registration.executorId,
+      epoch: registration.epoch,
+      device: registration.device,
+      model: registration.model.name,
+      numBlocks: registration.numBlocks,
+      blockSize: registration.blockSize,
+    });
+    return { accepted: true, value: { newSession: true } };
+  }
+
+  /** Admits a tokenized request, or says why not (never throws on bad input). */
+  submit(message: SubmitMessage): LoopOutcome<true> {
+    const session = this.session;
+    if (!session) {
+      return { accepted: false, code: 'unavailable', message: 'no executor is registered with the scheduler yet (the model may still be loading); retry shortly' };
+    }
+    const result = session.scheduler.submit({
+      requestId: message.requestId,
+      promptTokenIds: message.promptTokenIds,
+      samplingParams: message.samplingParams,
+      cacheSalt: message.cacheSalt,
+    });
+    if (!result.accepted) {
+      const maxModelLen = schedulerConfigFor(this.settings, session.registration).maxModelLen;
+      return refusalOf(result.reason, result.message, message.promptTokenIds.length, maxModelLen);
+    }
+    session.tokenizerOf.set(message.requestId, message.tokenizerInstanceId);
+    this.kick();
+    return { accepted: true, value: true };
+  }
+
+  /**
+   * Ends the listed requests this scheduler owns (others are another scheduler's: ignored). Each
+   * one's final output (finish reason `abort`, `stop` or `error`, usage so far) goes to its
+   * tokenizer at once, so that its stream closes even when the abort did not come from there.
+   */
+  abort(requestIds: readonly string[], reason: Exclude<FinishReason, 'length'>): number {
+    const session = this.session;
+    if (!session) return 0;
+    const finals: RequestOutput[] = [];
+    for (const requestId of requestIds) {
+      if (!session.tokenizerOf.has(requestId)) continue;
+      const output = session.scheduler.abort(requestId, reason);
+      if (output) finals.push(output);
+    }
+    this.publishOutputs(session, OUT_OF_STEP_ID, finals);
+    // The next step must tell the executor to drop what it held for them.
+    if (finals.length > 0) this.kick();
+    return finals.length;
+  }
+
+  setDraining(draining: boolean): void {
+    this.draining = draining;
+    this.session?.scheduler.setDraining(draining);
+  }
+
+  /** Forgets every cached prefix; false (nothing changed) while requests hold blocks. */
+  resetPrefixCache(): boolean {
+    return this.session?.scheduler.resetPrefixCache() ?? true;
+  }
+
+  stats(): EngineLoopStats {
+    const session = this.session;
+    const now = this.clock();
+    let executor: EngineLoopStats['executor'] = null;
+    if (session) {
+      const r = session.registration;
+      const config = schedulerConfigFor(this.settings, r);
+      executor = {
+        executorId: r.executorId,
+        epoch: r.epoch,
+        device: r.device,
+        modelName: r.model.name,
+        modelRevision: r.model.revision,
+        numBlocks: r.numBlocks,
+        blockSize: r.blockSize,
+        maxModelLen: config.maxModelLen,
+        maxNumBatchedTokens: config.maxNumBatchedTokens,
+        registeredForMs: Math.round(now - session.registeredAtMs),
+        lastSeenMsAgo: Math.round(now - session.lastSeenAtMs),
+      };
+    }
+    return {
+      executor,
+      draining: this.draining,
+      stepsPerSecond: this.stepRate.perSecond(),
+      numExecutorFailuresTotal: this.numExecutorFailures,
+      scheduler: session ? session.scheduler.stats() : null,
+    };
+  }
+
+  /**
+   * Stops the loop: every live request ends with `error` (its client gets a clear final frame
+   * rather than a stream that never ends) and the step in flight is abandoned.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const session = this.session;
+    if (session) this.endSession(session, 'the scheduler is shutting down', 'the server is shutting down; retry the request');
+    await this.running;
+  }
+
+  /** Resolves once the loop has nothing left to do (it may have stepped several times meanwhile). */
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Starts the loop unless it runs; a macrotask later, so that submits arriving together share a step. */
+  private kick(): void {
+    if (this.running || this.closed) return;
+    this.running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (;;) {
+        const session = this.session;
+        if (this.closed || !session || !session.scheduler.hasWork()) return;
+        await this.runStep(session);
+      }
+    } catch (err) {
+      // A bug, not the executor's fault: fail loudly rather than spin on a broken state.
+      this.logger.error('the step loop failed', { err });
+      if (this.session) this.endSession(this.session, `internal error in the step loop: ${(err as Error).message}`, 'internal error in the scheduler');
+    } finally {
+      // Synchronous after the last hasWork() check, so no kick() can slip in between.
+      this.running = undefined;
+    }
+  }
+
+  private async runStep(session: ExecutorSession): Promise<void> {
+    const scheduler = session.scheduler;
+    const startMs = this.clock();
+    const step = scheduler.schedule();
+    let result: StepResult | undefined;
+    try {
+      result = await session.waitUnlessEnded(this.ports.sendStep(session.registration.stepSubject, step, this.stepTimeoutMs));
+    } catch (err) {
+      if (!session.isEnded) this.endSession(session, `step ${step.stepId} failed: ${(err as Error).message}`, ENGINE_LOST, true);
+      return;
+    }
+    if (result === undefined || session.isEnded) return; // replaced or closed while the step ran
+
+    let outputs: StepOutputsMessage;
+    try {
+      outputs = scheduler.update(result);
+    } catch (err) {
+      this.endSession(session, `the executor broke the step contract: ${(err as Error).message}`, ENGINE_LOST, true);
+      return;
+    }
+    this.publishOutputs(session, outputs.stepId, outputs.outputs);
+    this.stepRate.record();
+
+    const kv = scheduler.kvCacheManager;
+    const numQuery = kv.numQueryTokens;
+    const numHit = kv.numHitTokens;
+    const numPreemptions = scheduler.numPreemptions;
+    this.observer.onStep?.({
+      stepId: step.stepId,
+      numRequests: step.newRequests.length + step.cachedRequests.requestIds.length,
+      numScheduledTokens: step.totalNumScheduledTokens,
+      durationMs: this.clock() - startMs,
+      numPrefixQueryTokens: numQuery - session.lastNumPrefixQueryTokens,
+      numPrefixHitTokens: numHit - session.lastNumPrefixHitTokens,
+      numPreemptions: numPreemptions - session.lastNumPreemptions,
+    });
+    session.lastNumPrefixQueryTokens = numQuery;
+    session.lastNumPrefixHitTokens = numHit;
+    session.lastNumPreemptions = numPreemptions;
+  }
+
+  /**
+   * Ends a session: every request it holds ends with `error`, published to its tokenizer, and
+   * nothing of its KV or prefix cache is kept. Submits are refused until an executor registers.
+   */
+  private endSession(session: ExecutorSession, reason: string, clientError: string, executorFailed = false): void {
+    if (session.isEnded) return;
+    session.end();
+    if (this.session === session) this.session = undefined;
+    const numRequests = session.tokenizerOf.size;
+    if (executorFailed) {
+      this.numExecutorFailures++;
+      this.observer.onExecutorFailure?.(reason);
+      this.logger.error('executor lost; failing its requests', { executorId: session.registration.executorId, epoch: session.registration.epoch, reason, numRequests });
+    } else {
+      this.logger.info('executor session ended', { executorId: session.registration.executorId, reason, numRequests });
+    }
+    // Abandon the step in flight and release every block, then end each request.
+    session.scheduler.resetPrefixCache({ force: true });
+    const finals: RequestOutput[] = [];
+    for (const requestId of [...session.tokenizerOf.keys()]) {
+      const output = session.scheduler.abort(requestId, 'error', clientError);
+      if (output) finals.push(output);
+    }
+    this.publishOutputs(session, OUT_OF_STEP_ID, finals);
+  }
+
+  /** One message per tokenizer instance among `outputs`; final outputs retire their request. */
+  private publishOutputs(session: ExecutorSession, stepId: number, outputs: readonly RequestOutput[]): void {
+    if (outputs.length === 0) return;
+    const byTokenizer = new Map<string, RequestOutput[]>();
+    for (const output of outputs) {
+      const tokenizerInstanceId = session.tokenizerOf.get(output.requestId);
+      if (tokenizerInstanceId === undefined) continue;
+      if (output.finishReason !== undefined) {
+        session.tokenizerOf.delete(output.requestId);
+        this.observer.onRequestFinished?.(output);
+      }
+      const list = byTokenizer.get(tokenizerInstanceId);
+      if (list) list.push(output);
+      else byTokenizer.set(tokenizerInstanceId, [output]);
+    }
+    for (const [tokenizerInstanceId, list] of byTokenizer) {
+      try {
+        this.ports.publishOutputs(tokenizerInstanceId, { stepId, outputs: list });
+      } catch (err) {
+        this.logger.warn('cannot publish step outputs', { tokenizerInstanceId, stepId, err });
+      }
+    }
+  }
+}

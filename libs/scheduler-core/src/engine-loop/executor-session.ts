@@ -1,0 +1,62 @@
+import type { ExecutorRegistration } from '@deepinfer/contracts';
+import type { Scheduler } from '../scheduler.js';
+
+/**
+ * One executor's tenure, from its registration until it is replaced (a new epoch, another
+ * executor) or fails: its Scheduler (sized by its registration) and the requests admitted into
+ * it. Nothing outlives a session: a new one starts with an empty queue and an empty prefix cache.
+ *
+ * Invariant: `tokenizerOf` holds exactly the requests live in `scheduler` (waiting or running);
+ * an entry leaves with the request's final output.
+ */
+export class ExecutorSession {
+  /** requestId → the tokenizer instance holding its stream (where its outputs go). */
+  readonly tokenizerOf = new Map<string, string>();
+  lastSeenAtMs: number;
+  /** Prefix-cache and preemption totals at the last step, to report per-step deltas. */
+  lastNumPrefixQueryTokens = 0;
+  lastNumPrefixHitTokens = 0;
+  lastNumPreemptions = 0;
+  private endedFlag = false;
+  /** Settles the one wait in progress (see waitUnlessEnded) when the session ends. */
+  private interruptWait: (() => void) | undefined;
+
+  constructor(
+    readonly registration: ExecutorRegistration,
+    readonly scheduler: Scheduler,
+    readonly registeredAtMs: number,
+  ) {
+    this.lastSeenAtMs = registeredAtMs;
+  }
+
+  get isEnded(): boolean {
+    return this.endedFlag;
+  }
+
+  /** Same executor process: a registration with the same executor id and epoch is a heartbeat. */
+  isSameExecutor(registration: ExecutorRegistration): boolean {
+    return registration.executorId === this.registration.executorId && registration.epoch === this.registration.epoch;
+  }
+
+  /**
+   * `promise`'s value, or undefined as soon as the session ends, whichever comes first: a step
+   * awaiting a dead or replaced executor stops waiting at once. One wait at a time (the loop's);
+   * nothing is left attached to the session afterwards, so a long session accumulates nothing.
+   */
+  waitUnlessEnded<T>(promise: Promise<T>): Promise<T | undefined> {
+    if (this.endedFlag) return Promise.resolve(undefined);
+    return new Promise<T | undefined>((resolve, reject) => {
+      this.interruptWait = () => resolve(undefined);
+      promise.then(
+        (value) => ((this.interruptWait = undefined), resolve(value)),
+        (err: unknown) => ((this.interruptWait = undefined), reject(err)),
+      );
+    });
+  }
+
+  end(): void {
+    this.endedFlag = true;
+    this.interruptWait?.();
+    this.interruptWait = undefined;
+  }
+}
