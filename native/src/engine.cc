@@ -13,6 +13,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "core/error.h"
+#include "core/kv_cache.h"
 #include "core/model_config.h"
 #include "core/safetensors.h"
 #include "core/sampling.h"
@@ -280,6 +281,39 @@ int di_engine_get_info(const di_engine* e, di_engine_info* info) {
   info->kv_block_bytes = e->geo.block_bytes();
   info->num_threads = e->num_threads;
   return 0;
+}
+
+int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_model_probe_info* out,
+                   char* err, size_t err_len) {
+  try {
+    if (model == nullptr || out == nullptr) throw Error("probe: model and out must not be NULL");
+    if (backend != DI_BACKEND_CPU) throw Error("probe: only DI_BACKEND_CPU is built in this library");
+    if (block_size < 0) throw Error("probe: block_size must be >= 0");
+    const deepinfer::ModelConfig cfg = deepinfer::load_model_config(deepinfer::resolve_model_path(model));
+    // The same geometry di_engine_create builds, so the bytes agree with di_engine_info.
+    deepinfer::KvCacheGeometry geo;
+    geo.num_layers = cfg.num_layers;
+    geo.num_blocks = 1;
+    geo.block_size = block_size > 0 ? block_size : 16;
+    geo.num_kv_heads = cfg.num_kv_heads;
+    geo.head_dim = cfg.head_dim;
+    std::memset(out, 0, sizeof(*out));
+    out->num_layers = cfg.num_layers;
+    out->num_kv_heads = cfg.num_kv_heads;
+    out->head_dim = cfg.head_dim;
+    out->vocab_size = cfg.vocab_size;
+    out->max_position_embeddings = cfg.max_position_embeddings;
+    out->block_size = geo.block_size;
+    out->kv_block_bytes = geo.block_bytes();
+    return 0;
+  } catch (const std::bad_alloc&) {
+    set_err(err, err_len, "out of memory while probing the model");
+  } catch (const std::exception& ex) {
+    set_err(err, err_len, ex.what());
+  } catch (...) {
+    set_err(err, err_len, "unknown error while probing the model");
+  }
+  return 1;
 }
 
 int di_engine_step(di_engine* e, const di_step_input* in, di_step_output* out, char* err, size_t err_len) {

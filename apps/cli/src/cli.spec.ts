@@ -75,6 +75,35 @@ describe('deepinfer CLI', () => {
     else expect(table.stdout).toContain('No NVIDIA GPU detected');
   });
 
+  describe('generate (the engine in-process, bundled stories260k)', () => {
+    const golden = fs.readFileSync(path.join(repoRoot, 'models/stories260k/expected_greedy_from_bos_200_tokens.txt'), 'utf8');
+
+    it('an empty prompt is just BOS: 200 greedy tokens print the llama2.c golden story, then a newline', () => {
+      const { code, stdout, stderr } = deepinfer(['generate', '--model', 'models/stories260k', '--prompt', '', '--max-tokens', '200', '--temperature', '0', '--cpu-threads', '2']);
+      expect(stderr).toContain('(1 prompt tokens)');
+      expect(code).toBe(0);
+      expect(stdout).toBe(golden + '\n');
+      expect(stderr).toContain('loaded LlamaForCausalLM (F32, 5 layers, vocab 512)');
+      expect(stderr).toMatch(/200 tokens in [\d.]+ s .*finish: length/);
+    });
+
+    it('continues a prompt encoded by the model tokenizer, printing only the continuation', () => {
+      const prompt = 'Once upon a time';
+      const { code, stdout, stderr } = deepinfer(['generate', '--prompt', prompt, '--max-tokens', '64', '--temperature', '0', '--cpu-threads', '2']);
+      expect(stderr).toContain('(5 prompt tokens)');
+      expect(code).toBe(0);
+      expect(stdout.endsWith('\n')).toBe(true);
+      expect(stdout.length).toBeGreaterThan(100);
+      expect(golden.slice(prompt.length).startsWith(stdout.slice(0, -1))).toBe(true);
+    });
+
+    it('exits 2 naming a bad sampling flag', () => {
+      const { code, stderr } = deepinfer(['generate', '--top-p', '0']);
+      expect(code).toBe(2);
+      expect(stderr).toContain('--top-p = "0": must be a number in (0, 1]');
+    });
+  });
+
   it('serve without nats-server on PATH exits with the install command', () => {
     const { code, stderr } = deepinfer(['serve', '--nats-url', 'nats://127.0.0.1:1'], { PATH: '/nonexistent' });
     expect(code).toBe(127);

@@ -1,8 +1,15 @@
 import { Module } from '@nestjs/common';
+import { EngineHost } from './engine-host.js';
+import { ExecutorAdminController } from './executor-admin.controller.js';
+import { ExecutorLink } from './executor-link.js';
+import { ExecutorMetrics } from './executor-metrics.js';
 
 /**
- * The executor service's own providers and controllers. The shared ones (configuration, logger,
- * NATS bus, metrics, health state and the admin routes) come from @deepinfer/service-kit.
+ * The executor service: hosts the engine (weights and the physical KV cache) and runs the steps
+ * the scheduler sends. It never decides which requests run.
  */
-@Module({})
+@Module({
+  controllers: [ExecutorAdminController],
+  providers: [EngineHost, ExecutorMetrics, ExecutorLink],
+})
 export class ExecutorModule {}

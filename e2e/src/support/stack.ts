@@ -21,7 +21,8 @@ export interface Stack {
 
 /**
  * Starts the whole stack the way a user does (`deepinfer serve`), on free ports with its own
- * nats-server, and waits until every service's admin /health answers 200.
+ * nats-server, and waits until every service's admin /health and the api's /health (which
+ * needs a registered executor) answer 200.
  */
 export async function startStack(extraArgs: string[] = []): Promise<Stack> {
   const natsPort = await getFreePort();
@@ -59,7 +60,8 @@ export async function startStack(extraArgs: string[] = []): Promise<Stack> {
     await waitFor('every service healthy', async () => {
       if (launcher.exitCode !== null) throw new Error(`launcher exited with ${launcher.exitCode}:\n${text}`);
       const statuses = await Promise.all(SERVICE_NAMES.map((s) => httpStatus(`http://127.0.0.1:${adminPorts[s]}/health`)));
-      return statuses.every((s) => s === 200);
+      // The api's public /health is ready only when an executor is registered too.
+      return statuses.every((s) => s === 200) && (await httpStatus(`http://127.0.0.1:${apiPort}/health`)) === 200;
     }, 90000, 250);
   } catch (err) {
     await stack.stop('SIGKILL');

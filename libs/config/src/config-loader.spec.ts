@@ -93,6 +93,10 @@ describe('loadConfig', () => {
     expect(problems.map((p) => p.allowed)).toEqual(['unknown setting; did you mean gpu_memory_utilization?', 'unknown setting; did you mean max_num_seqs?']);
   });
 
+  it('ignores the DEEPINFER_ variables that are plumbing, not settings', () => {
+    expect(() => loadConfig({ env: { DEEPINFER_SUPERVISED: '1', DEEPINFER_NATIVE_ADDON: '/opt/deepinfer_native.node' } })).not.toThrow();
+  });
+
   it('reports a malformed YAML file, a non-mapping and a missing file', () => {
     expect(problemsOf(() => loadConfig({ configFile: writeYaml('broken.yaml', 'a: [1, 2\n'), env: {} }))[0]!.allowed).toMatch(/not valid YAML/);
     expect(problemsOf(() => loadConfig({ configFile: writeYaml('list.yaml', '- 1\n- 2\n'), env: {} }))[0]!.allowed).toMatch(/mapping/);

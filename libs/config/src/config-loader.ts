@@ -29,8 +29,11 @@ export interface LoadConfigOptions {
   flags?: Partial<Record<ConfigKey, unknown>>;
 }
 
-/** Environment variables with the DEEPINFER_ prefix that are not settings. */
-export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_CONFIGS_DIR', 'DEEPINFER_SUPERVISED'] as const;
+/**
+ * Environment variables with the DEEPINFER_ prefix that are not settings. DEEPINFER_NATIVE_ADDON
+ * points libs/engine at a built deepinfer_native.node (deployment plumbing, not a setting).
+ */
+export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_CONFIGS_DIR', 'DEEPINFER_SUPERVISED', 'DEEPINFER_NATIVE_ADDON'] as const;
 
 /**
  * Builds the configuration: defaults < YAML file < environment < flags. Validates everything

@@ -80,6 +80,25 @@ typedef struct di_engine_info {
 
 int di_engine_get_info(const di_engine* engine, di_engine_info* info);
 
+/* What an engine for this model would need, read from config.json (+ generation_config.json)
+   alone: no weights are opened, so it is cheap even for an 8B model. Callers use it to turn a
+   memory budget into num_kv_blocks before creating the engine (the executor's
+   cpu_kv_cache_space_gib), and to size a block table for the model's context. */
+typedef struct di_model_probe_info {
+  int32_t num_layers;
+  int32_t num_kv_heads;
+  int32_t head_dim;
+  int32_t vocab_size;
+  int64_t max_position_embeddings;
+  int32_t block_size;                 /* the block size the bytes below are for */
+  int64_t kv_block_bytes;             /* = di_engine_info.kv_block_bytes of such an engine */
+} di_model_probe_info;
+
+/* backend: di_backend_kind; block_size 0 = 16. Returns non-zero and fills err on failure (the
+   loader's messages: missing directory, bad config.json, unsupported architecture, ...). */
+int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_model_probe_info* out,
+                   char* err, size_t err_len);
+
 typedef struct di_sampling_params {
   float temperature;         /* 0 = greedy (argmax after bias and penalties) */
   int32_t top_k;             /* 0 or < 0 = off */

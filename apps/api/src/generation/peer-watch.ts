@@ -55,12 +55,14 @@ export class PeerWatch implements OnModuleInit, OnApplicationShutdown {
     return this.bus.request(Subjects.health(peer), {}, { timeoutMs: PROBE_TIMEOUT_MS }, HealthReply).catch(() => undefined);
   }
 
-  /** Ready when every service answers `ok`. */
+  /** Ready when every service answers `ok` and the scheduler has an executor registered. */
   async readiness(): Promise<HealthReply> {
     const replies = await Promise.all(PEERS.map((p) => this.ask(p)));
-    const services = Object.fromEntries(PEERS.map((p, i) => [p, replies[i]?.status ?? 'not answering']));
+    const services: Record<string, string> = Object.fromEntries(PEERS.map((p, i) => [p, replies[i]?.status ?? 'not answering']));
+    const schedulerHasExecutor = Boolean(replies[PEERS.indexOf('scheduler')]?.details?.['executor']);
+    if (services['scheduler'] === 'ok' && !schedulerHasExecutor) services['scheduler'] = 'no executor registered';
     const own = this.state.health();
-    const allOk = own.status === 'ok' && replies.every((r) => r?.status === 'ok');
+    const allOk = own.status === 'ok' && replies.every((r) => r?.status === 'ok') && schedulerHasExecutor;
     return { ...own, status: allOk ? 'ok' : own.status === 'ok' ? 'degraded' : own.status, details: { ...own.details, services } };
   }
 }

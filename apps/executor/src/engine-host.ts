@@ -1,0 +1,126 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { resolveModelPath, type DeepInferConfig } from '@deepinfer/config';
+import { cpuKernelPath, cpuKvCacheBlocks, loadEngine, type Engine } from '@deepinfer/engine';
+import { detectGpus, type GpuDetection } from '@deepinfer/gpu';
+import type { Logger } from '@deepinfer/observability';
+import { CONFIG, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+
+/** The loaded model and what the executor reports about it. */
+export interface LoadedEngine {
+  engine: Engine;
+  modelDirectory: string;
+  servedModelName: string;
+  /** Digest of config.json, generation_config.json and the weight files' names and sizes. */
+  revision: string;
+  maxModelLen: number;
+  numKvBlocks: number;
+  kvCacheBytes: number;
+  device: string;
+  loadSeconds: number;
+}
+
+/**
+ * Owns the engine: loads the configured model after the service is up (so /health answers
+ * `starting` meanwhile), sizes the KV cache, and frees it at shutdown. Loading failures stop
+ * the process: an executor without a model is useless, and the launcher or compose restarts it.
+ */
+@Injectable()
+export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private loaded: LoadedEngine | undefined;
+  private readonly listeners: ((e: LoadedEngine) => void)[] = [];
+  gpus: GpuDetection | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: DeepInferConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_STATE) private readonly state: ServiceState,
+  ) {
+    state.addDetails(() => ({
+      device: this.loaded?.device ?? 'loading',
+      model: this.loaded?.servedModelName,
+      numKvBlocks: this.loaded?.numKvBlocks,
+      gpu: this.gpus,
+    }));
+  }
+
+  get current(): LoadedEngine | undefined {
+    return this.loaded;
+  }
+
+  /** Calls `listener` once the engine is loaded (at once if it already is). */
+  onLoaded(listener: (e: LoadedEngine) => void): void {
+    if (this.loaded) listener(this.loaded);
+    else this.listeners.push(listener);
+  }
+
+  onApplicationBootstrap(): void {
+    void this.load().catch((err: unknown) => {
+      this.logger.error('cannot load the model', { err: err instanceof Error ? err.message : String(err) });
+      process.exit(1);
+    });
+  }
+
+  onApplicationShutdown(): void {
+    this.loaded?.engine.close();
+  }
+
+  private async load(): Promise<void> {
+    const { config, logger } = this;
+    this.gpus = await detectGpus();
+    if (config.device === 'cuda') throw new Error('device is cuda, but this engine build has no CUDA backend yet; use device auto or cpu');
+    if (this.gpus.available) logger.warn('a GPU is present but this engine build has no CUDA backend; running on the CPU', { gpu: this.gpus.gpus[0]?.name });
+    const { directory } = resolveModelPath(config.model);
+    const started = performance.now();
+    const numKvBlocks = cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib });
+    logger.info('loading model', { model: directory, blockSize: config.blockSize, numKvBlocks, threads: config.cpuThreads || 'all cores' });
+    const engine = await loadEngine({
+      model: directory,
+      threads: config.cpuThreads,
+      blockSize: config.blockSize,
+      numKvBlocks,
+      maxNumBatchedTokens: config.maxNumBatchedTokens,
+      seed: config.seed,
+    });
+    const info = engine.info;
+    const loadSeconds = (performance.now() - started) / 1000;
+    const maxModelLen = Math.min(config.maxModelLen ?? info.maxPositionEmbeddings, info.maxPositionEmbeddings, numKvBlocks * info.blockSize);
+    if (config.maxModelLen !== undefined && config.maxModelLen > maxModelLen) {
+      logger.warn('max_model_len is larger than the model or the KV cache allows; capped', { asked: config.maxModelLen, used: maxModelLen });
+    }
+    this.loaded = {
+      engine,
+      modelDirectory: directory,
+      servedModelName: config.servedModelName ?? path.basename(directory),
+      revision: modelRevision(directory),
+      maxModelLen,
+      numKvBlocks,
+      kvCacheBytes: numKvBlocks * info.kvBlockBytes,
+      device: `cpu:${cpuKernelPath()}`,
+      loadSeconds,
+    };
+    logger.info('model loaded', {
+      architecture: info.architecture,
+      dtype: info.weightDtype,
+      layers: info.numLayers,
+      weightBytes: info.weightBytes,
+      kvCacheBytes: this.loaded.kvCacheBytes,
+      seconds: Math.round(loadSeconds * 1000) / 1000,
+      device: this.loaded.device,
+    });
+    for (const listener of this.listeners.splice(0)) listener(this.loaded);
+  }
+}
+
+/** A cheap identity of the weights: any change of files, sizes or config changes it. */
+function modelRevision(directory: string): string {
+  const hash = crypto.createHash('sha256');
+  for (const name of fs.readdirSync(directory).sort()) {
+    const file = path.join(directory, name);
+    if (name.endsWith('.json')) hash.update(name).update(fs.readFileSync(file));
+    else if (name.endsWith('.safetensors')) hash.update(`${name}:${fs.statSync(file).size}`);
+  }
+  return hash.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,96 @@
+import crypto from 'node:crypto';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { ErrorCodes, ProtocolError, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import type { DeepInferConfig } from '@deepinfer/config';
+import { ExecutorState } from '@deepinfer/executor-core';
+import type { MessageBus } from '@deepinfer/messaging';
+import type { Logger } from '@deepinfer/observability';
+import { CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { EngineHost, type LoadedEngine } from './engine-host.js';
+import { ExecutorMetrics } from './executor-metrics.js';
+import { NativeStepEngine } from './native-step-engine.js';
+
+/** Re-registration period: the scheduler treats it as a heartbeat and finds us after it restarts. */
+const REGISTER_INTERVAL_MS = 2000;
+
+/**
+ * The executor's side of the scheduler link: registers its capacity (fresh epoch at every
+ * start) and re-registers as a heartbeat; serves one step subject, one step at a time, and
+ * answers each SchedulerOutput with a StepResult. It decides nothing about what runs.
+ */
+@Injectable()
+export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
+  readonly executorId: string;
+  readonly epoch = crypto.randomUUID();
+  private state: ExecutorState | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private registered = false;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: DeepInferConfig,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVICE_STATE) private readonly serviceState: ServiceState,
+    private readonly host: EngineHost,
+    private readonly metrics: ExecutorMetrics,
+  ) {
+    this.executorId = serviceState.instanceId;
+  }
+
+  onModuleInit(): void {
+    this.host.onLoaded((loaded) => void this.start(loaded));
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async start(loaded: LoadedEngine): Promise<void> {
+    const info = loaded.engine.info;
+    this.state = new ExecutorState(new NativeStepEngine(loaded.engine), info.blockSize, info.vocabSize, loaded.numKvBlocks);
+    this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
+    await this.bus.flush();
+    this.serviceState.setStatus('ok');
+    const registration: ExecutorRegistration = {
+      executorId: this.executorId,
+      epoch: this.epoch,
+      numBlocks: loaded.numKvBlocks,
+      blockSize: info.blockSize,
+      maxModelLen: loaded.maxModelLen,
+      maxNumBatchedTokens: this.config.maxNumBatchedTokens,
+      model: {
+        name: loaded.servedModelName,
+        revision: loaded.revision,
+        vocabSize: info.vocabSize,
+        eosTokenIds: [...info.eosTokenIds],
+        ...(info.bosTokenId >= 0 ? { bosTokenId: info.bosTokenId } : {}),
+        dtype: info.weightDtype,
+      },
+      device: loaded.device,
+      stepSubject: Subjects.executorStep(this.executorId),
+    };
+    const register = async () => {
+      try {
+        const reply = await this.bus.request<RegistrationReply>(Subjects.schedulerRegister, registration, { timeoutMs: 2000 });
+        if (reply.newSession) {
+          this.state?.reset();
+          this.logger.info('registered with the scheduler', { scheduler: reply.schedulerInstanceId, numBlocks: registration.numBlocks, maxModelLen: registration.maxModelLen });
+        }
+        this.registered = true;
+      } catch (err) {
+        if (this.registered) this.logger.warn('scheduler not answering registration', { err: (err as Error).message });
+        this.registered = false;
+      }
+    };
+    await register();
+    this.timer = setInterval(() => void register(), REGISTER_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private async step(step: SchedulerOutput): Promise<StepResult> {
+    if (!this.state) throw new ProtocolError(ErrorCodes.unavailable, 'the model is still loading');
+    const result = await this.state.execute(step);
+    this.metrics.observeStep(result.executeTimeMs ?? 0, step.totalNumScheduledTokens, step.newRequests.length + step.cachedRequests.requestIds.length);
+    return result;
+  }
+}

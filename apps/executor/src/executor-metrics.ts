@@ -1,0 +1,31 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { METRICS_REGISTRY } from '@deepinfer/service-kit';
+import { EngineHost } from './engine-host.js';
+import { StepTimeWindow } from './step-time-window.js';
+
+/** The executor's Prometheus series and its recent step-time window. */
+@Injectable()
+export class ExecutorMetrics {
+  readonly recentStepTimes = new StepTimeWindow();
+  private readonly stepSeconds: Histogram;
+  private readonly stepTokens: Histogram;
+  private readonly stepSequences: Histogram;
+
+  constructor(@Inject(METRICS_REGISTRY) registry: Registry, host: EngineHost) {
+    const registers = [registry];
+    this.stepSeconds = new Histogram({ name: 'deepinfer_executor_step_duration_seconds', help: 'Time the engine spent on one step', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], registers });
+    this.stepTokens = new Histogram({ name: 'deepinfer_executor_step_tokens', help: 'Tokens computed per step', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192], registers });
+    this.stepSequences = new Histogram({ name: 'deepinfer_executor_step_sequences', help: 'Sequences per step', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers });
+    new Gauge({ name: 'deepinfer_executor_weights_bytes', help: 'Bytes of model weights held by the engine', registers, collect() { this.set(host.current?.engine.info.weightBytes ?? 0); } });
+    new Gauge({ name: 'deepinfer_executor_kv_cache_bytes', help: 'Bytes of the KV cache', registers, collect() { this.set(host.current?.kvCacheBytes ?? 0); } });
+    new Gauge({ name: 'deepinfer_executor_kv_blocks', help: 'KV-cache blocks', registers, collect() { this.set(host.current?.numKvBlocks ?? 0); } });
+  }
+
+  observeStep(ms: number, numTokens: number, numSequences: number): void {
+    this.recentStepTimes.add(ms);
+    this.stepSeconds.observe(ms / 1000);
+    this.stepTokens.observe(numTokens);
+    this.stepSequences.observe(numSequences);
+  }
+}

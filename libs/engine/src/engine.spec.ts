@@ -1,0 +1,171 @@
+import { Engine, loadEngine } from './engine.js';
+import { EngineError } from './engine.errors.js';
+import { generate } from './generate.js';
+import { stepSamples } from './step-samples.js';
+import { STORIES_260K_DIR, goldenIds } from './test-support/fixture-paths.js';
+
+// These run the real addon (nx builds @deepinfer/native before this target) on the bundled
+// stories260k model. Addon errors are checked by message: their classes come from another realm.
+const blocks = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => from + i);
+
+async function collect(engine: Engine, prompt: number[], maxTokens: number): Promise<number[]> {
+  const ids: number[] = [];
+  for await (const token of generate(engine, { promptTokenIds: prompt, maxTokens })) ids.push(token.tokenId);
+  return ids;
+}
+
+describe('Engine (real addon, stories260k)', () => {
+  let engine: Engine;
+
+  beforeAll(async () => {
+    engine = await loadEngine({ model: STORIES_260K_DIR, threads: 2, numKvBlocks: 1024, maxNumBatchedTokens: 512 });
+  });
+  afterAll(() => engine.close());
+
+  it('reports the model and the geometry', () => {
+    expect(engine.info).toMatchObject({
+      architecture: 'LlamaForCausalLM',
+      vocabSize: 512,
+      numLayers: 5,
+      numKvHeads: 4,
+      headDim: 8,
+      maxPositionEmbeddings: 512,
+      bosTokenId: 1,
+      eosTokenIds: [2, 1],
+      weightDtype: 'F32',
+      blockSize: 16,
+      numKvBlocks: 1024,
+      numThreads: 2,
+    });
+    // 2 (K, V) × 5 layers × 16 slots × 4 heads × 8 dims × 4 bytes
+    expect(engine.info.kvBlockBytes).toBe(2 * 5 * 16 * 4 * 8 * 4);
+    expect(engine.info.backend).toMatch(/^cpu-/);
+  });
+
+  it('greedy generation from [BOS] for 200 tokens reproduces the llama2.c golden', async () => {
+    const golden = goldenIds();
+    expect(await collect(engine, [1], 200)).toEqual(golden.slice(1));
+  });
+
+  it('a chunked prefill of the golden prefix continues the golden', async () => {
+    const golden = goldenIds();
+    const ids: number[] = [];
+    for await (const t of generate(engine, { promptTokenIds: golden.slice(0, 37), maxTokens: 20, prefillChunkTokens: 8 })) ids.push(t.tokenId);
+    expect(ids).toEqual(golden.slice(37, 57));
+  });
+
+  it('refuses a second step while one runs, cleanly, and keeps working', async () => {
+    const seq = { tokenIds: Int32Array.of(1), startPos: 0, blockTable: blocks(1), sample: true };
+    const first = engine.step([seq]);
+    expect(engine.busy).toBe(true);
+    const second = engine.step([seq]);
+    await expect(second).rejects.toThrow('another step is already running on this engine');
+    await expect(second).rejects.toBeInstanceOf(EngineError);
+    const out = await first;
+    expect(Array.from(out.tokenIds)).toEqual([goldenIds()[1]]);
+    expect(engine.busy).toBe(false);
+    expect(Array.from((await engine.step([seq])).tokenIds)).toEqual([goldenIds()[1]]);
+  });
+
+  it('rejects malformed steps with the engine’s message and stays usable', async () => {
+    await expect(engine.step([{ tokenIds: Int32Array.of(1, 2, 3), startPos: 30, blockTable: blocks(1), sample: true }])).rejects.toThrow(
+      'step: seqs[0].block_table has 1 blocks but positions [0, 33) need 3',
+    );
+    await expect(engine.step([{ tokenIds: Int32Array.of(1, 512), blockTable: blocks(1), sample: true }])).rejects.toThrow(
+      'step: seqs[0].token_ids[1] = 512 is outside the vocabulary [0, 512)',
+    );
+    await expect(engine.step([{ tokenIds: Int32Array.of(1), blockTable: Int32Array.of(5000), sample: true }])).rejects.toThrow(
+      'is not a block id in [0, 1024)',
+    );
+    await expect(engine.step([{ tokenIds: [1] as unknown as Int32Array, blockTable: blocks(1) }])).rejects.toThrow(
+      'step: seqs[0].tokenIds must be an Int32Array',
+    );
+    await expect(engine.step([{ tokenIds: Int32Array.of(1), blockTable: blocks(1), sample: true, sampling: { topP: 0 } }])).rejects.toThrow(
+      'step: seqs[0].sampling.top_p must be in (0, 1]',
+    );
+    expect(await collect(engine, [1], 30)).toEqual(goldenIds().slice(1, 31));
+  });
+
+  it('returns logprobs and the top alternatives when asked', async () => {
+    const out = await engine.step([
+      { tokenIds: Int32Array.of(1), blockTable: blocks(1), sample: true, sampling: { numLogprobs: 3 } },
+      { tokenIds: Int32Array.of(1), blockTable: blocks(1, 1), sample: false },
+    ]);
+    expect(out.tokenIds[0]).toBe(403);
+    expect(out.tokenIds[1]).toBe(-1);
+    expect(out.ranks[0]).toBe(1);
+    expect(out.logprobs[0]).toBeLessThan(0);
+    expect(Number.isNaN(out.logprobs[1])).toBe(true);
+    const top = out.topLogprobs![0]!;
+    expect(top.tokenIds[0]).toBe(403);
+    expect(top.logprobs[0]).toBeCloseTo(out.logprobs[0]!, 6);
+    expect(out.topLogprobs![1]).toBeNull();
+    const [sampled, notSampled] = stepSamples(out);
+    expect(sampled).toMatchObject({ tokenId: 403, logprob: out.logprobs[0], topIds: Array.from(top.tokenIds) });
+    expect(sampled!.topLogprobs).toHaveLength(3);
+    expect(notSampled).toBeUndefined();
+  });
+
+  it('seeded sampling is reproducible, and stops at an eos id without yielding it', async () => {
+    const run = async (seed: number) => {
+      const ids: number[] = [];
+      const it = generate(engine, { promptTokenIds: [1], maxTokens: 60, sampling: { temperature: 1, topP: 0.9, seed } });
+      for await (const t of it) ids.push(t.tokenId);
+      return ids;
+    };
+    const a = await run(7);
+    expect(await run(7)).toEqual(a);
+    expect(await run(8)).not.toEqual(a);
+    // Stop at the first token the greedy story produces after "Once": nothing is yielded.
+    const it = generate(engine, { promptTokenIds: [1], maxTokens: 10, stopTokenIds: [403] });
+    const first = await it.next();
+    expect(first).toEqual({ done: true, value: { finishReason: 'stop', stopTokenId: 403, numTokens: 0 } });
+  });
+
+  it('refuses a second generate() on the same engine', async () => {
+    const a = generate(engine, { promptTokenIds: [1], maxTokens: 5 });
+    await a.next();
+    await expect(generate(engine, { promptTokenIds: [1], maxTokens: 5 }).next()).rejects.toThrow('another generate() is running on this engine');
+    await a.return(undefined as never);
+    expect(await collect(engine, [1], 3)).toEqual(goldenIds().slice(1, 4));
+  });
+
+  it('runs a long prefill off the event loop: a timer keeps firing throughout', async () => {
+    // 8 sequences × 500 tokens (4,000 tokens, one step; ~0.3 s here). A blocking step would let no timer
+    // fire until it returns, so the largest gap between ticks would be the whole step.
+    const seqs = Array.from({ length: 8 }, (_, i) => ({
+      tokenIds: Int32Array.from({ length: 500 }, (_, j) => 3 + ((i * 31 + j * 7) % 500)),
+      startPos: 0,
+      blockTable: blocks(32, i * 32),
+      sample: true,
+    }));
+    const ticks: number[] = [];
+    const timer = setInterval(() => ticks.push(performance.now()), 2);
+    const start = performance.now();
+    await engine.step(seqs);
+    const end = performance.now();
+    clearInterval(timer);
+    const stepMs = end - start;
+    const marks = [start, ...ticks, end];
+    const maxGap = Math.max(...marks.slice(1).map((t, i) => t - marks[i]!));
+    expect(stepMs).toBeGreaterThan(20); // long enough for the ratio to mean something
+    expect(maxGap / stepMs).toBeLessThan(0.5);
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('engine lifecycle', () => {
+  it('rejects a bad model path with the loader’s message', async () => {
+    await expect(loadEngine({ model: '/nonexistent/model' })).rejects.toThrow('model directory /nonexistent/model does not exist');
+  });
+
+  it('close() during a step lets the step finish, then refuses further steps', async () => {
+    const engine = await loadEngine({ model: STORIES_260K_DIR, threads: 1, numKvBlocks: 4 });
+    const running = engine.step([{ tokenIds: Int32Array.of(1), blockTable: blocks(1), sample: true }]);
+    engine.close();
+    expect(engine.closed).toBe(true);
+    expect((await running).tokenIds[0]).toBe(403);
+    await expect(engine.step([{ tokenIds: Int32Array.of(1), blockTable: blocks(1) }])).rejects.toThrow('step: the engine is closed');
+    engine.close(); // idempotent
+  });
+});

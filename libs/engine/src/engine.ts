@@ -1,0 +1,76 @@
+import { EngineError, toEngineError } from './engine.errors.js';
+import type { EngineInfo, EngineOptions, StepOptions, StepOutput, StepSequence } from './engine.types.js';
+import { loadNativeAddon } from './native-addon.loader.js';
+import type { NativeEngine } from './native-addon.types.js';
+
+/**
+ * One loaded model with its KV cache. The caller owns block allocation (which blocks a
+ * sequence's positions live in); the engine carries out steps. One step at a time: a step
+ * started while another runs is rejected (EngineError), never queued, because the scheduler
+ * decides what runs next, not the engine.
+ */
+export class Engine {
+  readonly info: EngineInfo;
+
+  private constructor(private readonly native: NativeEngine) {
+    const info = native.info();
+    this.info = Object.freeze({ ...info, eosTokenIds: Object.freeze(info.eosTokenIds) });
+  }
+
+  /** @internal used by loadEngine */
+  static wrap(native: NativeEngine): Engine {
+    return new Engine(native);
+  }
+
+  /** A step is running (its Promise has not settled). */
+  get busy(): boolean {
+    return this.native.busy;
+  }
+
+  get closed(): boolean {
+    return this.native.closed;
+  }
+
+  /**
+   * Runs one forward step on a worker thread (the event loop stays free). Rejects with the
+   * engine's message on invalid input (a token outside the vocabulary, a block table too short
+   * for the positions, …); the engine stays usable afterwards.
+   */
+  async step(seqs: readonly StepSequence[], options?: StepOptions): Promise<StepOutput> {
+    try {
+      return await this.native.step(seqs, options);
+    } catch (error) {
+      throw toEngineError(error);
+    }
+  }
+
+  /** Frees the weights and KV cache; a step in flight completes first, then the memory goes. */
+  close(): void {
+    this.native.close();
+  }
+}
+
+/** Loads a model (on a worker thread) and allocates its KV cache. */
+export async function loadEngine(options: EngineOptions): Promise<Engine> {
+  const addon = loadNativeAddon();
+  if (typeof options?.model !== 'string' || options.model.length === 0) throw new EngineError('loadEngine: options.model must be a non-empty string');
+  try {
+    return Engine.wrap(
+      await addon.createEngine({
+        model: options.model,
+        threads: options.threads,
+        blockSize: options.blockSize,
+        numKvBlocks: options.numKvBlocks,
+        maxNumBatchedTokens: options.maxNumBatchedTokens,
+        seed: options.seed,
+      }),
+    );
+  } catch (error) {
+    throw toEngineError(error);
+  }
+}
+
+/** The CPU kernel path the engine chose for this machine: "avx512", "avx2" or "scalar". */
+export function cpuKernelPath(): string {
+  return loadNativeAddon().cpuKernelPath();
+}

@@ -1,0 +1,109 @@
+#include "engine-wrap.h"
+
+#include <string>
+
+#include "step-input.parser.h"
+#include "step.worker.h"
+
+namespace deepinfer_node {
+
+namespace {
+
+Napi::Promise Rejected(Napi::Env env, const Napi::Error& error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error.Value());
+  return deferred.Promise();
+}
+
+}  // namespace
+
+Napi::Function EngineWrap::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "NativeEngine",
+                                    {
+                                        InstanceMethod<&EngineWrap::Info>("info"),
+                                        InstanceMethod<&EngineWrap::Step>("step"),
+                                        InstanceMethod<&EngineWrap::Close>("close"),
+                                        InstanceAccessor<&EngineWrap::Busy>("busy"),
+                                        InstanceAccessor<&EngineWrap::Closed>("closed"),
+                                    });
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(ctor)));
+  return ctor;
+}
+
+Napi::Object EngineWrap::NewInstance(Napi::Env env, di_engine* engine) {
+  // The engine travels through an External so that JS cannot construct a wrapper itself.
+  auto* ctor = env.GetInstanceData<Napi::FunctionReference>();
+  return ctor->New({Napi::External<di_engine>::New(env, engine)});
+}
+
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeEngine cannot be constructed directly; use createEngine(config)");
+  }
+  state_ = std::make_shared<EngineState>(info[0].As<Napi::External<di_engine>>().Data());
+}
+
+Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state_) throw Napi::Error::New(env, "info: the engine is closed");
+  const di_engine_info& i = state_->info;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("numLayers", i.num_layers);
+  o.Set("numHeads", i.num_heads);
+  o.Set("numKvHeads", i.num_kv_heads);
+  o.Set("headDim", i.head_dim);
+  o.Set("hiddenSize", i.hidden_size);
+  o.Set("vocabSize", i.vocab_size);
+  o.Set("maxPositionEmbeddings", static_cast<double>(i.max_position_embeddings));
+  o.Set("bosTokenId", i.bos_token_id);
+  Napi::Array eos = Napi::Array::New(env, static_cast<size_t>(i.num_eos_ids));
+  for (int32_t k = 0; k < i.num_eos_ids; ++k) eos.Set(static_cast<uint32_t>(k), i.eos_token_ids[k]);
+  o.Set("eosTokenIds", eos);
+  o.Set("architecture", std::string(i.architecture));
+  o.Set("weightDtype", std::string(i.weight_dtype));
+  o.Set("backend", std::string(i.backend));
+  o.Set("weightBytes", static_cast<double>(i.weight_bytes));
+  o.Set("weightBytesPerStep", static_cast<double>(i.weight_bytes_per_step));
+  o.Set("blockSize", i.block_size);
+  o.Set("numKvBlocks", i.num_kv_blocks);
+  o.Set("kvBlockBytes", static_cast<double>(i.kv_block_bytes));
+  o.Set("numThreads", i.num_threads);
+  return o;
+}
+
+Napi::Value EngineWrap::Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // Every failure is a rejected Promise, never a synchronous throw: callers only await.
+  if (!state_) return Rejected(env, Napi::Error::New(env, "step: the engine is closed"));
+  if (state_->busy) {
+    return Rejected(env, Napi::Error::New(env,
+                                          "step: another step is already running on this engine; an engine runs "
+                                          "one step at a time (await the previous step)"));
+  }
+  try {
+    ParseStepInput(info[0], info[1], &state_->staging);
+  } catch (const Napi::Error& error) {
+    return Rejected(env, error);
+  }
+  state_->busy = true;
+  auto* worker = new StepWorker(env, info.This().As<Napi::Object>(), state_);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();  // the worker deletes itself after settling
+  return promise;
+}
+
+Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
+  // Dropping our reference frees the engine now, or when the step in flight settles.
+  state_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::Busy(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), state_ && state_->busy);
+}
+
+Napi::Value EngineWrap::Closed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !state_);
+}
+
+}  // namespace deepinfer_node

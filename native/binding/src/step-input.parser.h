@@ -1,0 +1,17 @@
+// JS step input → StepStaging. The JS shape (see libs/engine's native-addon.types.ts):
+//   seqs: Array<{ tokenIds: Int32Array, startPos?: number, blockTable: Int32Array,
+//                 sample?: boolean, sampling?: {...}, promptIds?: Int32Array, outputIds?: Int32Array }>
+// Only the types are checked here; the engine validates the values (vocabulary, block table
+// length, positions) on the worker thread and its message becomes the rejection.
+#pragma once
+
+#include <napi.h>
+
+#include "engine-state.h"
+
+namespace deepinfer_node {
+
+// Fills `staging` (reusing its buffers). Throws Napi::TypeError naming the bad field.
+void ParseStepInput(const Napi::Value& seqs, const Napi::Value& options, StepStaging* staging);
+
+}  // namespace deepinfer_node
