@@ -45,11 +45,13 @@ describe('deepinfer serve', () => {
     expect(stack.output()).toMatch(/process exited; restarting name=scheduler code=null signal=SIGKILL/);
   });
 
-  it('stops everything on SIGINT and leaves no process behind', async () => {
+  it('stops everything on Ctrl-C (SIGINT to the process group) and leaves no process behind', async () => {
     const pids = stack.childPids();
     expect(pids.length).toBe(5);
     const code = await stack.stop('SIGINT');
     expect(code).toBe(0);
     await waitFor('children gone', () => pids.every((p) => !isAlive(p)), 15000);
+    const afterStop = stack.output().slice(stack.output().indexOf('stopping the stack'));
+    expect(afterStop).not.toContain('restarting');
   });
 });

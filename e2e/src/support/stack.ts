@@ -16,6 +16,7 @@ export interface Stack {
   output(): string;
   /** PIDs of the launcher's direct children (services and nats-server), from /proc. */
   childPids(): number[];
+  /** SIGINT goes to the whole process group (Ctrl-C); other signals to the launcher alone. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -37,7 +38,9 @@ export async function startStack(extraArgs: string[] = []): Promise<Stack> {
     ...extraArgs,
   ];
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DEEPINFER_')));
-  const launcher = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, like a command started in a terminal: stop('SIGINT') then signals
+  // the whole group, as Ctrl-C does.
+  const launcher = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let text = '';
   launcher.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   launcher.stderr!.on('data', (d: Buffer) => (text += d.toString()));
@@ -53,7 +56,8 @@ export async function startStack(extraArgs: string[] = []): Promise<Stack> {
       new Promise((resolve) => {
         if (launcher.exitCode !== null) return resolve(launcher.exitCode);
         launcher.once('exit', (code) => resolve(code));
-        launcher.kill(signal);
+        if (signal === 'SIGINT') process.kill(-launcher.pid!, 'SIGINT');
+        else launcher.kill(signal);
       }),
   };
   try {

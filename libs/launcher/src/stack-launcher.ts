@@ -92,6 +92,8 @@ export class StackLauncher {
 
   /** Stops the services (in reverse start order), then the NATS server if we started it. */
   async stop(): Promise<void> {
+    for (const p of this.processes) p.markStopping();
+    this.natsProcess?.markStopping();
     await Promise.all([...this.processes].reverse().map((p) => p.stop()));
     await this.natsProcess?.stop();
   }

@@ -89,10 +89,20 @@ export class SupervisedProcess {
     }, delayMs);
   }
 
-  /** Stops the process and any pending restart; resolves when it has exited. */
-  stop(graceMs = 10_000): Promise<void> {
+  /**
+   * From now on an exit is final: no restart. Called for every process as soon as the stack
+   * begins to stop, because Ctrl-C in a terminal signals the whole process group at once and
+   * a child may exit before its own stop() is reached.
+   */
+  markStopping(): void {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  /** Stops the process and any pending restart; resolves when it has exited. */
+  stop(graceMs = 10_000): Promise<void> {
+    this.markStopping();
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
