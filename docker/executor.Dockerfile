@@ -16,7 +16,7 @@ COPY e2e ./e2e
 COPY tools ./tools
 RUN npm ci --no-audit --no-fund
 COPY . .
-ENV DEEPINFER_CUDA_ARCHITECTURES="89;90;120"
+ENV DEEPINFER_CUDA_ARCHITECTURES="89-real;90-real;120-real;120-virtual"
 RUN npx nx run-many -t build --exclude @deepinfer/e2e,@deepinfer/tools
 ENV NODE_ENV=production
 CMD ["node", "apps/executor/dist/main.js"]

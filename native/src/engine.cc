@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cuda/cuda_api.h"
 #include "core/error.h"
 #include "core/kv_cache.h"
 #include "core/model_config.h"
@@ -35,6 +36,9 @@ struct di_engine {
   std::vector<int32_t> tokens, positions, token_seq, logit_rows, logit_seq;
   std::vector<deepinfer::SeqSpan> spans;
   std::vector<float> logits;  // [R, V]
+  std::vector<deepinfer::SampleRow> sample_rows;  // [R] (device-side sampling)
+  std::vector<di_seq_output> sample_outs;         // [R]
+  bool logits_on_host = false;                    // whether e->logits holds this step's logits
 };
 
 namespace {
@@ -52,6 +56,21 @@ std::string dominant_dtype(const deepinfer::SafetensorsCatalog& cat) {
     if (bytes[i] > bytes[best]) best = i;
   }
   return deepinfer::dtype_name(static_cast<deepinfer::DType>(best));
+}
+
+// The CUDA backend's entry points, or an error saying why there are none.
+const deepinfer::cuda::Api* cuda_api_or_throw() {
+  const deepinfer::cuda::Api* api = deepinfer_cuda_api != nullptr ? deepinfer_cuda_api() : nullptr;
+  if (api == nullptr) {
+    throw Error("config.backend: the CUDA backend is not built into this binary (build native/ with nvcc on PATH, "
+                "DEEPINFER_CUDA=AUTO|ON, and link libdeepinfer_cuda.a)");
+  }
+  if (api->abi_version != deepinfer::cuda::kApiVersion) throw Error("config.backend: CUDA backend ABI mismatch");
+  if (api->device_count() <= 0) {
+    throw Error("config.backend: DI_BACKEND_CUDA was requested but no usable CUDA device was found "
+                "(cudaGetDeviceCount() = 0: no NVIDIA driver, no GPU, or CUDA_VISIBLE_DEVICES hides them)");
+  }
+  return api;
 }
 
 std::string seq_field(int32_t i, const char* field) {
@@ -159,10 +178,48 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   b.num_logit_rows = static_cast<int32_t>(e->logit_rows.size());
   b.logit_rows = e->logit_rows.data();
   const size_t need = static_cast<size_t>(b.num_logit_rows) * V;
+  for (int32_t i = 0; i < in->num_seqs; ++i) out->seqs[i].sampled = 0;
+  // One engine draw per sampling sequence, seeded or not, in input order, so unseeded results
+  // depend only on the engine seed and the order of sampling sequences (both paths).
+  auto engine_uniform = [&]() { return static_cast<double>(e->rng() >> 11) * (1.0 / 9007199254740992.0); };
+  if (e->backend->samples_on_device()) {
+    // Device-side sampling: only the sampled ids and logprobs cross to the host (and the raw
+    // logits when the caller asked for them).
+    const int32_t R = b.num_logit_rows;
+    e->sample_rows.resize(static_cast<size_t>(R));
+    e->sample_outs.resize(static_cast<size_t>(R));
+    for (int32_t r = 0; r < R; ++r) {
+      const di_step_seq& s = in->seqs[e->logit_seq[static_cast<size_t>(r)]];
+      deepinfer::SampleRow& sr = e->sample_rows[static_cast<size_t>(r)];
+      sr.params = &s.sampling;
+      sr.prompt_ids = s.prompt_ids;
+      sr.num_prompt_ids = s.num_prompt_ids;
+      sr.output_ids = s.output_ids;
+      sr.num_output_ids = s.num_output_ids;
+      const double engine_u = engine_uniform();
+      sr.uniform = s.sampling.has_seed
+                       ? deepinfer::seeded_uniform(s.sampling.seed, static_cast<int64_t>(s.start_pos) + s.num_tokens)
+                       : engine_u;
+    }
+    float* host_logits = nullptr;
+    if (out->logits != nullptr) {
+      if (e->logits.size() < need) e->logits.resize(need);
+      host_logits = e->logits.data();
+    }
+    e->backend->forward_sample(b, e->sample_rows.data(), e->sample_outs.data(), host_logits);
+    for (int32_t r = 0; r < R; ++r) {
+      const int32_t i = e->logit_seq[static_cast<size_t>(r)];
+      out->seqs[i] = e->sample_outs[static_cast<size_t>(r)];
+      if (host_logits != nullptr) {
+        std::memcpy(out->logits + static_cast<size_t>(i) * V, host_logits + static_cast<size_t>(r) * V,
+                    sizeof(float) * V);
+      }
+    }
+    return;
+  }
   if (e->logits.size() < need) e->logits.resize(need);
   e->backend->forward(b, e->logits.data());
 
-  for (int32_t i = 0; i < in->num_seqs; ++i) out->seqs[i].sampled = 0;
   for (int32_t r = 0; r < b.num_logit_rows; ++r) {
     const int32_t i = e->logit_seq[static_cast<size_t>(r)];
     const di_step_seq& s = in->seqs[i];
@@ -176,9 +233,7 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
     req.output_ids = s.output_ids;
     req.num_output_ids = s.num_output_ids;
     req.position = static_cast<int64_t>(s.start_pos) + s.num_tokens;
-    // Every sampling sequence consumes one engine draw, seeded or not, so unseeded results
-    // depend only on the engine seed and the order of sampling sequences.
-    req.unseeded_uniform = static_cast<double>(e->rng() >> 11) * (1.0 / 9007199254740992.0);
+    req.unseeded_uniform = engine_uniform();
     e->sampler->sample(req, &out->seqs[i]);
   }
 }
@@ -193,9 +248,10 @@ void di_engine_config_init(di_engine_config* c) {
   c->backend = DI_BACKEND_CPU;
   c->num_threads = 0;
   c->block_size = 16;
-  c->num_kv_blocks = 512;
+  c->num_kv_blocks = 0;  // the backend's choice: 512 on the CPU, memory plan on CUDA
   c->max_num_batched_tokens = 2048;
   c->seed = 0;
+  c->gpu_memory_utilization = 0.9f;
 }
 
 void di_sampling_params_init(di_sampling_params* p) {
@@ -212,28 +268,49 @@ void di_sampling_params_init(di_sampling_params* p) {
 di_engine* di_engine_create(const di_engine_config* c, char* err, size_t err_len) {
   try {
     if (c == nullptr || c->model == nullptr) throw Error("config.model must be set");
-    if (c->backend != DI_BACKEND_CPU) throw Error("config.backend: only DI_BACKEND_CPU is built in this library");
+    if (c->backend != DI_BACKEND_CPU && c->backend != DI_BACKEND_CUDA && c->backend != DI_BACKEND_AUTO) {
+      throw Error("config.backend: " + std::to_string(c->backend) + " is not DI_BACKEND_CPU (0), DI_BACKEND_CUDA (1) or DI_BACKEND_AUTO (2)");
+    }
     if (c->block_size < 0 || c->num_kv_blocks < 0 || c->max_num_batched_tokens < 0) {
       throw Error("config: block_size, num_kv_blocks and max_num_batched_tokens must be >= 0");
     }
+    if (!(c->gpu_memory_utilization >= 0.f && c->gpu_memory_utilization <= 1.f)) {
+      throw Error("config.gpu_memory_utilization must be in (0, 1] (0 = 0.9)");
+    }
+    bool use_cuda = c->backend == DI_BACKEND_CUDA;
+    if (c->backend == DI_BACKEND_AUTO) use_cuda = di_cuda_device_count() > 0;
+    if (use_cuda) cuda_api_or_throw();
     auto e = std::make_unique<di_engine>();
     const std::string dir = deepinfer::resolve_model_path(c->model);
     e->cfg = deepinfer::load_model_config(dir);
     e->catalog = deepinfer::SafetensorsCatalog::open_dir(dir);
     e->weights = deepinfer::bind_weights(e->cfg, *e->catalog);
     e->weight_dtype = dominant_dtype(*e->catalog);
-    auto cpu = std::make_unique<deepinfer::cpu::CpuBackend>(c->num_threads);
-    e->num_threads = cpu->num_threads();
-    e->backend = std::move(cpu);
+    if (use_cuda) {
+      e->backend = cuda_api_or_throw()->create(0);
+      e->num_threads = 0;
+    } else {
+      auto cpu = std::make_unique<deepinfer::cpu::CpuBackend>(c->num_threads);
+      e->num_threads = cpu->num_threads();
+      e->backend = std::move(cpu);
+    }
     e->backend->load_weights(e->cfg, e->weights);
+    const int32_t max_tokens = c->max_num_batched_tokens > 0 ? c->max_num_batched_tokens : 2048;
+    const int32_t max_rows = std::min<int32_t>(max_tokens, 256);
     e->geo.num_layers = e->cfg.num_layers;
-    e->geo.num_blocks = c->num_kv_blocks > 0 ? c->num_kv_blocks : 512;
     e->geo.block_size = c->block_size > 0 ? c->block_size : 16;
     e->geo.num_kv_heads = e->cfg.num_kv_heads;
     e->geo.head_dim = e->cfg.head_dim;
+    e->geo.bytes_per_element = e->backend->kv_bytes_per_element();
+    e->geo.num_blocks = c->num_kv_blocks;
+    if (e->geo.num_blocks == 0) {
+      e->geo.num_blocks = 1;
+      const double util = c->gpu_memory_utilization > 0.f ? c->gpu_memory_utilization : 0.9;
+      const int32_t planned = e->backend->plan_kv_blocks(e->geo, max_tokens, max_rows, util);
+      e->geo.num_blocks = planned > 0 ? planned : 512;
+    }
     e->backend->init_kv_cache(e->geo);
-    const int32_t max_tokens = c->max_num_batched_tokens > 0 ? c->max_num_batched_tokens : 2048;
-    e->backend->reserve(max_tokens, std::min<int32_t>(max_tokens, 256));
+    e->backend->reserve(max_tokens, max_rows);
     e->rng.seed(c->seed);
     e->sampler = std::make_unique<deepinfer::Sampler>(e->cfg.vocab_size);
     e->tokens.reserve(static_cast<size_t>(max_tokens));
@@ -280,6 +357,11 @@ int di_engine_get_info(const di_engine* e, di_engine_info* info) {
   info->num_kv_blocks = e->geo.num_blocks;
   info->kv_block_bytes = e->geo.block_bytes();
   info->num_threads = e->num_threads;
+  std::snprintf(info->device_name, sizeof(info->device_name), "%s", e->backend->device_name());
+  const deepinfer::DeviceMemoryInfo mem = e->backend->memory_info();
+  info->kv_cache_bytes = mem.kv_cache_bytes;
+  info->device_free_bytes = mem.free_bytes;
+  info->device_total_bytes = mem.total_bytes;
   return 0;
 }
 
@@ -287,7 +369,9 @@ int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_mo
                    char* err, size_t err_len) {
   try {
     if (model == nullptr || out == nullptr) throw Error("probe: model and out must not be NULL");
-    if (backend != DI_BACKEND_CPU) throw Error("probe: only DI_BACKEND_CPU is built in this library");
+    if (backend != DI_BACKEND_CPU && backend != DI_BACKEND_CUDA && backend != DI_BACKEND_AUTO) {
+      throw Error("probe: backend " + std::to_string(backend) + " is not DI_BACKEND_CPU, DI_BACKEND_CUDA or DI_BACKEND_AUTO");
+    }
     if (block_size < 0) throw Error("probe: block_size must be >= 0");
     const deepinfer::ModelConfig cfg = deepinfer::load_model_config(deepinfer::resolve_model_path(model));
     // The same geometry di_engine_create builds, so the bytes agree with di_engine_info.
@@ -297,6 +381,9 @@ int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_mo
     geo.block_size = block_size > 0 ? block_size : 16;
     geo.num_kv_heads = cfg.num_kv_heads;
     geo.head_dim = cfg.head_dim;
+    const bool cuda = backend == DI_BACKEND_CUDA || (backend == DI_BACKEND_AUTO && di_cuda_device_count() > 0);
+    // The CUDA backend keeps K/V in the checkpoint's 16-bit type, f32 only for f32 models.
+    geo.bytes_per_element = (cuda && cfg.torch_dtype != "float32") ? 2 : 4;
     std::memset(out, 0, sizeof(*out));
     out->num_layers = cfg.num_layers;
     out->num_kv_heads = cfg.num_kv_heads;
@@ -335,5 +422,11 @@ int di_engine_step(di_engine* e, const di_step_input* in, di_step_output* out, c
 }
 
 const char* di_cpu_kernel_path(void) { return deepinfer::cpu::kernels().name; }
+
+int di_cuda_device_count(void) {
+  const deepinfer::cuda::Api* api = deepinfer_cuda_api != nullptr ? deepinfer_cuda_api() : nullptr;
+  if (api == nullptr || api->abi_version != deepinfer::cuda::kApiVersion) return 0;
+  return api->device_count();
+}
 
 }  // extern "C"

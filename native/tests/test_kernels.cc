@@ -1,5 +1,8 @@
 // Kernel paths (scalar, AVX2, AVX-512 when the CPU has them) agree, and the matmul result
 // of a token does not depend on the number of tokens, the tile shape or the panel split.
+// Also: the thread pool's barrier, and the CPU forward pass's multi-threaded paths (fused
+// per-kv-head attention phase, split or private norms, 1/2/3 threads) giving bit-identical
+// logits on the reference fixtures.
 #include <cstdlib>
 #include <random>
 #include <vector>
@@ -60,6 +63,7 @@ TEST(matmul_is_bit_identical_across_paths_token_counts_and_splits) {
   auto w = randv(static_cast<size_t>(N) * K, 1);
   Packed p = pack(w, N, K);
   const int Tmax = 19;
+  static_assert(Tmax >= 13, "");
   auto a = randv(static_cast<size_t>(Tmax) * K, 2);
   // Reference: scalar path, one token at a time.
   std::vector<float> ref(static_cast<size_t>(Tmax) * N);
@@ -70,7 +74,7 @@ TEST(matmul_is_bit_identical_across_paths_token_counts_and_splits) {
   for (int k = 0; k < K; ++k) manual = std::fma(a[static_cast<size_t>(5 * K + k)], w[static_cast<size_t>(7 * K + k)], manual);
   CHECK(ref[static_cast<size_t>(5 * N + 7)] == manual);
   for (const KernelTable* kt : paths()) {
-    for (int T : {1, 2, 3, 4, 5, 6, 7, 13, 19}) {
+    for (int T : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 19}) {
       std::vector<float> c(static_cast<size_t>(T) * N, 0.f);
       // panels split in two ranges, as two threads would
       kt->matmul(a.data(), K, T, p.m, 0, 1, c.data(), N, false);
@@ -85,6 +89,71 @@ TEST(matmul_is_bit_identical_across_paths_token_counts_and_splits) {
     bool same = true;
     for (size_t i = 0; i < c.size(); ++i) same = same && c[i] == 1.f + ref[i];
     CHECK_MSG(same, "path %s accumulate", kt->name);
+  }
+}
+
+TEST(matmul_blocked_panels_are_bit_identical) {
+  // K large enough that a panel block holds 2 panels (256 KiB / (K * 64 B)), T with every
+  // tail size after the 6-token tiles; several split points.
+  const int K = 2048, N = 7 * kPanel - 3;
+  auto w = randv(static_cast<size_t>(N) * K, 11, 0.05f);
+  Packed p = pack(w, N, K);
+  const int Tmax = 41;
+  auto a = randv(static_cast<size_t>(Tmax) * K, 12);
+  std::vector<float> ref(static_cast<size_t>(Tmax) * N);
+  for (int t = 0; t < Tmax; ++t)
+    scalar_kernels().matmul(a.data() + static_cast<size_t>(t) * K, K, 1, p.m, 0, p.m.num_panels(),
+                            ref.data() + static_cast<size_t>(t) * N, N, false);
+  for (const KernelTable* kt : paths()) {
+    for (int T : {1, 5, 6, 11, 32, 37, 41}) {
+      for (int split : {0, 1, 3, 5}) {
+        std::vector<float> c(static_cast<size_t>(T) * N, 0.f);
+        kt->matmul(a.data(), K, T, p.m, 0, split, c.data(), N, false);
+        kt->matmul(a.data(), K, T, p.m, split, p.m.num_panels(), c.data(), N, false);
+        bool same = true;
+        for (size_t i = 0; i < c.size(); ++i) same = same && c[i] == ref[i];
+        CHECK_MSG(same, "path %s, T=%d, split %d differs from scalar single-token", kt->name, T, split);
+      }
+    }
+  }
+}
+
+TEST(attention_kernels_agree) {
+  for (int hd : {8, 16, 24, 64, 72, 128, 6}) {
+    const size_t stride = static_cast<size_t>(hd) * 3 + 8;  // rows of a [slot][kv heads][hd] cache
+    for (int n : {1, 3, 8, 9, 16}) {
+      auto q = randv(static_cast<size_t>(hd), 21);
+      auto kv = randv(stride * n, 22);
+      auto p = randv(static_cast<size_t>(n), 23);
+      const KernelTable& s = scalar_kernels();
+      std::vector<float> sref(static_cast<size_t>(n));
+      s.attn_scores(q.data(), kv.data(), stride, n, hd, 0.125f, sref.data());
+      for (const KernelTable* kt : paths()) {
+        std::vector<float> sc(static_cast<size_t>(n));
+        kt->attn_scores(q.data(), kv.data(), stride, n, hd, 0.125f, sc.data());
+        for (int j = 0; j < n; ++j) {
+          const double ref = 0.125 * [&] {
+            double d = 0;
+            for (int i = 0; i < hd; ++i) d += static_cast<double>(q[static_cast<size_t>(i)]) * kv[j * stride + i];
+            return d;
+          }();
+          CHECK_MSG(std::fabs(sc[static_cast<size_t>(j)] - ref) < 1e-5 * std::max(1.0, std::fabs(ref)) + 1e-5,
+                    "%s attn_scores hd=%d n=%d j=%d: %g vs %g", kt->name, hd, n, j, sc[static_cast<size_t>(j)], ref);
+        }
+        // A key's score does not depend on how many keys share the call.
+        for (int j = 0; j < n; ++j) {
+          float one;
+          kt->attn_scores(q.data(), kv.data() + j * stride, stride, 1, hd, 0.125f, &one);
+          CHECK_MSG(one == sc[static_cast<size_t>(j)], "%s attn_scores hd=%d: key %d alone differs", kt->name, hd, j);
+        }
+        // attn_accum == n axpy calls of the same path, bit for bit.
+        auto o1 = randv(static_cast<size_t>(hd), 24);
+        auto o2 = o1;
+        kt->attn_accum(p.data(), kv.data(), stride, n, hd, o1.data());
+        for (int j = 0; j < n; ++j) kt->axpy(p[static_cast<size_t>(j)], kv.data() + j * stride, o2.data(), hd);
+        CHECK_MSG(o1 == o2, "%s attn_accum hd=%d n=%d differs from axpy", kt->name, hd, n);
+      }
+    }
   }
 }
 
@@ -141,6 +210,102 @@ TEST(thread_pool_runs_every_index_once) {
   bool all = true;
   for (int v : seen) all = all && v == 1;
   CHECK(all);
+}
+
+TEST(thread_pool_barrier_separates_phases) {
+  for (int nt : {2, 3}) {
+    ThreadPool pool(nt);
+    std::vector<int> a(static_cast<size_t>(nt), 0);
+    bool ok = true;
+    for (int rep = 0; rep < 50; ++rep) {
+      pool.run([&](int i) {
+        for (int phase = 1; phase <= 20; ++phase) {
+          a[static_cast<size_t>(i)] = rep * 100 + phase;
+          pool.barrier();
+          for (int j = 0; j < nt; ++j) ok = ok && a[static_cast<size_t>(j)] == rep * 100 + phase;
+          pool.barrier();
+        }
+      });
+    }
+    CHECK_MSG(ok, "barrier with %d threads let a phase overlap the next", nt);
+  }
+}
+
+namespace {
+
+// Logits of one watched sequence at every step it samples: prefill of `prompt` in chunks of
+// `chunk` (0 = whole), then n_new greedy tokens; `others` run alongside (each step: their
+// next chunk of 5 tokens or one decode token), so steps mix prefill and decode rows.
+std::vector<std::vector<float>> trace(di_engine* e, int vocab, const std::vector<int32_t>& prompt, int chunk,
+                                      const std::vector<std::vector<int32_t>>& others, int n_new) {
+  using namespace ditest;
+  std::vector<Seq> seqs(1 + others.size());
+  seqs[0].prompt = prompt;
+  for (size_t i = 0; i < others.size(); ++i) seqs[i + 1].prompt = others[i];
+  for (size_t i = 0; i < seqs.size(); ++i)
+    for (int j = 0; j < 8; ++j) seqs[i].blocks.push_back(static_cast<int32_t>(i * 8 + j));
+  std::vector<std::vector<float>> out;
+  std::vector<float> logits(static_cast<size_t>(vocab) * seqs.size());
+  while (static_cast<int>(seqs[0].output.size()) < n_new) {
+    std::vector<std::vector<int32_t>> alls(seqs.size());
+    std::vector<di_step_seq> items;
+    std::vector<int> took;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      alls[i] = seqs[i].all();
+      const int remaining = static_cast<int>(alls[i].size()) - seqs[i].computed;
+      const int c = i == 0 ? chunk : 5;
+      const int take = (c > 0 && remaining > c) ? c : remaining;
+      items.push_back(step_item(seqs[i], take, alls[i]));
+      took.push_back(take);
+    }
+    std::vector<di_seq_output> outs;
+    if (!run_step(e, items, &outs, logits.data())) break;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      seqs[i].computed += took[i];
+      if (outs[i].sampled) seqs[i].output.push_back(outs[i].token_id);
+    }
+    if (outs[0].sampled) out.emplace_back(logits.begin(), logits.begin() + vocab);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(forward_is_bit_identical_across_threads_batches_and_chunks) {
+  // Every step multi-threaded, however small (the default runs small steps on one thread).
+  setenv("DEEPINFER_CPU_SERIAL_MACS", "0", 1);
+  // qwen3_qknorm_hd16: head_dim 16, 2 kv heads: the fused per-kv-head phase with 2 threads,
+  // the split phases with 3. qwen2_bias (head_dim 8, biases) and llama_gqa8 (1 kv head):
+  // the split phases.
+  for (const char* name : {"qwen3_qknorm_hd16", "qwen2_bias", "llama_gqa8"}) {
+    const std::string model = ditest::fixtures_dir() + "/" + name;
+    di_engine* e1 = ditest::make_engine(model, 1, 64, 16, 128);
+    di_engine* e2 = ditest::make_engine(model, 2, 64, 16, 128);
+    di_engine* e3 = ditest::make_engine(model, 3, 64, 16, 128);
+    if (e1 == nullptr || e2 == nullptr || e3 == nullptr) return;
+    di_engine_info info;
+    di_engine_get_info(e1, &info);
+    const int V = info.vocab_size;
+    std::mt19937 g(5);
+    auto prompt_of = [&](int n) {
+      std::vector<int32_t> p;
+      for (int i = 0; i < n; ++i) p.push_back(static_cast<int32_t>(g() % static_cast<uint32_t>(V)));
+      return p;
+    };
+    // 90 tokens: a whole-prompt step has more rows than the private-norm limit (64).
+    const std::vector<int32_t> prompt = prompt_of(90);
+    const std::vector<std::vector<int32_t>> others{prompt_of(12), prompt_of(70), prompt_of(3)};
+    const auto alone = trace(e1, V, prompt, 0, {}, 6);
+    CHECK_EQ(alone.size(), size_t{6});
+    CHECK_MSG(trace(e2, V, prompt, 0, {}, 6) == alone, "%s: 2 threads alone differ from 1 thread", name);
+    CHECK_MSG(trace(e2, V, prompt, 7, others, 6) == alone, "%s: 2 threads, chunks of 7, batched differ", name);
+    CHECK_MSG(trace(e3, V, prompt, 0, others, 6) == alone, "%s: 3 threads, batched differ", name);
+    CHECK_MSG(trace(e3, V, prompt, 33, {}, 6) == alone, "%s: 3 threads, chunks of 33 differ", name);
+    di_engine_free(e1);
+    di_engine_free(e2);
+    di_engine_free(e3);
+  }
+  unsetenv("DEEPINFER_CPU_SERIAL_MACS");
 }
 
 TEST_MAIN()

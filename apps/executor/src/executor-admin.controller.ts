@@ -4,7 +4,7 @@ import { EngineHost } from './engine-host.js';
 import { ExecutorLink } from './executor-link.js';
 import { ExecutorMetrics } from './executor-metrics.js';
 
-/** GET /executor: device, memory, model, KV blocks and the recent step-time distribution. */
+/** GET /executor: device, memory, model, KV blocks, the recent step-time distribution and decode-ahead counts. */
 @Controller()
 export class ExecutorAdminController {
   constructor(
@@ -29,6 +29,7 @@ export class ExecutorAdminController {
       memory: { weightsBytes: info?.weightBytes ?? 0, kvCacheBytes: loaded?.kvCacheBytes ?? 0, hostFreeBytes: os.freemem(), hostTotalBytes: os.totalmem() },
       kvCache: loaded && info ? { numBlocks: loaded.numKvBlocks, blockSize: info.blockSize, bytesPerBlock: info.kvBlockBytes } : null,
       stepTimes: this.metrics.recentStepTimes.summary(),
+      decodeAhead: this.link.decodeAheadStats,
     };
   }
 }

@@ -37,6 +37,11 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     this.executorId = serviceState.instanceId;
   }
 
+  /** Decode-ahead steps used and dropped (ExecutorState.speculate). */
+  get decodeAheadStats(): { used: number; dropped: number } {
+    return this.state?.speculationStats ?? { used: 0, dropped: 0 };
+  }
+
   onModuleInit(): void {
     this.host.onLoaded((loaded) => void this.start(loaded));
   }
@@ -90,7 +95,15 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
   private async step(step: SchedulerOutput): Promise<StepResult> {
     if (!this.state) throw new ProtocolError(ErrorCodes.unavailable, 'the model is still loading');
     const result = await this.state.execute(step);
-    this.metrics.observeStep(result.executeTimeMs ?? 0, step.totalNumScheduledTokens, step.newRequests.length + step.cachedRequests.requestIds.length);
+    // The bus sends the reply when this returns; a macrotask later it has gone out: then start
+    // the likely next decode step (ExecutorState.speculate) and record the metrics, both off
+    // the path of this step's answer.
+    const state = this.state;
+    const numSequences = step.newRequests.length + step.cachedRequests.requestIds.length;
+    setImmediate(() => {
+      state?.speculate();
+      this.metrics.observeStep(result.executeTimeMs ?? 0, step.totalNumScheduledTokens, numSequences);
+    });
     return result;
   }
 }

@@ -18,6 +18,10 @@ export class ExecutorRequest {
   private readonly promptIds: Int32Array;
 
   readonly requestId: string;
+  /** blockIds as an Int32Array with spare capacity; the engine copies what it reads, so one buffer serves every step. */
+  private blockTableBuffer: Int32Array;
+  /** engineSampling()'s answer once it can no longer change (see there). */
+  private sampling: EngineSampling | undefined;
 
   constructor(data: NewRequestData) {
     this.requestId = data.requestId;
@@ -27,6 +31,33 @@ export class ExecutorRequest {
     this.numComputedTokens = data.numComputedTokens;
     this.samplingParams = data.samplingParams;
     this.promptIds = Int32Array.from(data.promptTokenIds);
+    this.blockTableBuffer = new Int32Array(Math.max(8, this.blockIds.length * 2));
+    this.blockTableBuffer.set(this.blockIds);
+  }
+
+  /** Appends blocks to the table (it only grows). */
+  appendBlocks(blockIds: readonly number[]): void {
+    if (blockIds.length === 0) return;
+    const start = this.blockIds.length;
+    for (const b of blockIds) this.blockIds.push(b);
+    if (this.blockIds.length > this.blockTableBuffer.length) {
+      const grown = new Int32Array(this.blockIds.length * 2);
+      grown.set(this.blockTableBuffer.subarray(0, start));
+      this.blockTableBuffer = grown;
+    }
+    for (let i = start; i < this.blockIds.length; i++) this.blockTableBuffer[i] = this.blockIds[i]!;
+  }
+
+  /** The block table for the engine: a view valid until the next appendBlocks (the engine copies it at step start). */
+  get blockTable(): Int32Array {
+    return this.blockTableBuffer.subarray(0, this.blockIds.length);
+  }
+
+  /** tokens[start, start + count) as a fresh Int32Array. */
+  tokenSlice(start: number, count: number): Int32Array {
+    const out = new Int32Array(count);
+    for (let i = 0; i < count; i++) out[i] = this.tokens[start + i]!;
+    return out;
   }
 
   get numOutputTokens(): number {
@@ -37,6 +68,22 @@ export class ExecutorRequest {
     return this.promptIds;
   }
 
+  /**
+   * Whether the next decode token can be computed ahead of the scheduler's step (see
+   * ExecutorState.speculate): a sampled token is waiting to be computed, its KV slot lies in a
+   * block the request already holds (never a new block, never a full one: full blocks may be
+   * shared through the prefix cache), and the draw does not consume the engine's shared random
+   * generator (greedy, or seeded per request), so a discarded speculation changes nothing.
+   */
+  canDecodeAhead(blockSize: number): boolean {
+    const s = this.samplingParams;
+    return (
+      this.numComputedTokens === this.tokens.length - 1 &&
+      this.numComputedTokens < this.blockIds.length * blockSize &&
+      ((s.temperature ?? 1) === 0 || s.seed !== undefined)
+    );
+  }
+
   /** The outputs so far, for penalties; empty when no penalty is active (saves a copy per step). */
   outputsForPenalties(): Int32Array {
     const s = this.samplingParams;
@@ -44,8 +91,19 @@ export class ExecutorRequest {
     return penalised ? Int32Array.from(this.tokens.slice(this.numPromptTokens)) : EMPTY;
   }
 
-  /** The engine's sampling settings for the next token (min-tokens bans while below minTokens). */
+  /**
+   * The engine's sampling settings for the next token (min-tokens bans while below minTokens).
+   * They only change when the output count crosses minTokens, so once past it the same object
+   * is returned every step (the engine copies what it reads; nobody mutates it).
+   */
   engineSampling(): EngineSampling {
+    if (this.sampling) return this.sampling;
+    const sampling = this.buildSampling();
+    if (this.numOutputTokens >= this.samplingParams.minTokens) this.sampling = sampling;
+    return sampling;
+  }
+
+  private buildSampling(): EngineSampling {
     const s = this.samplingParams;
     const bias = new Map<number, number>();
     for (const [id, value] of Object.entries(s.logitBias ?? {})) bias.set(Number(id), value);

@@ -80,3 +80,55 @@ describe('ExecutorState', () => {
     expect(Array.from(engine.batches[1]![0]!.sampling.logitBiasIds)).toEqual([7]);
   });
 });
+
+describe('ExecutorState decode ahead', () => {
+  const greedy = { minTokens: 0, minTokensBannedTokenIds: [], temperature: 0 };
+  const greedyRequest = (requestId: string, prompt: number[], blockIds: number[]): NewRequestData => ({ ...newRequest(requestId, prompt, blockIds), samplingParams: greedy });
+  const decode = (stepId: number, ids: string[], computed: number[], newBlockIds: number[][] = ids.map(() => [])) =>
+    step(stepId, { cachedRequests: { requestIds: ids, newBlockIds, numComputedTokens: computed, numScheduledTokens: ids.map(() => 1) } });
+
+  it('answers the next decode step from the speculation, with the same tokens as without it', async () => {
+    const plain = new ExecutorState(new RecordingEngine(), 4, 100, 16);
+    const engine = new RecordingEngine();
+    const ahead = new ExecutorState(engine, 4, 100, 16);
+    const steps = [step(1, { newRequests: [greedyRequest('a', [10, 11], [3, 4]), greedyRequest('b', [20], [5, 6])] }), decode(2, ['a', 'b'], [2, 1]), decode(3, ['a', 'b'], [3, 2])];
+    for (const s of steps) {
+      const expected = await plain.execute(s);
+      expect(await ahead.execute(s)).toMatchObject({ stepId: s.stepId, sampled: expected.sampled });
+      ahead.speculate();
+    }
+    // Step 1 ran; steps 2 and 3 came from speculations (one engine batch each), and a fourth is ready.
+    expect(ahead.speculationStats).toEqual({ used: 2, dropped: 0 });
+    expect(engine.batches.length).toBe(4);
+    expect(engine.batches[1]!.map((b) => [Array.from(b.tokenIds), b.startPos])).toEqual([[[12], 2], [[21], 1]]);
+  });
+
+  it('drops the speculation when the step differs, and runs the step as sent', async () => {
+    const engine = new RecordingEngine();
+    const state = new ExecutorState(engine, 4, 100, 16);
+    await state.execute(step(1, { newRequests: [greedyRequest('a', [10, 11], [3]), greedyRequest('b', [20], [5])] }));
+    expect(state.speculate()).toBe(true);
+    const r = await state.execute(step(2, { finishedRequestIds: ['b'], cachedRequests: { requestIds: ['a'], newBlockIds: [[]], numComputedTokens: [2], numScheduledTokens: [1] } }));
+    expect(r.sampled).toEqual([{ requestId: 'a', tokenId: 13 }]);
+    expect(state.speculationStats).toEqual({ used: 0, dropped: 1 });
+    expect(state.numRequests).toBe(1);
+    // The books follow the step actually sent: a's next decode is at position 3.
+    const r3 = await state.execute(decode(3, ['a'], [3]));
+    expect(r3.sampled).toEqual([{ requestId: 'a', tokenId: 14 }]);
+  });
+
+  it('does not speculate when a block is needed, sampling is random and unseeded, or the batch is large', async () => {
+    const atBoundary = new ExecutorState(new RecordingEngine(), 2, 100, 16);
+    await atBoundary.execute(step(1, { newRequests: [greedyRequest('a', [10, 11], [3])] }));
+    expect(atBoundary.speculate()).toBe(false); // position 2 needs a second block of 2
+    const random = new ExecutorState(new RecordingEngine(), 4, 100, 16);
+    await random.execute(step(1, { newRequests: [newRequest('a', [10, 11], [3])] }));
+    expect(random.speculate()).toBe(false); // temperature defaults to 1 and no seed
+    const seeded = new ExecutorState(new RecordingEngine(), 4, 100, 16);
+    await seeded.execute(step(1, { newRequests: [{ ...newRequest('a', [10, 11], [3]), samplingParams: { ...sampling, temperature: 0.8, seed: 7 } }] }));
+    expect(seeded.speculate()).toBe(true);
+    const capped = new ExecutorState(new RecordingEngine(), 4, 100, 16, { maxDecodeAheadSequences: 1 });
+    await capped.execute(step(1, { newRequests: [greedyRequest('a', [10], [3]), greedyRequest('b', [20], [5])] }));
+    expect(capped.speculate()).toBe(false);
+  });
+});

@@ -1,6 +1,6 @@
 import { ErrorCodes, ProtocolError, type SampledToken, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { ExecutorRequest } from './executor-request.js';
-import type { EngineSequence, StepEngine } from './step-engine.js';
+import type { EngineSample, EngineSequence, StepEngine } from './step-engine.js';
 
 interface PlannedSequence {
   request: ExecutorRequest;
@@ -10,14 +10,58 @@ interface PlannedSequence {
   isNew: boolean;
 }
 
+/** A decode step computed ahead of the scheduler's message (see ExecutorState.speculate). */
+interface Speculation {
+  /** The batch, in the order of the step it repeats. */
+  readonly requests: readonly ExecutorRequest[];
+  /** numComputedTokens of each request when the speculation started. */
+  readonly computedAt: readonly number[];
+  /** The samples; undefined when the engine failed (never rejects). */
+  readonly done: Promise<(EngineSample | undefined)[] | undefined>;
+}
+
+export interface ExecutorStateOptions {
+  /**
+   * Largest batch speculate() computes ahead; 0 turns it off. Default 8: ahead-of-time decode
+   * pays off where the fixed per-step cost dominates (small batches); a large batch rarely
+   * qualifies (some sequence needs a new block almost every step), and a wasted step of it
+   * would cost real compute.
+   */
+  maxDecodeAheadSequences?: number;
+}
+
 /**
  * The executor obeys: it holds, per request, the tokens and block table the scheduler told it
  * about, turns each SchedulerOutput into one engine batch, and answers the sampled tokens. It
  * checks the step against its own books before touching anything, so a malformed step is
  * refused whole and leaves the state as it was.
+ *
+ * Decode ahead (speculate()): while the answer to step N travels to the scheduler and the
+ * scheduler prepares step N+1, the engine is idle. When step N was a pure decode whose
+ * requests can all go on without a new block, the executor runs the obvious next step (the
+ * same requests, one token each, the tokens it just sampled) at once and keeps the samples
+ * without touching its books. If step N+1 turns out to be exactly that step, it is answered
+ * from the kept samples; otherwise they are dropped and N+1 runs as usual. Observable
+ * behaviour does not change:
+ * - the kept samples are what the real step would produce: same tokens, positions and block
+ *   tables, and the engine's output does not depend on batch composition or timing; only
+ *   greedy or per-request-seeded sequences qualify, so the engine's shared generator is never
+ *   drawn from by a step that may be dropped;
+ * - a dropped speculation only wrote the KV of one position per request, in a block the request
+ *   held and that was not full (full blocks can be shared through the prefix cache; partial ones
+ *   never are). If the scheduler has meanwhile freed that block and hands it to another request
+ *   in step N+1, the speculation has finished before N+1 runs (one engine step at a time, and
+ *   execute() waits for it), and the new owner writes every slot before attention reads it.
  */
 export class ExecutorState {
   private readonly requests = new Map<string, ExecutorRequest>();
+  private readonly maxDecodeAheadSequences: number;
+  /** The requests of the last step executed, in its order (decode-ahead candidates). */
+  private lastBatch: readonly ExecutorRequest[] = [];
+  private speculation: Speculation | undefined;
+  private executing = false;
+  private numSpeculationsUsed = 0;
+  private numSpeculationsDropped = 0;
 
   constructor(
     private readonly engine: StepEngine,
@@ -26,7 +70,43 @@ export class ExecutorState {
     /** Ids must be below this. */
     private readonly vocabSize: number,
     private readonly numBlocks: number,
-  ) {}
+    options: ExecutorStateOptions = {},
+  ) {
+    this.maxDecodeAheadSequences = options.maxDecodeAheadSequences ?? 8;
+  }
+
+  /** Decode-ahead steps used and dropped so far (see speculate()). */
+  get speculationStats(): { used: number; dropped: number } {
+    return { used: this.numSpeculationsUsed, dropped: this.numSpeculationsDropped };
+  }
+
+  /**
+   * Starts computing the likely next step (see the class comment) when the last step allows it;
+   * call it once the last step's answer has been sent. Returns whether it started one.
+   */
+  speculate(): boolean {
+    const batch = this.lastBatch;
+    if (this.executing || this.speculation || batch.length === 0 || batch.length > this.maxDecodeAheadSequences) return false;
+    if (this.requests.size !== batch.length) return false; // someone else would join the next step
+    for (const request of batch) {
+      if (this.requests.get(request.requestId) !== request || !request.canDecodeAhead(this.blockSize)) return false;
+    }
+    const sequences: EngineSequence[] = batch.map((r) => ({
+      tokenIds: r.tokenSlice(r.numComputedTokens, 1),
+      startPos: r.numComputedTokens,
+      blockTable: r.blockTable,
+      sample: true,
+      sampling: r.engineSampling(),
+      promptIds: r.prompt,
+      outputIds: r.outputsForPenalties(),
+    }));
+    const done = this.engine.step(sequences).then(
+      (samples) => samples,
+      () => undefined,
+    );
+    this.speculation = { requests: batch, computedAt: batch.map((r) => r.numComputedTokens), done };
+    return true;
+  }
 
   get numRequests(): number {
     return this.requests.size;
@@ -35,22 +115,44 @@ export class ExecutorState {
   /** Forgets every request (the scheduler reset, or a new registration). */
   reset(): void {
     this.requests.clear();
+    this.lastBatch = [];
   }
 
   async execute(step: SchedulerOutput): Promise<StepResult> {
+    this.executing = true;
+    try {
+      return await this.executeStep(step);
+    } finally {
+      this.executing = false;
+    }
+  }
+
+  private async executeStep(step: SchedulerOutput): Promise<StepResult> {
     const started = performance.now();
+    const speculation = this.speculation;
+    if (speculation) {
+      // The engine runs one step at a time: whatever happens next waits for it.
+      const samples = await speculation.done;
+      this.speculation = undefined;
+      if (samples && this.matches(step, speculation, samples)) {
+        this.numSpeculationsUsed++;
+        return this.answerFromSpeculation(step, speculation.requests, samples, started);
+      }
+      this.numSpeculationsDropped++;
+    }
+    this.lastBatch = [];
     const plan = this.plan(step);
     // Phase 2: the step is valid; apply it.
     for (const id of step.finishedRequestIds) this.requests.delete(id);
     for (const id of step.preemptedRequestIds) this.requests.delete(id);
     for (const p of plan) {
       if (p.isNew) this.requests.set(p.request.requestId, p.request);
-      else p.request.blockIds.push(...p.newBlockIds);
+      else p.request.appendBlocks(p.newBlockIds);
     }
     const sequences: EngineSequence[] = plan.map((p) => ({
-      tokenIds: Int32Array.from(p.request.tokens.slice(p.start, p.start + p.count)),
+      tokenIds: p.request.tokenSlice(p.start, p.count),
       startPos: p.start,
-      blockTable: Int32Array.from(p.request.blockIds),
+      blockTable: p.request.blockTable,
       sample: p.start + p.count === p.request.tokens.length,
       sampling: p.request.engineSampling(),
       promptIds: p.request.prompt,
@@ -63,6 +165,46 @@ export class ExecutorState {
       request.numComputedTokens += count;
       const sample = samples[i];
       if (!sequences[i]!.sample || !sample) continue;
+      request.tokens.push(sample.tokenId);
+      sampled.push(
+        sample.logprob === undefined
+          ? { requestId: request.requestId, tokenId: sample.tokenId }
+          : { requestId: request.requestId, tokenId: sample.tokenId, logprobs: { logprob: sample.logprob, topTokenIds: sample.topIds ?? [], topLogprobs: sample.topLogprobs ?? [] } },
+      );
+    }
+    this.lastBatch = plan.map((p) => p.request);
+    return { stepId: step.stepId, sampled, executeTimeMs: performance.now() - started };
+  }
+
+  /** Whether `step` is exactly the step the speculation computed, and it sampled every request. */
+  private matches(step: SchedulerOutput, speculation: Speculation, samples: readonly (EngineSample | undefined)[]): boolean {
+    if (step.newRequests.length > 0 || step.finishedRequestIds.length > 0 || step.preemptedRequestIds.length > 0) return false;
+    const c = step.cachedRequests;
+    const requests = speculation.requests;
+    if (c.requestIds.length !== requests.length || samples.length !== requests.length) return false;
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i]!;
+      if (
+        c.requestIds[i] !== request.requestId ||
+        this.requests.get(request.requestId) !== request ||
+        c.numScheduledTokens[i] !== 1 ||
+        c.newBlockIds[i]?.length !== 0 ||
+        c.numComputedTokens[i] !== speculation.computedAt[i] ||
+        request.numComputedTokens !== speculation.computedAt[i] ||
+        samples[i] === undefined
+      ) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private answerFromSpeculation(step: SchedulerOutput, requests: readonly ExecutorRequest[], samples: readonly (EngineSample | undefined)[], started: number): StepResult {
+    const sampled: SampledToken[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i]!;
+      const sample = samples[i]!;
+      request.numComputedTokens += 1;
       request.tokens.push(sample.tokenId);
       sampled.push(
         sample.logprob === undefined

@@ -67,6 +67,27 @@ describe('MessageBus against a real nats-server', () => {
     await expect(bus.request('t.slow', {}, { timeoutMs: 200 })).rejects.toMatchObject({ code: ErrorCodes.unavailable, message: expect.stringContaining('200 ms') });
   });
 
+  it('matches concurrent replies to their requests, whatever order they come back in', async () => {
+    bus.handle('t.echo', HealthReply, async (m) => {
+      await new Promise((r) => setTimeout(r, m.uptimeSeconds));
+      return { echoed: m.instanceId };
+    });
+    const ids = Array.from({ length: 20 }, (_, i) => `i${i}`);
+    const replies = await Promise.all(ids.map((id, i) => bus.request<{ echoed: string }>('t.echo', { ...health(), instanceId: id, uptimeSeconds: (20 - i) * 2 })));
+    expect(replies.map((r) => r.echoed)).toEqual(ids);
+  });
+
+  it('fails requests still waiting when the connection closes', async () => {
+    const other = await MessageBus.connect({ url: nats.url, name: 'test-2', logger });
+    other.handle('t.never', HealthRequest, () => new Promise(() => undefined));
+    await other.flush();
+    const started = Date.now();
+    const own = other.request('t.never', {}, { timeoutMs: 10_000 });
+    await other.close();
+    await expect(own).rejects.toMatchObject({ code: ErrorCodes.unavailable });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('refuses a request from another protocol version', async () => {
     const { headers } = await import('@nats-io/transport-node');
     const h = headers();

@@ -41,6 +41,8 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
     cfg.num_kv_blocks = static_cast<int32_t>(GetInt(c, "numKvBlocks", where, 0, kInt32Max, cfg.num_kv_blocks));
     cfg.max_num_batched_tokens =
         static_cast<int32_t>(GetInt(c, "maxNumBatchedTokens", where, 0, kInt32Max, cfg.max_num_batched_tokens));
+    cfg.gpu_memory_utilization =
+        static_cast<float>(GetNumber(c, "gpuMemoryUtilization", where, cfg.gpu_memory_utilization));
     bool has_seed = false;
     const uint64_t seed = GetSeed(c, "seed", where, &has_seed);
     if (has_seed) cfg.seed = seed;

@@ -33,7 +33,9 @@ typedef struct di_engine di_engine;
 
 typedef enum di_backend_kind {
   DI_BACKEND_CPU = 0,
-  DI_BACKEND_CUDA = 1 /* reserved: built when DEEPINFER_CUDA=ON (a later issue) */
+  DI_BACKEND_CUDA = 1, /* built when nvcc was found (DEEPINFER_CUDA=AUTO|ON) and linked in;
+                          creation fails with a message when it is not, or no GPU is usable */
+  DI_BACKEND_AUTO = 2  /* CUDA when it is built in and cudaGetDeviceCount() > 0, else CPU */
 } di_backend_kind;
 
 typedef struct di_engine_config {
@@ -42,13 +44,20 @@ typedef struct di_engine_config {
   int32_t num_threads;            /* CPU threads; 0 = all online cores */
   int32_t block_size;             /* tokens per KV block; 0 = 16 */
   int32_t num_kv_blocks;          /* KV blocks allocated once at create, never resized;
-                                     0 = 512. Capacity = num_kv_blocks * block_size tokens */
+                                     0 = the backend's choice: 512 on the CPU, on CUDA as many
+                                     as gpu_memory_utilization leaves after the weights and a
+                                     profiling step at max_num_batched_tokens.
+                                     Capacity = num_kv_blocks * block_size tokens */
   int32_t max_num_batched_tokens; /* scratch is sized for this many tokens per step; a larger
                                      step reallocates (slow path). 0 = 2048 */
   uint64_t seed;                  /* engine RNG for unseeded random sampling */
+  float gpu_memory_utilization;   /* CUDA: fraction of the device's memory the engine may use
+                                     (weights + activations + KV cache), (0, 1]; 0 = 0.9.
+                                     Ignored by the CPU backend. */
 } di_engine_config;
 
-/* Fills defaults: backend CPU, all cores, block size 16, 512 KV blocks, 2048 tokens, seed 0. */
+/* Fills defaults: backend CPU, all cores, block size 16, num_kv_blocks 0 (the backend's
+   choice: 512 on the CPU), 2048 tokens, seed 0, gpu_memory_utilization 0.9. */
 void di_engine_config_init(di_engine_config* cfg);
 
 /* Loads the model and allocates the KV cache. Returns NULL and fills err on failure. */
@@ -76,6 +85,11 @@ typedef struct di_engine_info {
   int32_t num_kv_blocks;
   int64_t kv_block_bytes;             /* bytes of one block over all layers, K and V */
   int32_t num_threads;
+  /* Appended for the CUDA backend (zero / "" on the CPU backend). */
+  char device_name[96];               /* e.g. "NVIDIA H100 80GB HBM3" */
+  int64_t kv_cache_bytes;             /* device bytes of the K/V cache */
+  int64_t device_free_bytes;          /* cudaMemGetInfo free after create */
+  int64_t device_total_bytes;         /* cudaMemGetInfo total */
 } di_engine_info;
 
 int di_engine_get_info(const di_engine* engine, di_engine_info* info);
@@ -94,7 +108,8 @@ typedef struct di_model_probe_info {
   int64_t kv_block_bytes;             /* = di_engine_info.kv_block_bytes of such an engine */
 } di_model_probe_info;
 
-/* backend: di_backend_kind; block_size 0 = 16. Returns non-zero and fills err on failure (the
+/* backend: di_backend_kind (CUDA and AUTO size K/V elements at 2 bytes unless config.json's
+   torch_dtype is float32; CPU at 4); block_size 0 = 16. Returns non-zero and fills err on failure (the
    loader's messages: missing directory, bad config.json, unsupported architecture, ...). */
 int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_model_probe_info* out,
                    char* err, size_t err_len);
@@ -166,6 +181,10 @@ int di_engine_step(di_engine* engine, const di_step_input* input, di_step_output
 
 /* Name of the CPU kernel path chosen at run time ("avx512", "avx2" or "scalar"). */
 const char* di_cpu_kernel_path(void);
+
+/* Number of usable CUDA devices: 0 when the CUDA backend is not built into this binary, or no
+   driver/GPU is present. Never fails. */
+int di_cuda_device_count(void);
 
 #ifdef __cplusplus
 }

@@ -28,18 +28,51 @@
 //   copy_blocks(...)     optional  (not yet in the table) copy-on-write of partially filled
 //                                  shared blocks; the scheduler avoids needing it today by only
 //                                  sharing full blocks.
-//   sample(...)          optional  (not yet in the table) device-side sampling; without it the
-//                                  engine samples on the host from forward()'s logits.
+//   kv_bytes_per_element() optional KV cache element size (default 4 = f32). Known after
+//                                  load_weights (the CUDA backend stores K/V in the weights'
+//                                  16-bit type). The engine sizes KvCacheGeometry with it.
+//   plan_kv_blocks(...)  optional  device memory plan (CUDA): after load_weights, size scratch
+//                                  for the largest step, run one profiling forward pass, and
+//                                  return how many KV blocks fit in gpu_memory_utilization of
+//                                  the device; 0 (the default) = no plan, the engine uses 512.
+//   samples_on_device()  optional  true when forward_sample() is implemented (CUDA): the
+//   forward_sample(...)            engine then passes each sampling row's parameters and its
+//                                  uniform draw (seeded_uniform(seed, position) or the engine
+//                                  RNG, the same rule as the host sampler) and receives only
+//                                  the sampled ids and logprobs; raw logits cross to the host
+//                                  only when the caller asked for them (debug/test).
+//                                  Without it the engine samples on the host from forward().
+//   device_name(), memory_info()   optional  for di_engine_info (device name; KV/free/total bytes).
 #pragma once
 
 #include <cstdint>
+#include <string>
 
+#include "core/error.h"
 #include "core/kv_cache.h"
 #include "core/model_config.h"
 #include "core/step.h"
 #include "core/weights.h"
+#include "deepinfer/engine.h"
 
 namespace deepinfer {
+
+// One row of device-side sampling: the sequence's parameters (validated by the engine) and the
+// uniform draw of this step, computed by the engine exactly as for the host sampler.
+struct SampleRow {
+  const di_sampling_params* params = nullptr;
+  const int32_t* prompt_ids = nullptr;
+  int32_t num_prompt_ids = 0;
+  const int32_t* output_ids = nullptr;
+  int32_t num_output_ids = 0;
+  double uniform = 0.0;
+};
+
+struct DeviceMemoryInfo {
+  int64_t kv_cache_bytes = 0;  // bytes of the K/V cache the backend holds
+  int64_t free_bytes = 0;      // device free memory after the plan (cudaMemGetInfo)
+  int64_t total_bytes = 0;     // device total memory
+};
 
 class Backend {
  public:
@@ -51,6 +84,21 @@ class Backend {
   virtual void init_kv_cache(const KvCacheGeometry& g) = 0;
   virtual void reserve(int32_t max_tokens, int32_t max_logit_rows) = 0;
   virtual void forward(const ForwardBatch& b, float* logits) = 0;
+
+  // Optional slots (see the table above); the defaults describe a host backend.
+  virtual int kv_bytes_per_element() const { return 4; }
+  virtual int32_t plan_kv_blocks(const KvCacheGeometry& one_block, int32_t max_tokens, int32_t max_logit_rows,
+                                 double gpu_memory_utilization) {
+    return 0;
+  }
+  virtual bool samples_on_device() const { return false; }
+  // rows[r] belongs to logit row r of b; outs[r] receives its result; logits ([R, V], host) is
+  // filled with the raw logits when non-null.
+  virtual void forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) {
+    throw Error(std::string(name()) + ": device-side sampling is not implemented");
+  }
+  virtual const char* device_name() const { return ""; }
+  virtual DeviceMemoryInfo memory_info() const { return DeviceMemoryInfo(); }
 };
 
 }  // namespace deepinfer

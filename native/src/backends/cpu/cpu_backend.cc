@@ -60,28 +60,24 @@ inline float load_elem(const TensorView& t, size_t i) {
 
 CpuBackend::CpuBackend(int num_threads) : k_(kernels()), pool_(num_threads) {
   name_ = std::string("cpu-") + k_.name;
+  if (const char* v = std::getenv("DEEPINFER_CPU_SERIAL_MACS")) serial_macs_ = std::atoll(v);
 }
 
 CpuBackend::~CpuBackend() = default;
 
-PackedMatrix CpuBackend::pack(const std::vector<const TensorView*>& parts) {
+PackedMatrix CpuBackend::pack_rows(const std::vector<RowSrc>& row_src, int K) {
   PackedMatrix m;
-  m.k = static_cast<int>(parts[0]->shape[1]);
-  std::vector<std::pair<const TensorView*, int>> row_src;  // per output row: (tensor, row)
-  for (const TensorView* t : parts) {
-    for (int64_t r = 0; r < t->shape[0]; ++r) row_src.emplace_back(t, static_cast<int>(r));
-  }
+  m.k = K;
   m.n = static_cast<int>(row_src.size());
   const int np = m.num_panels();
   AlignedBuffer buf(static_cast<size_t>(np) * m.k * kPanel);
   m.data = buf.data();
-  const int K = m.k;
   pool_.parallel_for(np, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       float* dst = m.data + static_cast<size_t>(p) * K * kPanel;
       for (int j = 0; j < kPanel; ++j) {
         const int64_t n = p * kPanel + j;
-        if (n >= m.n) {
+        if (n >= m.n || row_src[static_cast<size_t>(n)].first == nullptr) {
           for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = 0.f;
           continue;
         }
@@ -100,6 +96,31 @@ PackedMatrix CpuBackend::pack(const std::vector<const TensorView*>& parts) {
   weight_bytes_ += static_cast<int64_t>(buf.size()) * 4;
   owned_.push_back(std::move(buf));
   return m;
+}
+
+PackedMatrix CpuBackend::pack(const std::vector<const TensorView*>& parts) {
+  std::vector<RowSrc> rows;  // per output row: (tensor, row)
+  for (const TensorView* t : parts) {
+    for (int64_t r = 0; r < t->shape[0]; ++r) rows.emplace_back(t, static_cast<int>(r));
+  }
+  return pack_rows(rows, static_cast<int>(parts[0]->shape[1]));
+}
+
+// Panel 2i holds rows [16i, 16i+16) of a, panel 2i+1 the same rows of b (zero rows past the
+// end), so one thread owning a panel pair has both halves of 16 gate/up columns.
+PackedMatrix CpuBackend::pack_interleaved(const TensorView* a, const TensorView* b) {
+  const int n = static_cast<int>(a->shape[0]);
+  const int np = (n + kPanel - 1) / kPanel;
+  std::vector<RowSrc> rows;
+  for (int p = 0; p < np; ++p) {
+    for (const TensorView* t : {a, b}) {
+      for (int j = 0; j < kPanel; ++j) {
+        const int r = p * kPanel + j;
+        rows.emplace_back(r < n ? t : nullptr, r);
+      }
+    }
+  }
+  return pack_rows(rows, static_cast<int>(a->shape[1]));
 }
 
 const float* CpuBackend::concat_f32(const std::vector<const TensorView*>& parts) {
@@ -143,7 +164,7 @@ void CpuBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
     L.q_norm = vector_f32(t.q_norm);
     L.k_norm = vector_f32(t.k_norm);
     L.wo = pack({t.wo});
-    L.wgu = pack({t.w_gate, t.w_up});
+    L.wgu = pack_interleaved(t.w_gate, t.w_up);
     L.wdown = pack({t.w_down});
     // The packed copies replace these pages: let the kernel drop them.
     for (const TensorView* v : {t.wq, t.wk, t.wv, t.wo, t.w_gate, t.w_up, t.w_down}) v->file->release(v->data, v->nbytes);
@@ -171,6 +192,26 @@ void CpuBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
     }
     inv_freq_[static_cast<size_t>(i)] = f;
   }
+  // cos/sin of every position, computed once (the same double-precision values forward()
+  // used to compute per step), when the table is at most 16 MiB.
+  const int64_t max_pos = cfg.max_position_embeddings;
+  rope_table_.clear();
+  if (max_pos > 0 && max_pos * cfg.head_dim <= (int64_t{4} << 20)) {
+    rope_table_.resize(static_cast<size_t>(max_pos * cfg.head_dim));
+    for (int64_t pos = 0; pos < max_pos; ++pos) {
+      float* cs = rope_table_.data() + pos * cfg.head_dim;
+      for (int i = 0; i < half; ++i) {
+        const double a = static_cast<double>(pos) * inv_freq_[static_cast<size_t>(i)];
+        cs[i] = static_cast<float>(std::cos(a));
+        cs[half + i] = static_cast<float>(std::sin(a));
+      }
+    }
+  }
+  fused_attention_ = cfg.head_dim % kPanel == 0;
+  const int64_t qd = static_cast<int64_t>(cfg.num_heads) * cfg.head_dim;
+  const int64_t kvd = static_cast<int64_t>(cfg.num_kv_heads) * cfg.head_dim;
+  macs_per_token_ = static_cast<int64_t>(cfg.num_layers) * cfg.hidden_size *
+                    (qd + 2 * kvd + qd + 3 * static_cast<int64_t>(cfg.intermediate_size));
 }
 
 void CpuBackend::init_kv_cache(const KvCacheGeometry& g) {
@@ -194,11 +235,13 @@ void CpuBackend::reserve(int32_t max_tokens, int32_t max_rows) {
     xn_ = AlignedBuffer(T * D);
     qkv_ = AlignedBuffer(T * (qd + 2 * kvd));
     attn_ = AlignedBuffer(T * qd);
-    gu_ = AlignedBuffer(T * 2 * I);
+    gu_ = AlignedBuffer(T * 2 * kPanel * ((I + kPanel - 1) / kPanel));
     h_ = AlignedBuffer(T * I);
     rope_ = AlignedBuffer(T * static_cast<size_t>(cfg_.head_dim));
     cap_tokens_ = max_tokens;
   }
+  const size_t priv = static_cast<size_t>(pool_.size()) * kPrivateRows * cfg_.hidden_size;
+  if (xn_priv_.size() < priv) xn_priv_ = AlignedBuffer(priv);
   if (max_rows > cap_rows_) {
     xr_ = AlignedBuffer(static_cast<size_t>(max_rows) * cfg_.hidden_size);
     cap_rows_ = max_rows;
@@ -208,155 +251,238 @@ void CpuBackend::reserve(int32_t max_tokens, int32_t max_rows) {
 }
 
 void CpuBackend::rmsnorm_rows(const float* x, int ldx, const int32_t* rows, int n, const float* w, float* out) {
+  // Rows [0, n) of x (or rows[i] when given) -> out[i]; the caller splits rows across threads.
   const int D = cfg_.hidden_size;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  pool_.parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float* xi = x + static_cast<size_t>(rows != nullptr ? rows[i] : i) * ldx;
-      const float ms = k_.sum_squares(xi, D) / static_cast<float>(D);
-      k_.scale_mul(xi, 1.f / std::sqrt(ms + eps), w, out + static_cast<size_t>(i) * D, D);
-    }
-  }, static_cast<int64_t>(n) * D * 2);
+  for (int i = 0; i < n; ++i) {
+    const float* xi = x + static_cast<size_t>(rows != nullptr ? rows[i] : i) * ldx;
+    const float ms = k_.sum_squares(xi, D) / static_cast<float>(D);
+    k_.scale_mul(xi, 1.f / std::sqrt(ms + eps), w, out + static_cast<size_t>(i) * D, D);
+  }
 }
 
 void CpuBackend::forward(const ForwardBatch& b, float* logits) {
   const int T = b.num_tokens;
   if (T > cap_tokens_ || b.num_logit_rows > cap_rows_) reserve(T, b.num_logit_rows);
+  // One pool run per step, its phases separated by barriers; small steps run on the calling
+  // thread alone. The thread count never changes results: every output element is computed
+  // by the same code in the same order whichever thread owns it (kernels.h).
+  int64_t macs = static_cast<int64_t>(T) * macs_per_token_ +
+                 static_cast<int64_t>(b.num_logit_rows) * lm_head_.n * lm_head_.k;
+  for (int t = 0; t < T; ++t) macs += static_cast<int64_t>(b.positions[t] + 1) * cfg_.num_heads * cfg_.head_dim * 2 * cfg_.num_layers;
+  const int nth = (pool_.size() == 1 || macs < serial_macs_) ? 1 : pool_.size();
+  if (nth == 1) {
+    forward_thread(b, logits, 0, 1);
+  } else {
+    pool_.run([&](int tid) { forward_thread(b, logits, tid, nth); });
+  }
+}
+
+void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, int nth) {
+  const int T = b.num_tokens;
   const int D = cfg_.hidden_size, hd = cfg_.head_dim, half = hd / 2;
   const int Hq = cfg_.num_heads, Hkv = cfg_.num_kv_heads, group = Hq / Hkv;
   const int qd = Hq * hd, kvd = Hkv * hd, nqkv = qd + 2 * kvd, I = cfg_.intermediate_size;
+  const int npI = (I + kPanel - 1) / kPanel, ldgu = 2 * kPanel * npI;
   const int bs = geo_.block_size;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   const float att_scale = 1.f / std::sqrt(static_cast<float>(hd));
   float* x = x_.data();
-  float* xn = xn_.data();
   float* qkv = qkv_.data();
   float* attn = attn_.data();
   float* gu = gu_.data();
   float* h = h_.data();
   float* rope = rope_.data();
-
-  // Embedding rows and the RoPE cos/sin of each token's position (shared by all layers).
-  pool_.parallel_for(T, [&](int64_t b0, int64_t e0) {
-    for (int64_t t = b0; t < e0; ++t) {
-      std::memcpy(x + static_cast<size_t>(t) * D, embed_ + static_cast<size_t>(b.token_ids[t]) * D,
-                  sizeof(float) * D);
-      float* cs = rope + static_cast<size_t>(t) * hd;
-      for (int i = 0; i < half; ++i) {
-        const double a = static_cast<double>(b.positions[t]) * inv_freq_[static_cast<size_t>(i)];
-        cs[i] = static_cast<float>(std::cos(a));
-        cs[half + i] = static_cast<float>(std::sin(a));
-      }
+  const int max_pos = static_cast<int>(rope_table_.size() / static_cast<size_t>(hd));
+  auto sync = [&] {
+    if (nth > 1) pool_.barrier();
+  };
+  // [b, e) of n split evenly over the threads.
+  auto range = [&](int64_t n, int64_t* lo, int64_t* hi) {
+    *lo = n * tid / nth;
+    *hi = n * (tid + 1) / nth;
+  };
+  // Each thread's own panels of a matmul: every weight byte is read by one thread, once,
+  // and applied to all T tokens.
+  auto matmul_split = [&](const float* A, int lda, const PackedMatrix& W, float* C, int ldc, bool accumulate) {
+    int64_t p0, p1;
+    range(W.num_panels(), &p0, &p1);
+    if (p0 < p1) k_.matmul(A, lda, T, W, static_cast<int>(p0), static_cast<int>(p1), C, ldc, accumulate);
+  };
+  // RMSNorm of rows [0, n) of src (rows[] when given) with weight w. Small steps: every thread
+  // normalises all rows into its own buffer (no barrier needed). Large steps: the rows are
+  // split into the shared buffer, then a barrier. Returns the normed rows.
+  float* const my_xn = xn_priv_.data() + static_cast<size_t>(tid) * kPrivateRows * D;
+  auto norm = [&](const float* src, const int32_t* rows, int n, const float* w, float* shared) -> const float* {
+    if (n <= kPrivateRows) {
+      rmsnorm_rows(src, D, rows, n, w, my_xn);
+      return my_xn;
     }
-  }, static_cast<int64_t>(T) * (D + 32 * hd));
-
-  // Each matmul splits the output panels across threads: every weight panel is read by one
-  // thread, once, and applied to all T tokens.
-  auto matmul = [&](const float* A, int lda, const PackedMatrix& W, float* C, int ldc, bool accumulate) {
-    const int np = W.num_panels();
-    pool_.parallel_for(np, [&](int64_t p0, int64_t p1) {
-      k_.matmul(A, lda, T, W, static_cast<int>(p0), static_cast<int>(p1), C, ldc, accumulate);
-    }, static_cast<int64_t>(T) * W.n * W.k);
+    int64_t r0, r1;
+    range(n, &r0, &r1);
+    if (rows != nullptr) {
+      rmsnorm_rows(src, D, rows + r0, static_cast<int>(r1 - r0), w, shared + static_cast<size_t>(r0) * D);
+    } else {
+      rmsnorm_rows(src + static_cast<size_t>(r0) * D, D, nullptr, static_cast<int>(r1 - r0), w,
+                   shared + static_cast<size_t>(r0) * D);
+    }
+    sync();
+    return shared;
   };
 
-  int64_t attention_work = 0;  // multiply-adds: 2 * hd per (token, head, key)
-  for (int t = 0; t < T; ++t) attention_work += static_cast<int64_t>(b.positions[t] + 1) * Hq * hd * 2;
+  // Embedding rows and the RoPE cos/sin of each token's position (a table lookup when the
+  // table covers it), split over tokens.
+  {
+    int64_t t0, t1;
+    range(T, &t0, &t1);
+    for (int64_t t = t0; t < t1; ++t) {
+      std::memcpy(x + static_cast<size_t>(t) * D, embed_ + static_cast<size_t>(b.token_ids[t]) * D, sizeof(float) * D);
+      float* cs = rope + static_cast<size_t>(t) * hd;
+      const int pos = b.positions[t];
+      if (pos < max_pos) {
+        std::memcpy(cs, rope_table_.data() + static_cast<size_t>(pos) * hd, sizeof(float) * hd);
+      } else {
+        for (int i = 0; i < half; ++i) {
+          const double a = static_cast<double>(pos) * inv_freq_[static_cast<size_t>(i)];
+          cs[i] = static_cast<float>(std::cos(a));
+          cs[half + i] = static_cast<float>(std::sin(a));
+        }
+      }
+    }
+  }
+  sync();  // x and the RoPE rows of every token are written
+
+  // Bias, q/k norm, RoPE (rotate-half) for heads [h0, h1) of token t (h < Hq: query heads,
+  // h >= Hq: key heads; value heads [Hq + Hkv, ...) only get their bias), then the token's
+  // K/V rows of kv heads [g0, g1) into its cache slot.
+  auto post_qkv = [&](const Layer& L, int t, int q0, int q1, int g0, int g1, float* kc, float* vc) {
+    float* row = qkv + static_cast<size_t>(t) * nqkv;
+    if (L.bqkv != nullptr) {
+      for (int i = q0 * hd; i < q1 * hd; ++i) row[i] += L.bqkv[i];
+      for (int i = qd + g0 * hd; i < qd + g1 * hd; ++i) row[i] += L.bqkv[i];
+      for (int i = qd + kvd + g0 * hd; i < qd + kvd + g1 * hd; ++i) row[i] += L.bqkv[i];
+    }
+    const float* cs = rope + static_cast<size_t>(t) * hd;
+    auto rot = [&](float* v, const float* nw) {
+      if (nw != nullptr) {
+        const float ms = k_.sum_squares(v, hd) / static_cast<float>(hd);
+        k_.scale_mul(v, 1.f / std::sqrt(ms + eps), nw, v, hd);
+      }
+      for (int i = 0; i < half; ++i) {
+        const float x1 = v[i], x2 = v[half + i];
+        v[i] = x1 * cs[i] - x2 * cs[half + i];
+        v[half + i] = x2 * cs[i] + x1 * cs[half + i];
+      }
+    };
+    for (int hh = q0; hh < q1; ++hh) rot(row + static_cast<size_t>(hh) * hd, L.q_norm);
+    for (int hh = g0; hh < g1; ++hh) rot(row + qd + static_cast<size_t>(hh) * hd, L.k_norm);
+    const SeqSpan& s = b.seqs[b.token_seq[t]];
+    const int pos = b.positions[t];
+    const int64_t slot = static_cast<int64_t>(s.block_table[pos / bs]) * bs + pos % bs;
+    std::memcpy(kc + slot * kvd + g0 * hd, row + qd + g0 * hd, sizeof(float) * (g1 - g0) * hd);
+    std::memcpy(vc + slot * kvd + g0 * hd, row + qd + kvd + g0 * hd, sizeof(float) * (g1 - g0) * hd);
+  };
+
+  // Attention of token t, query head hq, over its sequence's blocks: causal, online softmax
+  // one block at a time (scores of up to 8 keys per vector pass, V rows accumulated in
+  // registers). The order depends only on (t's position, hq): batch-invariant.
+  float* const scores = att_tmp_.data() + static_cast<size_t>(bs + hd + 16) * tid;
+  auto attend = [&](int t, int hq, const float* kc, const float* vc) {
+    const int kvh = hq / group;
+    const float* q = qkv + static_cast<size_t>(t) * nqkv + static_cast<size_t>(hq) * hd;
+    float* out = attn + static_cast<size_t>(t) * qd + static_cast<size_t>(hq) * hd;
+    std::memset(out, 0, sizeof(float) * hd);
+    const SeqSpan& s = b.seqs[b.token_seq[t]];
+    const int n_keys = b.positions[t] + 1;
+    float m = -std::numeric_limits<float>::infinity();
+    float sum = 0.f;
+    for (int blk = 0; blk * bs < n_keys; ++blk) {
+      const int nb = n_keys - blk * bs < bs ? n_keys - blk * bs : bs;
+      const size_t base = (static_cast<size_t>(s.block_table[blk]) * bs) * kvd + static_cast<size_t>(kvh) * hd;
+      k_.attn_scores(q, kc + base, static_cast<size_t>(kvd), nb, hd, att_scale, scores);
+      float mb = -std::numeric_limits<float>::infinity();
+      for (int j = 0; j < nb; ++j) mb = scores[j] > mb ? scores[j] : mb;
+      if (mb > m) {
+        if (sum > 0.f) {
+          const float corr = std::exp(m - mb);
+          sum *= corr;
+          k_.scale(out, corr, hd);
+        }
+        m = mb;
+      }
+      sum += k_.exp_sub_sum(scores, m, nb);
+      k_.attn_accum(scores, vc + base, static_cast<size_t>(kvd), nb, hd, out);
+    }
+    k_.scale(out, 1.f / sum, hd);
+  };
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     float* kc = k_cache_[l].data();
     float* vc = v_cache_[l].data();
 
-    rmsnorm_rows(x, D, nullptr, T, L.attn_norm, xn);
-    matmul(xn, D, L.wqkv, qkv, nqkv, false);
-
-    // Per token: bias, q/k norm, RoPE (rotate-half), then K/V into the token's cache slot.
-    pool_.parallel_for(T, [&](int64_t b0, int64_t e0) {
-      for (int64_t t = b0; t < e0; ++t) {
-        float* row = qkv + static_cast<size_t>(t) * nqkv;
-        if (L.bqkv != nullptr) {
-          for (int i = 0; i < nqkv; ++i) row[i] += L.bqkv[i];
-        }
-        const float* cs = rope + static_cast<size_t>(t) * hd;
-        for (int hh = 0; hh < Hq + Hkv; ++hh) {
-          float* v = row + static_cast<size_t>(hh) * hd;  // q heads, then k heads
-          const float* nw = hh < Hq ? L.q_norm : L.k_norm;
-          if (nw != nullptr) {
-            const float ms = k_.sum_squares(v, hd) / static_cast<float>(hd);
-            k_.scale_mul(v, 1.f / std::sqrt(ms + eps), nw, v, hd);
-          }
-          for (int i = 0; i < half; ++i) {
-            const float x1 = v[i], x2 = v[half + i];
-            v[i] = x1 * cs[i] - x2 * cs[half + i];
-            v[half + i] = x2 * cs[i] + x1 * cs[half + i];
-          }
-        }
-        const SeqSpan& s = b.seqs[b.token_seq[t]];
-        const int pos = b.positions[t];
-        const int64_t slot = static_cast<int64_t>(s.block_table[pos / bs]) * bs + pos % bs;
-        std::memcpy(kc + slot * kvd, row + qd, sizeof(float) * kvd);
-        std::memcpy(vc + slot * kvd, row + qd + kvd, sizeof(float) * kvd);
+    const float* xa = norm(x, nullptr, T, L.attn_norm, xn_.data());
+    if (fused_attention_ && Hkv >= nth) {
+      // This thread owns kv heads [g0, g1) and their query heads: it computes their q/k/v
+      // rows (three panel ranges; head_dim is a whole number of panels), RoPE, the K/V
+      // cache rows, and their attention, for every token. Other threads only touch other
+      // heads, so no barrier is needed until the output projection.
+      const int g0 = Hkv * tid / nth, g1 = Hkv * (tid + 1) / nth;
+      const int pph = hd / kPanel;
+      const PackedMatrix& W = L.wqkv;
+      if (g0 < g1) {
+        k_.matmul(xa, D, T, W, g0 * group * pph, g1 * group * pph, qkv, nqkv, false);
+        k_.matmul(xa, D, T, W, (qd + g0 * hd) / kPanel, (qd + g1 * hd) / kPanel, qkv, nqkv, false);
+        k_.matmul(xa, D, T, W, (qd + kvd + g0 * hd) / kPanel, (qd + kvd + g1 * hd) / kPanel, qkv, nqkv, false);
+        for (int t = 0; t < T; ++t) post_qkv(L, t, g0 * group, g1 * group, g0, g1, kc, vc);
+        for (int t = 0; t < T; ++t)
+          for (int hq = g0 * group; hq < g1 * group; ++hq) attend(t, hq, kc, vc);
       }
-    }, static_cast<int64_t>(T) * (nqkv + 8 * (Hq + Hkv) * hd));
+    } else {
+      matmul_split(xa, D, L.wqkv, qkv, nqkv, false);
+      sync();
+      int64_t t0, t1;
+      range(T, &t0, &t1);
+      for (int64_t t = t0; t < t1; ++t) post_qkv(L, static_cast<int>(t), 0, Hq, 0, Hkv, kc, vc);
+      sync();
+      int64_t i0, i1;
+      range(static_cast<int64_t>(T) * Hq, &i0, &i1);
+      for (int64_t it = i0; it < i1; ++it) attend(static_cast<int>(it / Hq), static_cast<int>(it % Hq), kc, vc);
+    }
+    sync();  // attention rows of every head are written
 
-    // Attention per (token, query head) over the sequence's blocks, causal, online softmax
-    // one block at a time.
-    const size_t tmp_stride = static_cast<size_t>(bs + hd + 16);
-    pool_.parallel_for_indexed(static_cast<int64_t>(T) * Hq, [&](int ti, int64_t i0, int64_t i1) {
-      float* scores = att_tmp_.data() + tmp_stride * ti;  // [bs]
-      for (int64_t it = i0; it < i1; ++it) {
-        const int t = static_cast<int>(it / Hq), hq = static_cast<int>(it % Hq);
-        const int kvh = hq / group;
-        const float* q = qkv + static_cast<size_t>(t) * nqkv + static_cast<size_t>(hq) * hd;
-        float* out = attn + static_cast<size_t>(t) * qd + static_cast<size_t>(hq) * hd;
-        std::memset(out, 0, sizeof(float) * hd);
-        const SeqSpan& s = b.seqs[b.token_seq[t]];
-        const int n_keys = b.positions[t] + 1;
-        float m = -std::numeric_limits<float>::infinity();
-        float sum = 0.f;
-        for (int blk = 0; blk * bs < n_keys; ++blk) {
-          const int nb = n_keys - blk * bs < bs ? n_keys - blk * bs : bs;
-          const size_t base = (static_cast<size_t>(s.block_table[blk]) * bs) * kvd + static_cast<size_t>(kvh) * hd;
-          float mb = -std::numeric_limits<float>::infinity();
-          for (int j = 0; j < nb; ++j) {
-            scores[j] = k_.dot(q, kc + base + static_cast<size_t>(j) * kvd, hd) * att_scale;
-            if (scores[j] > mb) mb = scores[j];
+    matmul_split(attn, qd, L.wo, x, D, true);  // x += attn @ Wo^T
+    sync();
+    const float* xm = norm(x, nullptr, T, L.mlp_norm, xn_.data());
+    {
+      // Gate/up panel pairs of this thread, then h = silu(gate) * up for those 16 columns.
+      int64_t r0, r1;
+      range(npI, &r0, &r1);
+      if (r0 < r1) {
+        k_.matmul(xm, D, T, L.wgu, static_cast<int>(2 * r0), static_cast<int>(2 * r1), gu, ldgu, false);
+        for (int t = 0; t < T; ++t) {
+          const float* g = gu + static_cast<size_t>(t) * ldgu;
+          float* ht = h + static_cast<size_t>(t) * I;
+          for (int64_t pr = r0; pr < r1; ++pr) {
+            const int c0 = static_cast<int>(pr) * kPanel;
+            const int cols = I - c0 < kPanel ? I - c0 : kPanel;
+            k_.silu_mul(g + 2 * c0, g + 2 * c0 + kPanel, ht + c0, cols);
           }
-          if (mb > m) {
-            if (sum > 0.f) {
-              const float corr = std::exp(m - mb);
-              sum *= corr;
-              k_.scale(out, corr, hd);
-            }
-            m = mb;
-          }
-          sum += k_.exp_sub_sum(scores, m, nb);
-          for (int j = 0; j < nb; ++j) k_.axpy(scores[j], vc + base + static_cast<size_t>(j) * kvd, out, hd);
         }
-        k_.scale(out, 1.f / sum, hd);
       }
-    }, attention_work);
-
-    matmul(attn, qd, L.wo, x, D, true);  // x += attn @ Wo^T
-    rmsnorm_rows(x, D, nullptr, T, L.mlp_norm, xn);
-    matmul(xn, D, L.wgu, gu, 2 * I, false);
-    pool_.parallel_for(T, [&](int64_t b0, int64_t e0) {
-      for (int64_t t = b0; t < e0; ++t) {
-        const float* g = gu + static_cast<size_t>(t) * 2 * I;
-        k_.silu_mul(g, g + I, h + static_cast<size_t>(t) * I, I);
-      }
-    }, static_cast<int64_t>(T) * I * 16);
-    matmul(h, I, L.wdown, x, D, true);  // x += h @ Wdown^T
+    }
+    sync();
+    matmul_split(h, I, L.wdown, x, D, true);  // x += h @ Wdown^T
+    sync();
   }
 
   // Logits only for the rows that sample.
   const int R = b.num_logit_rows;
   if (R == 0) return;
-  rmsnorm_rows(x, D, b.logit_rows, R, final_norm_, xr_.data());
-  const int np = lm_head_.num_panels();
-  pool_.parallel_for(np, [&](int64_t p0, int64_t p1) {
-    k_.matmul(xr_.data(), D, R, lm_head_, static_cast<int>(p0), static_cast<int>(p1), logits, cfg_.vocab_size, false);
-  }, static_cast<int64_t>(R) * lm_head_.n * lm_head_.k);
+  const float* xr = norm(x, b.logit_rows, R, final_norm_, xr_.data());
+  int64_t p0, p1;
+  range(lm_head_.num_panels(), &p0, &p1);
+  if (p0 < p1) k_.matmul(xr, D, R, lm_head_, static_cast<int>(p0), static_cast<int>(p1), logits, cfg_.vocab_size, false);
 }
 
 }  // namespace cpu

@@ -69,11 +69,19 @@ class CpuBackend : public Backend {
     const float* k_norm = nullptr;     // [hd] or null
     PackedMatrix wo;                   // [D, Hq*hd]
     const float* mlp_norm = nullptr;   // [D]
-    PackedMatrix wgu;                  // [2I, D]: gate rows [0, I), up rows [I, 2I)
+    PackedMatrix wgu;                  // gate and up interleaved by panel: panel 2i = gate rows
+                                       // [16i, 16i+16), panel 2i+1 = up rows (zero past I)
     PackedMatrix wdown;                // [D, I]
   };
 
+  // One output row of a packed matrix: row `row` of `t`, or a zero row when t is null.
+  using RowSrc = std::pair<const TensorView*, int>;
+  PackedMatrix pack_rows(const std::vector<RowSrc>& rows, int K);
   PackedMatrix pack(const std::vector<const TensorView*>& parts);
+  PackedMatrix pack_interleaved(const TensorView* a, const TensorView* b);
+  // The forward pass of thread `tid` of `nth` (one pool run per step; phases separated by
+  // barriers when nth > 1).
+  void forward_thread(const ForwardBatch& b, float* logits, int tid, int nth);
   const float* vector_f32(const TensorView* t);
   const float* concat_f32(const std::vector<const TensorView*>& parts);
   void rmsnorm_rows(const float* x, int ldx, const int32_t* rows, int n, const float* w, float* out);
@@ -88,6 +96,9 @@ class CpuBackend : public Backend {
   const float* final_norm_ = nullptr; // [D]
   PackedMatrix lm_head_;              // [V, D]
   std::vector<double> inv_freq_;      // [hd/2] RoPE inverse frequencies, llama3-scaled if set
+  std::vector<float> rope_table_;     // [max_pos][hd] cos | sin per position (empty: compute per step)
+  bool fused_attention_ = false;      // head_dim % 16 == 0: qkv, RoPE and attention in one phase
+  int64_t macs_per_token_ = 0;        // multiply-adds of the layers' matmuls per token
   int64_t weight_bytes_ = 0;
   int64_t packed_bytes_ = 0;
 
@@ -99,14 +110,23 @@ class CpuBackend : public Backend {
   int32_t cap_tokens_ = 0;
   int32_t cap_rows_ = 0;
   AlignedBuffer x_;       // [T, D]   residual stream
-  AlignedBuffer xn_;      // [T, D]   normed input of the current sub-layer
+  AlignedBuffer xn_;      // [T, D]   normed input of the current sub-layer (shared, large steps)
+  AlignedBuffer xn_priv_; // [threads][kPrivateRows, D]: each thread's own normed rows (small steps)
   AlignedBuffer qkv_;     // [T, Hq*hd + 2*Hkv*hd]
   AlignedBuffer attn_;    // [T, Hq*hd]
-  AlignedBuffer gu_;      // [T, 2I]
+  AlignedBuffer gu_;      // [T, 2 * 16 * ceil(I/16)]  gate|up panel pairs
   AlignedBuffer h_;       // [T, I]
   AlignedBuffer rope_;    // [T, hd]: cos in [0, hd/2), sin in [hd/2, hd)
-  AlignedBuffer xr_;      // [R, D]   final-normed rows whose logits are wanted
+  AlignedBuffer xr_;      // [R, D]   final-normed rows whose logits are wanted (large R)
   AlignedBuffer att_tmp_; // [threads, block_size + hd] per-thread attention scratch
+  // Steps with at most this many rows let every thread normalise all rows itself (no
+  // barrier before the next matmul); larger steps split the rows and synchronise.
+  static constexpr int kPrivateRows = 64;
+  // Steps below this many multiply-adds run on the calling thread alone (no fork-join, no
+  // barriers): ~20-40 us of single-core work, where 4 barriers per layer would dominate.
+  // DEEPINFER_CPU_SERIAL_MACS overrides it (tests set 0 to run every step multi-threaded).
+  static constexpr int64_t kSerialMacs = 2'000'000;
+  int64_t serial_macs_ = kSerialMacs;
 };
 
 }  // namespace cpu

@@ -47,6 +47,11 @@ struct KernelTable {
   float (*sum_squares)(const float* x, int n);
   // out[i] = (x[i] * inv) * w[i]   (the HF RMSNorm order)
   void (*scale_mul)(const float* x, float inv, const float* w, float* out, int n);
+  // Attention over one KV block: rows j < n of K / V at `stride` floats apart, hd floats each.
+  // s[j] = scale * dot(q, k_j)   (a fixed order per (hd, n) and key: the same for any batch)
+  void (*attn_scores)(const float* q, const float* k, size_t stride, int n, int hd, float scale, float* s);
+  // out[d] += p[j] * v_j[d] for j < n, one fma per key in increasing j (= n axpy calls)
+  void (*attn_accum)(const float* p, const float* v, size_t stride, int n, int hd, float* out);
 };
 
 // The table for the best instruction set this CPU supports (AVX-512F > AVX2+FMA > scalar),

@@ -15,7 +15,7 @@ struct V {
   using reg = __m256;
   static constexpr int kWidth = 8;
   // Tile shapes (tokens x panels): 12 accumulators for >= 4 tokens, 8 for 1-3 tokens.
-  static constexpr int kNp1 = 4, kNp2 = 2, kNp3 = 2, kMrBig = 6, kNpBig = 1;
+  static constexpr int kNp1 = 4, kNp2 = 2, kNp3 = 2, kNp4 = 1, kNp5 = 1, kMrBig = 6, kNpBig = 1;
   static reg load(const float* p) { return _mm256_load_ps(p); }
   static reg loadu(const float* p) { return _mm256_loadu_ps(p); }
   static void storeu(float* p, reg v) { _mm256_storeu_ps(p, v); }
@@ -60,7 +60,8 @@ struct V {
 
 #include "backends/cpu/kernels_simd.inc"
 
-const KernelTable kTable = {"avx2", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul};
+const KernelTable kTable = {"avx2", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
+                             attn_scores, attn_accum};
 
 }  // namespace avx2
 }  // namespace cpu

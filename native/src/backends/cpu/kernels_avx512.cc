@@ -18,7 +18,7 @@ struct V {
   using reg = __m512;
   static constexpr int kWidth = 16;
   // 32 vector registers: up to 12-16 accumulators.
-  static constexpr int kNp1 = 8, kNp2 = 4, kNp3 = 4, kMrBig = 6, kNpBig = 2;
+  static constexpr int kNp1 = 8, kNp2 = 4, kNp3 = 4, kNp4 = 2, kNp5 = 2, kMrBig = 6, kNpBig = 2;
   static reg load(const float* p) { return _mm512_load_ps(p); }
   static reg loadu(const float* p) { return _mm512_loadu_ps(p); }
   static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
@@ -65,7 +65,8 @@ struct V {
 
 #include "backends/cpu/kernels_simd.inc"
 
-const KernelTable kTable = {"avx512", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul};
+const KernelTable kTable = {"avx512", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
+                             attn_scores, attn_accum};
 
 }  // namespace avx512
 }  // namespace cpu

@@ -69,7 +69,16 @@ void scale_mul(const float* x, float inv, const float* w, float* out, int n) {
   for (int i = 0; i < n; ++i) out[i] = (x[i] * inv) * w[i];
 }
 
-const KernelTable kTable = {"scalar", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul};
+void attn_scores(const float* q, const float* k, size_t stride, int n, int hd, float scale, float* s) {
+  for (int j = 0; j < n; ++j) s[j] = dot(q, k + static_cast<size_t>(j) * stride, hd) * scale;
+}
+
+void attn_accum(const float* p, const float* v, size_t stride, int n, int hd, float* out) {
+  for (int j = 0; j < n; ++j) axpy(p[j], v + static_cast<size_t>(j) * stride, out, hd);
+}
+
+const KernelTable kTable = {"scalar", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
+                            attn_scores, attn_accum};
 
 }  // namespace
 

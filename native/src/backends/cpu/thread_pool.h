@@ -1,9 +1,10 @@
 // A fixed pool of worker threads for fork-join parallel loops. The calling thread takes part
 // as worker 0, so a pool of size n starts n-1 threads.
 //
-// A forward pass does ~7 parallel regions per layer, so dispatch latency matters more than
-// throughput: workers spin on a generation counter for a short while after each region and
-// only then sleep on a condition variable (so an idle engine costs no CPU).
+// The forward pass runs one region per step and synchronises its phases with barrier();
+// dispatch latency still matters for small steps: workers spin on a generation counter for
+// a short while after each region and only then sleep on a condition variable (so an idle
+// engine costs no CPU).
 #pragma once
 
 #include <atomic>
@@ -60,6 +61,13 @@ class ThreadPool {
 
   static constexpr int64_t kMinWorkPerThread = 1 << 16;
 
+  // Inside a run(): returns once all size() threads of the run have called it (a spin barrier
+  // that falls back to sched_yield, so a descheduled peer gets the core back). Each call is
+  // a full memory fence between the phases before and after it. Much cheaper than ending
+  // the run and starting another (one rendezvous instead of a wake-up plus a join), which is
+  // how the forward pass runs a whole step in one run().
+  void barrier();
+
  private:
   using Task = void (*)(void*, int);
   void run_raw(Task task, void* ctx);
@@ -73,6 +81,8 @@ class ThreadPool {
   std::atomic<int> num_done_{0};         // workers (not the caller) finished with this run
   std::atomic<int> num_sleepers_{0};     // changed only under mutex_
   std::atomic<bool> stop_{false};
+  alignas(64) std::atomic<int> bar_count_{0};
+  alignas(64) std::atomic<uint32_t> bar_gen_{0};
   std::mutex mutex_;
   std::condition_variable cv_;
 };

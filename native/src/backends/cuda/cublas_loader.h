@@ -1,0 +1,51 @@
+// cuBLAS loaded at run time (dlopen), so the engine has no link-time dependency on it and
+// builds without its headers. Only the handful of entry points the GEMM uses are declared
+// here, with the types written out by hand.
+//
+// ABI source: NVIDIA cuBLAS API reference (docs.nvidia.com/cuda/cublas, "cublasGemmEx",
+// "cublasComputeType_t", "cublasOperation_t", "cublasStatus_t") for cuBLAS 12.x and 13.x,
+// where these entry points, enum values and the plain `cublasGemmEx` symbol name are stable:
+//   cublasStatus_t      int            (CUBLAS_STATUS_SUCCESS = 0)
+//   cublasHandle_t      opaque pointer
+//   cublasOperation_t   int            (CUBLAS_OP_N = 0, CUBLAS_OP_T = 1)
+//   cublasComputeType_t int            (CUBLAS_COMPUTE_32F = 68: f32 accumulation, no TF32)
+//   cublasGemmAlgo_t    int            (CUBLAS_GEMM_DEFAULT = -1)
+//   cudaDataType        from the CUDA toolkit's own library_types.h (not a cuBLAS header)
+//   cublasCreate_v2 / cublasDestroy_v2 / cublasSetStream_v2 / cublasGetStatusString
+// Library names tried, in order: $DEEPINFER_CUBLAS_PATH (a full path), libcublas.so.13,
+// libcublas.so.12, libcublas.so, each through the dynamic loader's normal search (LD_LIBRARY_PATH,
+// ld.so.cache, RUNPATH), then under $CUDA_HOME/lib64 and /usr/local/cuda/lib64. The
+// nvidia-cublas Python wheels' lib directories are not searched (put them on LD_LIBRARY_PATH).
+// libcublas pulls libcublasLt in by itself.
+#pragma once
+
+#include <string>
+
+namespace deepinfer {
+namespace cuda {
+
+using cublasHandle_t = void*;
+using cublasStatus_t = int;
+constexpr int kCublasOpN = 0;
+constexpr int kCublasOpT = 1;
+constexpr int kCublasCompute32F = 68;
+constexpr int kCublasGemmDefault = -1;
+
+struct CublasApi {
+  cublasStatus_t (*create)(cublasHandle_t*) = nullptr;
+  cublasStatus_t (*destroy)(cublasHandle_t) = nullptr;
+  cublasStatus_t (*set_stream)(cublasHandle_t, void* /*cudaStream_t*/) = nullptr;
+  cublasStatus_t (*gemm_ex)(cublasHandle_t, int transa, int transb, int m, int n, int k, const void* alpha,
+                            const void* A, int Atype, int lda, const void* B, int Btype, int ldb, const void* beta,
+                            void* C, int Ctype, int ldc, int computeType, int algo) = nullptr;
+  const char* (*status_string)(cublasStatus_t) = nullptr;  // optional
+  std::string path;  // the library that was loaded
+};
+
+// Loads once per process. Returns nullptr and fills *why (what was looked for, where, and the
+// loader's messages) when cuBLAS is not available. Set DEEPINFER_CUBLAS=off to skip loading
+// (the fallback GEMM kernel is then used).
+const CublasApi* load_cublas(std::string* why);
+
+}  // namespace cuda
+}  // namespace deepinfer

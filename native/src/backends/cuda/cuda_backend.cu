@@ -1,0 +1,628 @@
+#include "backends/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backends/cuda/cuda_api.h"
+#include "backends/cuda/rope_freq.h"
+#include "core/safetensors.h"
+
+namespace deepinfer {
+namespace cuda {
+
+namespace {
+
+Dt dt_of(DType t) { return t == DType::kF32 ? Dt::kF32 : t == DType::kF16 ? Dt::kF16 : Dt::kBF16; }
+
+float elem_f32(const TensorView& t, size_t i) {
+  switch (t.dtype) {
+    case DType::kF32: {
+      float f;
+      std::memcpy(&f, t.data + i * 4, 4);
+      return f;
+    }
+    case DType::kBF16: {
+      uint16_t h;
+      std::memcpy(&h, t.data + i * 2, 2);
+      return bf16_to_f32(h);
+    }
+    case DType::kF16: {
+      uint16_t h;
+      std::memcpy(&h, t.data + i * 2, 2);
+      return f16_to_f32(h);
+    }
+  }
+  return 0.f;
+}
+
+size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+  DI_CUDA_CHECK(cudaSetDevice(device));
+  cudaDeviceProp prop;
+  DI_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  device_name_ = prop.name;
+  DI_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  gemm_.init(stream_);
+}
+
+CudaBackend::~CudaBackend() {
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  free_kv();
+  for (void* p : weight_allocs_) cudaFree(p);
+  for (void* p : {static_cast<void*>(x_), xn_, static_cast<void*>(qkv_), attn_, static_cast<void*>(gu_), h_, xr_,
+                  static_cast<void*>(d_logits_), static_cast<void*>(d_work_), static_cast<void*>(o_part_),
+                  static_cast<void*>(ml_part_), static_cast<void*>(d_counts_), static_cast<void*>(d_sample_out_)}) {
+    if (p != nullptr) cudaFree(p);
+  }
+  if (h_sample_out_ != nullptr) cudaFreeHost(h_sample_out_);
+  free_mirror(&meta_);
+  free_mirror(&smeta_);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+void* CudaBackend::dev_alloc(size_t bytes, bool weight) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 256));
+  if (e != cudaSuccess) {
+    size_t free_b = 0, total_b = 0;
+    cudaGetLastError();
+    cudaMemGetInfo(&free_b, &total_b);
+    throw Error(std::string("cudaMalloc of ") + std::to_string(bytes) + " bytes failed (" + cudaGetErrorString(e) +
+                "); device free " + std::to_string(free_b >> 20) + " MiB of " + std::to_string(total_b >> 20) + " MiB");
+  }
+  if (weight) {
+    weight_allocs_.push_back(p);
+    weight_bytes_ += static_cast<int64_t>(bytes);
+  }
+  return p;
+}
+
+void CudaBackend::dev_free(void* p) {
+  if (p != nullptr) cudaFree(p);
+}
+
+void CudaBackend::ensure_mirror(Mirror* m, size_t bytes) {
+  if (bytes <= m->cap) return;
+  const size_t cap = std::max(bytes, m->cap * 2);
+  free_mirror(m);
+  DI_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&m->h), cap, cudaHostAllocDefault));
+  DI_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&m->d), cap));
+  m->cap = cap;
+}
+
+void CudaBackend::free_mirror(Mirror* m) {
+  if (m->h != nullptr) {
+    if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+    cudaFreeHost(m->h);
+  }
+  if (m->d != nullptr) cudaFree(m->d);
+  *m = Mirror();
+}
+
+void* CudaBackend::upload_matrix(const std::vector<const TensorView*>& parts) {
+  int64_t rows = 0;
+  const int64_t K = parts[0]->shape[1];
+  for (const TensorView* t : parts) rows += t->shape[0];
+  const size_t es = static_cast<size_t>(dt_size(dt_));
+  const size_t bytes = static_cast<size_t>(rows * K) * es;
+  char* d = static_cast<char*>(dev_alloc(bytes, true));
+  matrix_bytes_ += static_cast<int64_t>(bytes);
+  size_t off = 0;
+  std::vector<uint16_t> h16;
+  std::vector<float> h32;
+  for (const TensorView* t : parts) {
+    const size_t n = static_cast<size_t>(t->numel());
+    if (dt_of(t->dtype) == dt_) {
+      DI_CUDA_CHECK(cudaMemcpy(d + off, t->data, n * es, cudaMemcpyHostToDevice));
+    } else if (dt_ == Dt::kF32) {
+      h32.resize(n);
+      for (size_t i = 0; i < n; ++i) h32[i] = elem_f32(*t, i);
+      DI_CUDA_CHECK(cudaMemcpy(d + off, h32.data(), n * 4, cudaMemcpyHostToDevice));
+    } else {
+      h16.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        const float f = elem_f32(*t, i);
+        h16[i] = dt_ == Dt::kBF16 ? f32_to_bf16(f) : f32_to_f16(f);
+      }
+      DI_CUDA_CHECK(cudaMemcpy(d + off, h16.data(), n * 2, cudaMemcpyHostToDevice));
+    }
+    off += n * es;
+  }
+  return d;
+}
+
+float* CudaBackend::upload_vector(const std::vector<const TensorView*>& parts) {
+  if (parts.empty() || parts[0] == nullptr) return nullptr;
+  std::vector<float> h;
+  for (const TensorView* t : parts) {
+    for (int64_t i = 0; i < t->numel(); ++i) h.push_back(elem_f32(*t, static_cast<size_t>(i)));
+  }
+  float* d = static_cast<float*>(dev_alloc(h.size() * 4, true));
+  DI_CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * 4, cudaMemcpyHostToDevice));
+  return d;
+}
+
+void CudaBackend::setup_common() {
+  const int G = cfg_.num_heads / cfg_.num_kv_heads;
+  if (cfg_.head_dim > 256 || cfg_.head_dim % 2 != 0) {
+    throw Error("cuda backend: head_dim " + std::to_string(cfg_.head_dim) + " is not supported (even, <= 256)");
+  }
+  if (G * cfg_.head_dim > 4096) {
+    throw Error("cuda backend: (num_heads / num_kv_heads) * head_dim = " + std::to_string(G * cfg_.head_dim) +
+                " exceeds the decode kernel's 4096");
+  }
+  const std::vector<double> inv = rope_inv_freq(cfg_);
+  inv_freq_ = static_cast<double*>(dev_alloc(inv.size() * sizeof(double), true));
+  DI_CUDA_CHECK(cudaMemcpy(inv_freq_, inv.data(), inv.size() * sizeof(double), cudaMemcpyHostToDevice));
+}
+
+void CudaBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
+  cfg_ = cfg;
+  dt_ = dt_of(w.layers.empty() ? w.embed->dtype : w.layers[0].wq->dtype);
+  embed_ = upload_matrix({w.embed});
+  matrix_bytes_ -= static_cast<int64_t>(w.embed->numel()) * dt_size(dt_);  // rows are gathered, not streamed
+  final_norm_ = upload_vector({w.final_norm});
+  layers_.resize(w.layers.size());
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerTensors& t = w.layers[l];
+    Layer& L = layers_[l];
+    L.attn_norm = upload_vector({t.attn_norm});
+    L.mlp_norm = upload_vector({t.mlp_norm});
+    L.wqkv = upload_matrix({t.wq, t.wk, t.wv});
+    if (t.bq != nullptr) L.bqkv = upload_vector({t.bq, t.bk, t.bv});
+    L.q_norm = upload_vector({t.q_norm});
+    L.k_norm = upload_vector({t.k_norm});
+    L.wo = upload_matrix({t.wo});
+    L.wgu = upload_matrix({t.w_gate, t.w_up});
+    L.wdown = upload_matrix({t.w_down});
+  }
+  if (w.lm_head == w.embed) {
+    lm_head_ = embed_;
+    matrix_bytes_ += static_cast<int64_t>(w.embed->numel()) * dt_size(dt_);
+  } else {
+    lm_head_ = upload_matrix({w.lm_head});
+  }
+  setup_common();
+}
+
+void* CudaBackend::random_matrix(int64_t rows, int64_t cols, uint64_t seed, float scale) {
+  const size_t bytes = static_cast<size_t>(rows * cols) * dt_size(dt_);
+  void* d = dev_alloc(bytes, true);
+  matrix_bytes_ += static_cast<int64_t>(bytes);
+  launch_fill_random(d, rows * cols, dt_, seed, scale, 0.f, stream_);
+  return d;
+}
+
+float* CudaBackend::const_vector(int64_t n, float value) {
+  float* d = static_cast<float*>(dev_alloc(static_cast<size_t>(n) * 4, true));
+  launch_fill_random(d, n, Dt::kF32, 0, 0.f, value, stream_);
+  return d;
+}
+
+void CudaBackend::load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t seed) {
+  cfg_ = cfg;
+  dt_ = dt;
+  const int64_t D = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
+  const int64_t qd = static_cast<int64_t>(cfg.num_heads) * cfg.head_dim;
+  const int64_t kvd = static_cast<int64_t>(cfg.num_kv_heads) * cfg.head_dim;
+  const float s = 0.02f * std::sqrt(3.f);  // uniform with std 0.02 (HF's initializer_range)
+  uint64_t k = seed * 1000;
+  embed_ = random_matrix(V, D, ++k, s);
+  matrix_bytes_ -= V * D * dt_size(dt_);
+  final_norm_ = const_vector(D, 1.f);
+  layers_.resize(static_cast<size_t>(cfg.num_layers));
+  for (Layer& L : layers_) {
+    L.attn_norm = const_vector(D, 1.f);
+    L.mlp_norm = const_vector(D, 1.f);
+    L.wqkv = random_matrix(qd + 2 * kvd, D, ++k, s);
+    if (cfg.qkv_bias) L.bqkv = const_vector(qd + 2 * kvd, 0.f);
+    if (cfg.qk_norm) {
+      L.q_norm = const_vector(cfg.head_dim, 1.f);
+      L.k_norm = const_vector(cfg.head_dim, 1.f);
+    }
+    L.wo = random_matrix(D, qd, ++k, s);
+    L.wgu = random_matrix(2 * I, D, ++k, s);
+    L.wdown = random_matrix(D, I, ++k, s);
+  }
+  lm_head_ = cfg.tie_word_embeddings ? embed_ : random_matrix(V, D, ++k, s);
+  if (cfg.tie_word_embeddings) matrix_bytes_ += V * D * dt_size(dt_);
+  DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  setup_common();
+}
+
+void CudaBackend::free_kv() {
+  if (kv_base_ != nullptr) {
+    if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+    cudaFree(kv_base_);
+  }
+  kv_base_ = nullptr;
+  k_cache_.clear();
+  v_cache_.clear();
+  kv_bytes_ = 0;
+}
+
+void CudaBackend::init_kv_cache(const KvCacheGeometry& g) {
+  free_kv();
+  geo_ = g;
+  const size_t layer_bytes = static_cast<size_t>(g.layer_elements()) * dt_size(dt_);
+  const size_t total = layer_bytes * 2 * static_cast<size_t>(g.num_layers);
+  kv_base_ = dev_alloc(total, false);
+  kv_bytes_ = static_cast<int64_t>(total);
+  char* p = static_cast<char*>(kv_base_);
+  for (int l = 0; l < g.num_layers; ++l) {
+    k_cache_.push_back(p + layer_bytes * (2 * static_cast<size_t>(l)));
+    v_cache_.push_back(p + layer_bytes * (2 * static_cast<size_t>(l) + 1));
+  }
+}
+
+void CudaBackend::reserve(int32_t max_tokens, int32_t max_rows) {
+  const size_t es = static_cast<size_t>(dt_size(dt_));
+  const size_t D = static_cast<size_t>(cfg_.hidden_size), I = static_cast<size_t>(cfg_.intermediate_size);
+  const size_t qd = static_cast<size_t>(cfg_.num_heads) * cfg_.head_dim;
+  const size_t kvd = static_cast<size_t>(cfg_.num_kv_heads) * cfg_.head_dim;
+  const size_t V = static_cast<size_t>(cfg_.vocab_size);
+  if (stream_ != nullptr) DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (max_tokens > cap_tokens_) {
+    const size_t T = static_cast<size_t>(max_tokens);
+    for (void* p : {static_cast<void*>(x_), xn_, static_cast<void*>(qkv_), attn_, static_cast<void*>(gu_), h_,
+                    static_cast<void*>(o_part_), static_cast<void*>(ml_part_)}) {
+      dev_free(p);
+    }
+    x_ = static_cast<float*>(dev_alloc(T * D * 4, false));
+    xn_ = dev_alloc(T * D * es, false);
+    qkv_ = static_cast<float*>(dev_alloc(T * (qd + 2 * kvd) * 4, false));
+    attn_ = dev_alloc(T * qd * es, false);
+    gu_ = static_cast<float*>(dev_alloc(T * 2 * I * 4, false));
+    h_ = dev_alloc(T * I * es, false);
+    const size_t dec_rows = std::min<size_t>(T, 256);
+    o_part_ = static_cast<float*>(dev_alloc(dec_rows * static_cast<size_t>(cfg_.num_heads) * kDecodeMaxParts *
+                                                static_cast<size_t>(cfg_.head_dim) * 4,
+                                            false));
+    ml_part_ = static_cast<float*>(
+        dev_alloc(dec_rows * static_cast<size_t>(cfg_.num_heads) * kDecodeMaxParts * 2 * 4, false));
+    cap_tokens_ = max_tokens;
+  }
+  if (max_rows > cap_rows_) {
+    const size_t R = static_cast<size_t>(max_rows);
+    for (void* p : {xr_, static_cast<void*>(d_logits_), static_cast<void*>(d_work_), static_cast<void*>(d_sample_out_)}) {
+      dev_free(p);
+    }
+    if (h_sample_out_ != nullptr) cudaFreeHost(h_sample_out_);
+    xr_ = dev_alloc(R * D * es, false);
+    d_logits_ = static_cast<float*>(dev_alloc(R * V * 4, false));
+    d_work_ = static_cast<float*>(dev_alloc(R * V * 4, false));
+    d_sample_out_ = static_cast<SampleOutDev*>(dev_alloc(R * sizeof(SampleOutDev), false));
+    DI_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&h_sample_out_), R * sizeof(SampleOutDev), cudaHostAllocDefault));
+    cap_rows_ = max_rows;
+  }
+}
+
+int32_t CudaBackend::plan_kv_blocks(const KvCacheGeometry& one_block, int32_t max_tokens, int32_t max_rows,
+                                    double util) {
+  reserve(max_tokens, max_rows);
+  // Profiling step: the largest step (max_tokens tokens of one sequence, one sampled row)
+  // through a temporary KV cache, so cuBLAS workspaces, kernel modules and the sampling
+  // buffers are all in place before free memory is measured.
+  const int bs = one_block.block_size;
+  const int32_t T = static_cast<int32_t>(std::min<int64_t>(max_tokens, cfg_.max_position_embeddings));
+  KvCacheGeometry tmp = one_block;
+  tmp.num_blocks = (T + bs - 1) / bs;
+  init_kv_cache(tmp);
+  std::vector<int32_t> tokens(static_cast<size_t>(T), 0), positions(static_cast<size_t>(T)), seq(static_cast<size_t>(T), 0);
+  std::vector<int32_t> table(static_cast<size_t>(tmp.num_blocks));
+  for (int32_t i = 0; i < T; ++i) positions[static_cast<size_t>(i)] = i;
+  for (int32_t i = 0; i < tmp.num_blocks; ++i) table[static_cast<size_t>(i)] = i;
+  SeqSpan span{0, T, 0, table.data(), tmp.num_blocks};
+  const int32_t last = T - 1;
+  ForwardBatch b;
+  b.num_tokens = T;
+  b.token_ids = tokens.data();
+  b.positions = positions.data();
+  b.token_seq = seq.data();
+  b.num_seqs = 1;
+  b.seqs = &span;
+  b.num_logit_rows = 1;
+  b.logit_rows = &last;
+  di_sampling_params sp;
+  di_sampling_params_init(&sp);
+  sp.temperature = 1.f;
+  sp.top_p = 0.9f;
+  sp.num_logprobs = DI_MAX_LOGPROBS;
+  SampleRow row;
+  row.params = &sp;
+  row.uniform = 0.5;
+  di_seq_output out;
+  forward_sample(b, &row, &out, nullptr);
+  DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  free_kv();
+  size_t free_b = 0, total_b = 0;
+  DI_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const double used = static_cast<double>(total_b - free_b);
+  const double budget = util * static_cast<double>(total_b) - used;
+  const double per_block = static_cast<double>(one_block.block_bytes());
+  const double blocks = std::floor(budget / per_block);
+  if (blocks < 1.0) {
+    throw Error("cuda backend: gpu_memory_utilization " + std::to_string(util) + " of " +
+                std::to_string(total_b >> 20) + " MiB leaves no room for the KV cache: in use after weights (" +
+                std::to_string(weight_bytes_ >> 20) + " MiB) and the profiling step at " + std::to_string(T) +
+                " tokens: " + std::to_string(static_cast<int64_t>(used) >> 20) + " MiB");
+  }
+  return static_cast<int32_t>(std::min(blocks, 2.0e9));
+}
+
+void CudaBackend::run(const ForwardBatch& b) {
+  const int T = b.num_tokens;
+  const int R = b.num_logit_rows;
+  if (T > cap_tokens_ || R > cap_rows_) reserve(std::max(T, cap_tokens_), std::max(R, cap_rows_));
+  const int D = cfg_.hidden_size, hd = cfg_.head_dim, Hq = cfg_.num_heads, Hkv = cfg_.num_kv_heads;
+  const int qd = Hq * hd, kvd = Hkv * hd, nqkv = qd + 2 * kvd, I = cfg_.intermediate_size, V = cfg_.vocab_size;
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+
+  build_step_plan(b, geo_.block_size, &plan_);
+  // Pack the plan into one pinned buffer: [tokens][positions][logit_rows][block_tables]
+  // [slots (8-aligned)][decode rows][prefill tiles], then one host-to-device copy.
+  size_t off = 0;
+  auto place = [&](size_t bytes, size_t align) {
+    off = align_up(off, align);
+    const size_t at = off;
+    off += bytes;
+    return at;
+  };
+  const size_t o_tok = place(4 * static_cast<size_t>(T), 16);
+  const size_t o_pos = place(4 * static_cast<size_t>(T), 16);
+  const size_t o_lr = place(4 * static_cast<size_t>(R), 16);
+  const size_t o_bt = place(4 * plan_.block_tables.size(), 16);
+  const size_t o_slot = place(8 * static_cast<size_t>(T), 16);
+  const size_t o_dec = place(sizeof(DecodeRow) * plan_.decode_rows.size(), 16);
+  const size_t o_pre = place(sizeof(PrefillTile) * plan_.prefill_tiles.size(), 16);
+  ensure_mirror(&meta_, off);
+  // The previous step's copy has completed: steps end with a stream synchronisation.
+  std::memcpy(meta_.h + o_tok, plan_.tokens.data(), 4 * static_cast<size_t>(T));
+  std::memcpy(meta_.h + o_pos, plan_.positions.data(), 4 * static_cast<size_t>(T));
+  if (R > 0) std::memcpy(meta_.h + o_lr, plan_.logit_rows.data(), 4 * static_cast<size_t>(R));
+  std::memcpy(meta_.h + o_bt, plan_.block_tables.data(), 4 * plan_.block_tables.size());
+  std::memcpy(meta_.h + o_slot, plan_.slots.data(), 8 * static_cast<size_t>(T));
+  if (!plan_.decode_rows.empty()) {
+    std::memcpy(meta_.h + o_dec, plan_.decode_rows.data(), sizeof(DecodeRow) * plan_.decode_rows.size());
+  }
+  if (!plan_.prefill_tiles.empty()) {
+    std::memcpy(meta_.h + o_pre, plan_.prefill_tiles.data(), sizeof(PrefillTile) * plan_.prefill_tiles.size());
+  }
+  DI_CUDA_CHECK(cudaMemcpyAsync(meta_.d, meta_.h, off, cudaMemcpyHostToDevice, stream_));
+  const int32_t* d_tok = reinterpret_cast<const int32_t*>(meta_.d + o_tok);
+  d_positions_ = reinterpret_cast<const int32_t*>(meta_.d + o_pos);
+  d_logit_rows_ = reinterpret_cast<const int32_t*>(meta_.d + o_lr);
+  const int32_t* d_bt = reinterpret_cast<const int32_t*>(meta_.d + o_bt);
+  const int64_t* d_slots = reinterpret_cast<const int64_t*>(meta_.d + o_slot);
+  const DecodeRow* d_dec = reinterpret_cast<const DecodeRow*>(meta_.d + o_dec);
+  const PrefillTile* d_pre = reinterpret_cast<const PrefillTile*>(meta_.d + o_pre);
+  const int n_dec = static_cast<int>(plan_.decode_rows.size());
+  const int n_pre = static_cast<int>(plan_.prefill_tiles.size());
+
+  launch_embedding(d_tok, T, embed_, dt_, D, x_, stream_);
+  AttnParams ap;
+  ap.qkv = qkv_;
+  ap.nqkv = nqkv;
+  ap.Hq = Hq;
+  ap.Hkv = Hkv;
+  ap.hd = hd;
+  ap.block_size = geo_.block_size;
+  ap.scale = 1.f / std::sqrt(static_cast<float>(hd));
+  ap.dt = dt_;
+  ap.block_tables = d_bt;
+  ap.out = attn_;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    launch_add_rmsnorm(x_, nullptr, nullptr, T, D, L.attn_norm, eps, xn_, dt_, stream_);
+    gemm_.run(xn_, L.wqkv, dt_, qkv_, T, nqkv, D, nqkv, false, stream_);
+    launch_qkv_rope(qkv_, T, d_positions_, inv_freq_, Hq, Hkv, hd, L.bqkv, L.q_norm, L.k_norm, eps, stream_);
+    launch_kv_write(qkv_, T, nqkv, qd, kvd, d_slots, k_cache_[l], v_cache_[l], dt_, stream_);
+    ap.k_cache = k_cache_[l];
+    ap.v_cache = v_cache_[l];
+    for (int r0 = 0; r0 < n_dec; r0 += 256) {
+      launch_attention_decode(ap, d_dec + r0, std::min(256, n_dec - r0), plan_.max_decode_parts, o_part_, ml_part_,
+                              stream_);
+    }
+    launch_attention_prefill(ap, d_pre, n_pre, stream_);
+    gemm_.run(attn_, L.wo, dt_, x_, T, D, qd, D, true, stream_);  // x += attn Wo^T (fused residual)
+    launch_add_rmsnorm(x_, nullptr, nullptr, T, D, L.mlp_norm, eps, xn_, dt_, stream_);
+    gemm_.run(xn_, L.wgu, dt_, gu_, T, 2 * I, D, 2 * I, false, stream_);
+    launch_silu_mul(gu_, T, I, h_, dt_, stream_);
+    gemm_.run(h_, L.wdown, dt_, x_, T, D, I, D, true, stream_);  // x += h Wdown^T
+  }
+  if (R == 0) return;
+  launch_add_rmsnorm(x_, nullptr, d_logit_rows_, R, D, final_norm_, eps, xr_, dt_, stream_);
+  gemm_.run(xr_, lm_head_, dt_, d_logits_, R, V, D, V, false, stream_);
+}
+
+void CudaBackend::forward(const ForwardBatch& b, float* logits) {
+  run(b);
+  const size_t n = static_cast<size_t>(b.num_logit_rows) * cfg_.vocab_size;
+  if (n > 0) DI_CUDA_CHECK(cudaMemcpyAsync(logits, d_logits_, n * 4, cudaMemcpyDeviceToHost, stream_));
+  DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) {
+  run(b);
+  const int R = b.num_logit_rows;
+  const int V = cfg_.vocab_size;
+  if (R > 0) {
+    // Sampling parameters and id lists: [params][ids][bias values], one copy.
+    size_t n_ids = 0;
+    int32_t pen_rows = 0;
+    for (int r = 0; r < R; ++r) {
+      const di_sampling_params& p = *rows[r].params;
+      n_ids += static_cast<size_t>(p.num_logit_bias);
+      const bool pen = p.repetition_penalty != 1.f || p.frequency_penalty != 0.f || p.presence_penalty != 0.f;
+      if (pen) {
+        n_ids += static_cast<size_t>(rows[r].num_prompt_ids + rows[r].num_output_ids);
+        ++pen_rows;
+      }
+    }
+    size_t off = 0;
+    const size_t o_par = 0;
+    off = align_up(sizeof(SampleParamsDev) * static_cast<size_t>(R), 16);
+    const size_t o_ids = off;
+    off = align_up(off + 4 * n_ids, 16);
+    const size_t o_bias = off;
+    off += 4 * n_ids;
+    ensure_mirror(&smeta_, off + 16);
+    if (pen_rows > count_rows_) {
+      DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      dev_free(d_counts_);
+      const size_t bytes = static_cast<size_t>(pen_rows) * V * 4;
+      d_counts_ = static_cast<int32_t*>(dev_alloc(bytes, false));
+      DI_CUDA_CHECK(cudaMemsetAsync(d_counts_, 0, bytes, stream_));
+      count_rows_ = pen_rows;
+    }
+    auto* hp = reinterpret_cast<SampleParamsDev*>(smeta_.h + o_par);
+    auto* hid = reinterpret_cast<int32_t*>(smeta_.h + o_ids);
+    auto* hbv = reinterpret_cast<float*>(smeta_.h + o_bias);
+    int32_t at = 0, pen = 0;
+    for (int r = 0; r < R; ++r) {
+      const di_sampling_params& p = *rows[r].params;
+      SampleParamsDev& d = hp[r];
+      std::memset(&d, 0, sizeof(d));
+      d.temperature = p.temperature;
+      d.top_p = p.top_p;
+      d.min_p = p.min_p;
+      d.presence = p.presence_penalty;
+      d.frequency = p.frequency_penalty;
+      d.repetition = p.repetition_penalty;
+      d.top_k = p.top_k;
+      d.num_logprobs = p.num_logprobs;
+      d.uniform = rows[r].uniform;
+      d.bias_off = at;
+      d.bias_n = p.num_logit_bias;
+      for (int32_t j = 0; j < p.num_logit_bias; ++j) {
+        hid[at] = p.logit_bias_ids[j];
+        hbv[at] = p.logit_bias_values[j];
+        ++at;
+      }
+      d.counts_row = -1;
+      if (p.repetition_penalty != 1.f || p.frequency_penalty != 0.f || p.presence_penalty != 0.f) {
+        d.counts_row = pen++;
+        d.prompt_off = at;
+        d.prompt_n = rows[r].num_prompt_ids;
+        for (int32_t j = 0; j < rows[r].num_prompt_ids; ++j) hid[at++] = rows[r].prompt_ids[j];
+        d.output_off = at;
+        d.output_n = rows[r].num_output_ids;
+        for (int32_t j = 0; j < rows[r].num_output_ids; ++j) hid[at++] = rows[r].output_ids[j];
+      }
+    }
+    DI_CUDA_CHECK(cudaMemcpyAsync(smeta_.d, smeta_.h, off, cudaMemcpyHostToDevice, stream_));
+    launch_sample(d_logits_, R, V, reinterpret_cast<const SampleParamsDev*>(smeta_.d + o_par),
+                  reinterpret_cast<const int32_t*>(smeta_.d + o_ids), reinterpret_cast<const float*>(smeta_.d + o_bias),
+                  d_work_, d_counts_, d_sample_out_, stream_);
+    DI_CUDA_CHECK(cudaMemcpyAsync(h_sample_out_, d_sample_out_, sizeof(SampleOutDev) * static_cast<size_t>(R),
+                                  cudaMemcpyDeviceToHost, stream_));
+    if (logits != nullptr) {
+      DI_CUDA_CHECK(cudaMemcpyAsync(logits, d_logits_, sizeof(float) * static_cast<size_t>(R) * V,
+                                    cudaMemcpyDeviceToHost, stream_));
+    }
+  }
+  DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (int r = 0; r < R; ++r) {
+    const SampleOutDev& s = h_sample_out_[r];
+    di_seq_output& o = outs[r];
+    std::memset(&o, 0, sizeof(o));
+    o.sampled = 1;
+    o.token_id = s.token_id;
+    o.logprob = s.logprob;
+    o.rank = s.rank;
+    o.num_top = s.num_top;
+    for (int i = 0; i < s.num_top && i < DI_MAX_LOGPROBS; ++i) {
+      o.top_ids[i] = s.top_ids[i];
+      o.top_logprobs[i] = s.top_logprobs[i];
+    }
+  }
+}
+
+double CudaBackend::measure_copy_bandwidth() {
+  const size_t bytes = size_t(1) << 31;
+  void* a = dev_alloc(bytes, false);
+  void* b = dev_alloc(bytes, false);
+  cudaEvent_t e0, e1;
+  DI_CUDA_CHECK(cudaEventCreate(&e0));
+  DI_CUDA_CHECK(cudaEventCreate(&e1));
+  DI_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_));
+  float best = 1e30f;
+  for (int i = 0; i < 5; ++i) {
+    DI_CUDA_CHECK(cudaEventRecord(e0, stream_));
+    DI_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_));
+    DI_CUDA_CHECK(cudaEventRecord(e1, stream_));
+    DI_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    DI_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    best = std::min(best, ms);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  dev_free(a);
+  dev_free(b);
+  return 2.0 * static_cast<double>(bytes) / (best * 1e-3);
+}
+
+double CudaBackend::measure_gemm_rate(int n) {
+  const size_t es = 2;
+  void* A = dev_alloc(static_cast<size_t>(n) * n * es, false);
+  void* W = dev_alloc(static_cast<size_t>(n) * n * es, false);
+  float* C = static_cast<float*>(dev_alloc(static_cast<size_t>(n) * n * 4, false));
+  launch_fill_random(A, static_cast<int64_t>(n) * n, Dt::kBF16, 1, 1.f, 0.f, stream_);
+  launch_fill_random(W, static_cast<int64_t>(n) * n, Dt::kBF16, 2, 1.f, 0.f, stream_);
+  cudaEvent_t e0, e1;
+  DI_CUDA_CHECK(cudaEventCreate(&e0));
+  DI_CUDA_CHECK(cudaEventCreate(&e1));
+  gemm_.run(A, W, Dt::kBF16, C, n, n, n, n, false, stream_);
+  float best = 1e30f;
+  for (int i = 0; i < 5; ++i) {
+    DI_CUDA_CHECK(cudaEventRecord(e0, stream_));
+    gemm_.run(A, W, Dt::kBF16, C, n, n, n, n, false, stream_);
+    DI_CUDA_CHECK(cudaEventRecord(e1, stream_));
+    DI_CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms = 0;
+    DI_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    best = std::min(best, ms);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  dev_free(A);
+  dev_free(W);
+  dev_free(C);
+  return 2.0 * n * static_cast<double>(n) * n / (best * 1e-3);
+}
+
+DeviceMemoryInfo CudaBackend::memory_info() const {
+  DeviceMemoryInfo m;
+  m.kv_cache_bytes = kv_bytes_;
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+    m.free_bytes = static_cast<int64_t>(free_b);
+    m.total_bytes = static_cast<int64_t>(total_b);
+  }
+  return m;
+}
+
+// ---- the weak-linked entry points (cuda_api.h) ----
+
+namespace {
+int api_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+std::unique_ptr<Backend> api_create(int device) { return std::make_unique<CudaBackend>(device); }
+const Api g_api = {kApiVersion, &api_device_count, &api_create};
+}  // namespace
+
+}  // namespace cuda
+}  // namespace deepinfer
+
+extern "C" const deepinfer::cuda::Api* deepinfer_cuda_api(void) { return &deepinfer::cuda::g_api; }

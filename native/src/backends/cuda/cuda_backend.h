@@ -1,0 +1,129 @@
+// The CUDA backend: weights in the checkpoint's type on the device (bf16/f16/f32), f32
+// residual stream, GEMMs through cuBLAS (dlopen) or a fallback kernel, paged K/V in the
+// weights' type, custom kernels for the rest (kernels.h), sampling on the device.
+// Plain cudaMalloc only (no managed memory); one stream; forward passes never allocate device
+// memory except the penalty-count scratch on the first step that uses penalties.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/kernels.h"
+#include "backends/cuda/step_plan.h"
+#include "core/backend.h"
+
+namespace deepinfer {
+namespace cuda {
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(int device);
+  ~CudaBackend() override;
+
+  const char* name() const override { return "cuda"; }
+  const char* device_name() const override { return device_name_.c_str(); }
+  void load_weights(const ModelConfig& cfg, const ModelWeights& w) override;
+  // Random weights of `cfg`'s shape, generated on the device (benchmarks; no files).
+  void load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t seed);
+  int64_t weight_bytes() const override { return weight_bytes_; }
+  int64_t weight_bytes_per_step() const override { return matrix_bytes_; }
+  int kv_bytes_per_element() const override { return dt_size(dt_); }
+  void init_kv_cache(const KvCacheGeometry& g) override;
+  void reserve(int32_t max_tokens, int32_t max_logit_rows) override;
+  int32_t plan_kv_blocks(const KvCacheGeometry& one_block, int32_t max_tokens, int32_t max_logit_rows,
+                         double gpu_memory_utilization) override;
+  void forward(const ForwardBatch& b, float* logits) override;
+  bool samples_on_device() const override { return true; }
+  void forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) override;
+  DeviceMemoryInfo memory_info() const override;
+
+  const char* gemm_note() const { return gemm_.note(); }
+  void zero_kv() { DI_CUDA_CHECK(cudaMemsetAsync(kv_base_, 0, static_cast<size_t>(kv_bytes_), stream_)); }
+  // Device copy bandwidth (bytes/s, read + write) and bf16 GEMM rate (FLOP/s) measured here.
+  double measure_copy_bandwidth();
+  double measure_gemm_rate(int n);
+  void force_fallback_gemm() { gemm_.force_fallback(); }
+  cudaStream_t stream() const { return stream_; }
+  Dt dtype() const { return dt_; }
+
+ private:
+  struct Layer {
+    float* attn_norm = nullptr;
+    void* wqkv = nullptr;   // [Hq*hd + 2*Hkv*hd, D]
+    float* bqkv = nullptr;  // or null
+    float* q_norm = nullptr;
+    float* k_norm = nullptr;
+    void* wo = nullptr;     // [D, Hq*hd]
+    float* mlp_norm = nullptr;
+    void* wgu = nullptr;    // [2I, D]
+    void* wdown = nullptr;  // [D, I]
+  };
+
+  void* dev_alloc(size_t bytes, bool weight);
+  void dev_free(void* p);
+  void* upload_matrix(const std::vector<const TensorView*>& parts);
+  float* upload_vector(const std::vector<const TensorView*>& parts);
+  void* random_matrix(int64_t rows, int64_t cols, uint64_t seed, float scale);
+  float* const_vector(int64_t n, float value);
+  void setup_common();
+  // Runs the model on b; the logits of its logit rows are left in d_logits_ (device).
+  void run(const ForwardBatch& b);
+  void free_kv();
+
+  int device_ = 0;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  Gemm gemm_;
+  ModelConfig cfg_;
+  Dt dt_ = Dt::kF32;
+  std::vector<void*> weight_allocs_;
+  std::vector<Layer> layers_;
+  void* embed_ = nullptr;
+  void* lm_head_ = nullptr;
+  float* final_norm_ = nullptr;
+  double* inv_freq_ = nullptr;
+  int64_t weight_bytes_ = 0;
+  int64_t matrix_bytes_ = 0;
+
+  KvCacheGeometry geo_;
+  void* kv_base_ = nullptr;
+  std::vector<void*> k_cache_, v_cache_;
+  int64_t kv_bytes_ = 0;
+
+  // Scratch.
+  int32_t cap_tokens_ = 0, cap_rows_ = 0;
+  float* x_ = nullptr;      // [T, D]
+  void* xn_ = nullptr;      // [T, D] dt
+  float* qkv_ = nullptr;    // [T, nqkv]
+  void* attn_ = nullptr;    // [T, Hq*hd] dt
+  float* gu_ = nullptr;     // [T, 2I]
+  void* h_ = nullptr;       // [T, I] dt
+  void* xr_ = nullptr;      // [R, D] dt
+  float* d_logits_ = nullptr;  // [R, V]
+  float* d_work_ = nullptr;    // [R, V] sampling scratch
+  float* o_part_ = nullptr;    // decode partials
+  float* ml_part_ = nullptr;
+  int32_t* d_counts_ = nullptr;  // [count_rows_, V], zero between uses
+  int32_t count_rows_ = 0;
+  SampleOutDev* d_sample_out_ = nullptr;
+  SampleOutDev* h_sample_out_ = nullptr;  // pinned
+  // Per-step metadata: a pinned host buffer mirrored on the device, one copy per use.
+  struct Mirror {
+    char* h = nullptr;
+    char* d = nullptr;
+    size_t cap = 0;
+  };
+  void ensure_mirror(Mirror* m, size_t bytes);
+  void free_mirror(Mirror* m);
+  Mirror meta_;    // step plan
+  Mirror smeta_;   // sampling parameters
+  StepPlan plan_;
+  const int32_t* d_positions_ = nullptr;
+  const int32_t* d_logit_rows_ = nullptr;
+};
+
+}  // namespace cuda
+}  // namespace deepinfer

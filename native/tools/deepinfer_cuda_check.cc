@@ -1,0 +1,196 @@
+// deepinfer-cuda-check: GPU validation helper (used by scripts/gpu-check.sh).
+//
+//   deepinfer-cuda-check logits MODEL_DIR OUT.f32 ID,ID,... [cpu|cuda]
+//       decodes the prompt one token per step and writes the logits of every position
+//       ([P][V] float32, little-endian) for the transformers cross-check.
+//   deepinfer-cuda-check bench CONFIG_DIR [--batches 1,32,128,256] [--context 512]
+//       [--decode-steps 32] [--prefill 2048]
+//       random bf16 weights of config.json's shape generated on the GPU (no files), then
+//       decode tokens/s per batch size, prefill tokens/s, the card's copy bandwidth and bf16
+//       GEMM rate, and each figure against its roofline. Prints "RESULT key value" lines.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_backend.h"
+#include "core/model_config.h"
+#include "deepinfer/engine.h"
+
+using deepinfer::cuda::CudaBackend;
+
+namespace {
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> v;
+  std::stringstream ss(s);
+  std::string x;
+  while (std::getline(ss, x, ',')) {
+    if (!x.empty()) v.push_back(std::atoi(x.c_str()));
+  }
+  return v;
+}
+
+int cmd_logits(int argc, char** argv) {
+  if (argc < 5) return 2;
+  const std::string model = argv[2];
+  const std::vector<int> ids = parse_list(argv[4]);
+  di_engine_config c;
+  di_engine_config_init(&c);
+  c.model = model.c_str();
+  c.backend = (argc > 5 && std::string(argv[5]) == "cpu") ? DI_BACKEND_CPU : DI_BACKEND_CUDA;
+  c.num_kv_blocks = 64;
+  c.max_num_batched_tokens = 512;
+  char err[2048];
+  di_engine* e = di_engine_create(&c, err, sizeof(err));
+  if (e == nullptr) {
+    std::fprintf(stderr, "create: %s\n", err);
+    return 1;
+  }
+  di_engine_info info;
+  di_engine_get_info(e, &info);
+  const int V = info.vocab_size;
+  std::vector<int32_t> blocks;
+  for (int i = 0; i < 64; ++i) blocks.push_back(i);
+  FILE* f = std::fopen(argv[3], "wb");
+  if (f == nullptr) return 1;
+  std::vector<float> lg(static_cast<size_t>(V));
+  for (size_t p = 0; p < ids.size(); ++p) {
+    di_step_seq s;
+    std::memset(&s, 0, sizeof(s));
+    const int32_t tok = ids[p];
+    s.token_ids = &tok;
+    s.num_tokens = 1;
+    s.start_pos = static_cast<int32_t>(p);
+    s.block_table = blocks.data();
+    s.num_blocks = 64;
+    s.sample = 1;
+    di_sampling_params_init(&s.sampling);
+    di_step_input in{&s, 1};
+    di_seq_output o;
+    di_step_output out{&o, lg.data()};
+    if (di_engine_step(e, &in, &out, err, sizeof(err)) != 0) {
+      std::fprintf(stderr, "step: %s\n", err);
+      return 1;
+    }
+    std::fwrite(lg.data(), 4, static_cast<size_t>(V), f);
+  }
+  std::fclose(f);
+  std::printf("wrote %zu x %d logits (%s on %s)\n", ids.size(), V, info.backend, info.device_name);
+  di_engine_free(e);
+  return 0;
+}
+
+using Clock = std::chrono::steady_clock;
+
+int cmd_bench(int argc, char** argv) {
+  const std::string dir = argv[2];
+  std::vector<int> batches{1, 32, 128, 256};
+  int context = 512, steps = 32, prefill = 2048;
+  for (int i = 3; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--batches") batches = parse_list(argv[i + 1]);
+    if (k == "--context") context = std::atoi(argv[i + 1]);
+    if (k == "--decode-steps") steps = std::atoi(argv[i + 1]);
+    if (k == "--prefill") prefill = std::atoi(argv[i + 1]);
+  }
+  const deepinfer::ModelConfig cfg = deepinfer::load_model_config(dir);
+  CudaBackend be(0);
+  std::printf("device: %s; GEMM: %s\n", be.device_name(), be.gemm_note());
+  const double bw = be.measure_copy_bandwidth();
+  const double mm = be.measure_gemm_rate(8192);
+  std::printf("RESULT copy_bandwidth_GBps %.1f\nRESULT bf16_gemm_TFLOPs %.1f\n", bw / 1e9, mm / 1e12);
+  auto t0 = Clock::now();
+  be.load_random_weights(cfg, deepinfer::cuda::Dt::kBF16, 1);
+  std::printf("random bf16 weights: %.2f GB in %.1f s\n", be.weight_bytes() / 1e9,
+              std::chrono::duration<double>(Clock::now() - t0).count());
+  const int bs = 16;
+  int max_b = 1;
+  for (int b : batches) max_b = std::max(max_b, b);
+  const int per_seq = (context + steps + bs) / bs + 1;
+  deepinfer::KvCacheGeometry g;
+  g.num_layers = cfg.num_layers;
+  g.block_size = bs;
+  g.num_kv_heads = cfg.num_kv_heads;
+  g.head_dim = cfg.head_dim;
+  g.bytes_per_element = 2;
+  g.num_blocks = std::max(max_b * per_seq, (prefill + bs - 1) / bs + 1);
+  be.init_kv_cache(g);
+  be.zero_kv();
+  be.reserve(std::max(prefill, max_b), max_b);
+  const double wbytes = static_cast<double>(be.weight_bytes_per_step());
+  di_sampling_params sp;
+  di_sampling_params_init(&sp);
+  auto run = [&](int n_seqs, int tokens_per_seq, int start, std::vector<std::vector<int32_t>>& tables) {
+    std::vector<int32_t> tok(static_cast<size_t>(n_seqs * tokens_per_seq), 5), pos, seq;
+    std::vector<deepinfer::SeqSpan> spans;
+    std::vector<int32_t> rows;
+    for (int s = 0; s < n_seqs; ++s) {
+      spans.push_back({s * tokens_per_seq, tokens_per_seq, start, tables[static_cast<size_t>(s)].data(),
+                       static_cast<int32_t>(tables[static_cast<size_t>(s)].size())});
+      for (int j = 0; j < tokens_per_seq; ++j) {
+        pos.push_back(start + j);
+        seq.push_back(s);
+      }
+      rows.push_back(s * tokens_per_seq + tokens_per_seq - 1);
+    }
+    deepinfer::ForwardBatch b;
+    b.num_tokens = n_seqs * tokens_per_seq;
+    b.token_ids = tok.data();
+    b.positions = pos.data();
+    b.token_seq = seq.data();
+    b.num_seqs = n_seqs;
+    b.seqs = spans.data();
+    b.num_logit_rows = n_seqs;
+    b.logit_rows = rows.data();
+    std::vector<deepinfer::SampleRow> sr(static_cast<size_t>(n_seqs));
+    for (auto& r : sr) r.params = &sp;
+    std::vector<di_seq_output> outs(static_cast<size_t>(n_seqs));
+    be.forward_sample(b, sr.data(), outs.data(), nullptr);
+  };
+  for (int B : batches) {
+    std::vector<std::vector<int32_t>> tables(static_cast<size_t>(B));
+    for (int s = 0; s < B; ++s) {
+      for (int j = 0; j < per_seq; ++j) tables[static_cast<size_t>(s)].push_back(s * per_seq + j);
+    }
+    run(B, 1, context, tables);  // warm-up
+    auto t = Clock::now();
+    for (int i = 0; i < steps; ++i) run(B, 1, context + i, tables);
+    const double sec = std::chrono::duration<double>(Clock::now() - t).count();
+    const double tps = B * steps / sec;
+    const double step_roof = wbytes / bw;  // bw: bytes moved (read + write) per second by a copy
+    std::printf("RESULT decode_b%d_tok_s %.1f\nRESULT decode_b%d_roofline_frac %.3f\n", B, tps, B,
+                (sec / steps) > 0 ? step_roof / (sec / steps) : 0.0);
+  }
+  {
+    std::vector<std::vector<int32_t>> tables(1);
+    for (int j = 0; j < (prefill + bs - 1) / bs; ++j) tables[0].push_back(j);
+    run(1, prefill, 0, tables);
+    auto t = Clock::now();
+    const int reps = 3;
+    for (int i = 0; i < reps; ++i) run(1, prefill, 0, tables);
+    const double sec = std::chrono::duration<double>(Clock::now() - t).count() / reps;
+    const double flops = 2.0 * wbytes / 2.0 * prefill;  // 2 FLOP per weight per token (bf16: 2 bytes)
+    std::printf("RESULT prefill_%d_tok_s %.1f\nRESULT prefill_gemm_frac %.3f\n", prefill, prefill / sec,
+                flops / sec / mm);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc >= 5 && std::string(argv[1]) == "logits") return cmd_logits(argc, argv);
+    if (argc >= 3 && std::string(argv[1]) == "bench") return cmd_bench(argc, argv);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "error: %s\n", ex.what());
+    return 1;
+  }
+  std::fprintf(stderr, "usage: deepinfer-cuda-check logits MODEL OUT.f32 IDS [cpu|cuda] | bench CONFIG_DIR [...]\n");
+  return 2;
+}
