@@ -24,7 +24,11 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      # The CUDA backend, when native/ was built with it (see scripts/cuda-link-flags.sh), comes
+      # first: it is linked whole and resolves the engine's weak reference to it; the engine
+      # archive after it resolves what the backend uses from the core.
       "libraries": [
+        "<!@(bash ../scripts/cuda-link-flags.sh)",
         "<(module_root_dir)/../build/libdeepinfer_engine.a",
         "-lpthread"
       ]

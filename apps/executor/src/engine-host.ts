@@ -70,14 +70,20 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
   private async load(): Promise<void> {
     const { config, logger } = this;
     this.gpus = await detectGpus();
-    if (config.device === 'cuda') throw new Error('device is cuda, but this engine build has no CUDA backend yet; use device auto or cpu');
-    if (this.gpus.available) logger.warn('a GPU is present but this engine build has no CUDA backend; running on the CPU', { gpu: this.gpus.gpus[0]?.name });
     const { directory } = resolveModelPath(config.model);
+    // device: cpu, cuda, or auto — CUDA when nvidia-smi sees a GPU (the engine then checks that
+    // its CUDA backend is built in and the device usable, and says why not). On the CPU the KV
+    // cache is sized by cpu_kv_cache_space_gib; on CUDA the engine fits as many blocks as
+    // gpu_memory_utilization leaves after the weights and a profiling step.
+    const backend = config.device === 'auto' ? (this.gpus.available ? 'auto' : 'cpu') : config.device;
     const started = performance.now();
-    const numKvBlocks = cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib });
-    logger.info('loading model', { model: directory, blockSize: config.blockSize, numKvBlocks, threads: config.cpuThreads || 'all cores' });
+    const numKvBlocks =
+      backend === 'cpu' ? cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib }) : undefined;
+    logger.info('loading model', { model: directory, backend, blockSize: config.blockSize, numKvBlocks: numKvBlocks ?? 'fit to gpu_memory_utilization', threads: config.cpuThreads || 'all cores' });
     const engine = await loadEngine({
       model: directory,
+      backend,
+      gpuMemoryUtilization: config.gpuMemoryUtilization,
       threads: config.cpuThreads,
       blockSize: config.blockSize,
       numKvBlocks,
@@ -86,7 +92,7 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     });
     const info = engine.info;
     const loadSeconds = (performance.now() - started) / 1000;
-    const maxModelLen = Math.min(config.maxModelLen ?? info.maxPositionEmbeddings, info.maxPositionEmbeddings, numKvBlocks * info.blockSize);
+    const maxModelLen = Math.min(config.maxModelLen ?? info.maxPositionEmbeddings, info.maxPositionEmbeddings, info.numKvBlocks * info.blockSize);
     if (config.maxModelLen !== undefined && config.maxModelLen > maxModelLen) {
       logger.warn('max_model_len is larger than the model or the KV cache allows; capped', { asked: config.maxModelLen, used: maxModelLen });
     }
@@ -96,9 +102,9 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
       servedModelName: config.servedModelName ?? path.basename(directory),
       revision: modelRevision(directory),
       maxModelLen,
-      numKvBlocks,
-      kvCacheBytes: numKvBlocks * info.kvBlockBytes,
-      device: `cpu:${cpuKernelPath()}`,
+      numKvBlocks: info.numKvBlocks,
+      kvCacheBytes: info.numKvBlocks * info.kvBlockBytes,
+      device: info.backend.startsWith('cuda') ? `cuda:${this.gpus.available ? this.gpus.gpus[0]?.name : 'gpu'}` : `cpu:${cpuKernelPath()}`,
       loadSeconds,
     };
     logger.info('model loaded', {

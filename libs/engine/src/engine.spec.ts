@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Engine, loadEngine } from './engine.js';
 import { EngineError } from './engine.errors.js';
 import { generate } from './generate.js';
@@ -167,5 +168,36 @@ describe('engine lifecycle', () => {
     expect((await running).tokenIds[0]).toBe(403);
     await expect(engine.step([{ tokenIds: Int32Array.of(1), blockTable: blocks(1) }])).rejects.toThrow('step: the engine is closed');
     engine.close(); // idempotent
+  });
+});
+
+describe('backend choice', () => {
+  const hasGpu = (() => {
+    try {
+      execFileSync('nvidia-smi', ['-L'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it('backend cuda: runs on the GPU, or says plainly why it cannot', async () => {
+    if (hasGpu) {
+      const engine = await loadEngine({ model: STORIES_260K_DIR, backend: 'cuda', numKvBlocks: 64 });
+      expect(engine.info.backend).toMatch(/^cuda/);
+      engine.close();
+      return;
+    }
+    await expect(loadEngine({ model: STORIES_260K_DIR, backend: 'cuda', numKvBlocks: 64 })).rejects.toThrow(/CUDA (backend is not built|device was found)|no usable CUDA device/);
+  });
+
+  it('backend auto falls back to the CPU without a GPU', async () => {
+    const engine = await loadEngine({ model: STORIES_260K_DIR, backend: 'auto', numKvBlocks: 64 });
+    expect(engine.info.backend).toMatch(hasGpu ? /^(cuda|cpu)/ : /^cpu-/);
+    engine.close();
+  });
+
+  it('refuses an unknown backend name', async () => {
+    await expect(loadEngine({ model: STORIES_260K_DIR, backend: 'tpu' as 'cpu' })).rejects.toThrow(/backend must be/);
   });
 });

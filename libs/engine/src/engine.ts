@@ -58,6 +58,8 @@ export async function loadEngine(options: EngineOptions): Promise<Engine> {
     return Engine.wrap(
       await addon.createEngine({
         model: options.model,
+        backend: options.backend,
+        gpuMemoryUtilization: options.gpuMemoryUtilization,
         threads: options.threads,
         blockSize: options.blockSize,
         numKvBlocks: options.numKvBlocks,

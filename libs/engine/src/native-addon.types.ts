@@ -4,6 +4,10 @@
 /** What `createEngine` takes; 0 / absent means the engine's default (see engine.h). */
 export interface NativeEngineConfig {
   model: string;
+  /** Default cpu; auto: CUDA when built in and a GPU is present. */
+  backend?: 'cpu' | 'cuda' | 'auto';
+  /** CUDA: fraction of device memory for weights, activations and KV (default 0.9). */
+  gpuMemoryUtilization?: number;
   threads?: number;
   blockSize?: number;
   numKvBlocks?: number;

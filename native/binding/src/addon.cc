@@ -41,6 +41,14 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
     cfg.num_kv_blocks = static_cast<int32_t>(GetInt(c, "numKvBlocks", where, 0, kInt32Max, cfg.num_kv_blocks));
     cfg.max_num_batched_tokens =
         static_cast<int32_t>(GetInt(c, "maxNumBatchedTokens", where, 0, kInt32Max, cfg.max_num_batched_tokens));
+    const Napi::Value backend = c.Get("backend");
+    if (!backend.IsUndefined()) {
+      const std::string b = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "";
+      if (b == "cpu") cfg.backend = DI_BACKEND_CPU;
+      else if (b == "cuda") cfg.backend = DI_BACKEND_CUDA;
+      else if (b == "auto") cfg.backend = DI_BACKEND_AUTO;
+      else throw Napi::TypeError::New(env, "createEngine: config.backend must be \"cpu\", \"cuda\" or \"auto\"");
+    }
     cfg.gpu_memory_utilization =
         static_cast<float>(GetNumber(c, "gpuMemoryUtilization", where, cfg.gpu_memory_utilization));
     bool has_seed = false;
