@@ -1,5 +1,8 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include "core/rope_freq.h"
+#include "core/tensor_elem.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -34,27 +37,6 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
 
 namespace {
 
-// Element i of a tensor as f32.
-inline float load_elem(const TensorView& t, size_t i) {
-  switch (t.dtype) {
-    case DType::kF32: {
-      float f;
-      std::memcpy(&f, t.data + i * 4, 4);
-      return f;
-    }
-    case DType::kBF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data + i * 2, 2);
-      return bf16_to_f32(h);
-    }
-    case DType::kF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data + i * 2, 2);
-      return f16_to_f32(h);
-    }
-  }
-  return 0.f;
-}
 
 }  // namespace
 
@@ -87,7 +69,7 @@ PackedMatrix CpuBackend::pack_rows(const std::vector<RowSrc>& row_src, int K) {
           const float* src = reinterpret_cast<const float*>(t.data) + base;  // safetensors data is 4-aligned in practice
           for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = src[k];
         } else {
-          for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = load_elem(t, base + k);
+          for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = tensor_elem_f32(t, base + k);
         }
       }
     }
@@ -129,7 +111,7 @@ const float* CpuBackend::concat_f32(const std::vector<const TensorView*>& parts)
   AlignedBuffer buf(n);
   size_t o = 0;
   for (const TensorView* t : parts) {
-    for (int64_t i = 0; i < t->numel(); ++i) buf.data()[o++] = load_elem(*t, static_cast<size_t>(i));
+    for (int64_t i = 0; i < t->numel(); ++i) buf.data()[o++] = tensor_elem_f32(*t, static_cast<size_t>(i));
   }
   weight_bytes_ += static_cast<int64_t>(n) * 4;
   const float* p = buf.data();
@@ -172,26 +154,8 @@ void CpuBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
   lm_head_ = pack({w.lm_head});
   if (!(w.lm_head == w.embed && embed_in_place)) w.lm_head->file->release(w.lm_head->data, w.lm_head->nbytes);
 
-  // RoPE inverse frequencies, in double (as the HF code computes them, then llama3-scaled).
+  inv_freq_ = rope_inv_freq(cfg);  // in double, llama3-scaled when configured
   const int half = cfg.head_dim / 2;
-  inv_freq_.resize(static_cast<size_t>(half));
-  for (int i = 0; i < half; ++i) {
-    double f = 1.0 / std::pow(cfg.rope_theta, (2.0 * i) / cfg.head_dim);
-    if (cfg.rope_scaling.enabled) {
-      const auto& rs = cfg.rope_scaling;
-      const double old_len = static_cast<double>(rs.original_max_position_embeddings);
-      const double low_wavelen = old_len / rs.low_freq_factor;
-      const double high_wavelen = old_len / rs.high_freq_factor;
-      const double wavelen = 2.0 * M_PI / f;
-      if (wavelen > low_wavelen) {
-        f = f / rs.factor;
-      } else if (wavelen >= high_wavelen) {
-        const double smooth = (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
-        f = (1.0 - smooth) * f / rs.factor + smooth * f;
-      }
-    }
-    inv_freq_[static_cast<size_t>(i)] = f;
-  }
   // cos/sin of every position, computed once (the same double-precision values forward()
   // used to compute per step), when the table is at most 16 MiB.
   const int64_t max_pos = cfg.max_position_embeddings;

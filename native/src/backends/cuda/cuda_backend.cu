@@ -5,7 +5,8 @@
 #include <cstring>
 
 #include "backends/cuda/cuda_api.h"
-#include "backends/cuda/rope_freq.h"
+#include "core/rope_freq.h"
+#include "core/tensor_elem.h"
 #include "core/safetensors.h"
 
 namespace deepinfer {
@@ -15,26 +16,6 @@ namespace {
 
 Dt dt_of(DType t) { return t == DType::kF32 ? Dt::kF32 : t == DType::kF16 ? Dt::kF16 : Dt::kBF16; }
 
-float elem_f32(const TensorView& t, size_t i) {
-  switch (t.dtype) {
-    case DType::kF32: {
-      float f;
-      std::memcpy(&f, t.data + i * 4, 4);
-      return f;
-    }
-    case DType::kBF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data + i * 2, 2);
-      return bf16_to_f32(h);
-    }
-    case DType::kF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data + i * 2, 2);
-      return f16_to_f32(h);
-    }
-  }
-  return 0.f;
-}
 
 size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -120,12 +101,12 @@ void* CudaBackend::upload_matrix(const std::vector<const TensorView*>& parts) {
       DI_CUDA_CHECK(cudaMemcpy(d + off, t->data, n * es, cudaMemcpyHostToDevice));
     } else if (dt_ == Dt::kF32) {
       h32.resize(n);
-      for (size_t i = 0; i < n; ++i) h32[i] = elem_f32(*t, i);
+      for (size_t i = 0; i < n; ++i) h32[i] = tensor_elem_f32(*t, i);
       DI_CUDA_CHECK(cudaMemcpy(d + off, h32.data(), n * 4, cudaMemcpyHostToDevice));
     } else {
       h16.resize(n);
       for (size_t i = 0; i < n; ++i) {
-        const float f = elem_f32(*t, i);
+        const float f = tensor_elem_f32(*t, i);
         h16[i] = dt_ == Dt::kBF16 ? f32_to_bf16(f) : f32_to_f16(f);
       }
       DI_CUDA_CHECK(cudaMemcpy(d + off, h16.data(), n * 2, cudaMemcpyHostToDevice));
@@ -139,7 +120,7 @@ float* CudaBackend::upload_vector(const std::vector<const TensorView*>& parts) {
   if (parts.empty() || parts[0] == nullptr) return nullptr;
   std::vector<float> h;
   for (const TensorView* t : parts) {
-    for (int64_t i = 0; i < t->numel(); ++i) h.push_back(elem_f32(*t, static_cast<size_t>(i)));
+    for (int64_t i = 0; i < t->numel(); ++i) h.push_back(tensor_elem_f32(*t, static_cast<size_t>(i)));
   }
   float* d = static_cast<float*>(dev_alloc(h.size() * 4, true));
   DI_CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * 4, cudaMemcpyHostToDevice));

@@ -2,7 +2,7 @@
 // RMSNorm of q and k (Qwen3), then RoPE in the rotate-half layout (HF's rotate_half: pairs
 // (i, i + hd/2)). cos/sin of position * inv_freq are computed in double and rounded to f32,
 // as the CPU backend does, so both backends rotate by the same f32 values. inv_freq carries
-// the llama3 frequency scaling (computed on the host, rope_freq.h).
+// the llama3 frequency scaling (computed on the host, core/rope_freq.h).
 #include "backends/cuda/kernels.h"
 
 namespace deepinfer {

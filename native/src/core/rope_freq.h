@@ -1,5 +1,5 @@
-// RoPE inverse frequencies, in double, with Llama 3 frequency-dependent scaling: the same
-// formula as the CPU backend (cpu_backend.cc, load_weights) and HF's _compute_llama3_parameters.
+// RoPE inverse frequencies, in double, with Llama 3 frequency-dependent scaling (HF's
+// _compute_llama3_parameters). Shared by every backend so they rotate identically.
 #pragma once
 
 #include <cmath>
