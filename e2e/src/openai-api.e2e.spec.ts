@@ -152,6 +152,27 @@ describe('OpenAI API end to end', () => {
     expect(used).toBe(0);
   });
 
+  it('refuses requests while the scheduler drains (429), closing the tokenizer streams they opened', async () => {
+    const admin = `http://127.0.0.1:${stack.adminPorts.scheduler}`;
+    expect((await fetch(`${admin}/drain`, { method: 'POST' })).status).toBe(200);
+    try {
+      const status = await client.completions.create({ model: MODEL_NAME, prompt: 'Once upon a time', max_tokens: 4, n: 2 }).then(() => 200, (err: { status?: number }) => err.status);
+      expect(status).toBe(429);
+      const tokenizerMetrics = () => fetch(`http://127.0.0.1:${stack.adminPorts.tokenizer}/metrics`).then((r) => r.text());
+      const deadline = Date.now() + 3000;
+      let metrics = await tokenizerMetrics();
+      while (!/deepinfer_tokenizer_active_streams\{[^}]*\} 0$/m.test(metrics) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        metrics = await tokenizerMetrics();
+      }
+      expect(metrics).toMatch(/deepinfer_tokenizer_active_streams\{[^}]*\} 0$/m);
+      expect(metrics).toMatch(/deepinfer_tokenizer_dropped_streams_total\{[^}]*reason="closed"[^}]*\} [1-9]/m);
+    } finally {
+      await fetch(`${admin}/resume`, { method: 'POST' });
+    }
+    expect(await greedy('Once', 3)).toEqual(expect.any(String));
+  });
+
   it('lists the model with its context length', async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual([MODEL_NAME]);

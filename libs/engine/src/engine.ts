@@ -56,16 +56,7 @@ export async function loadEngine(options: EngineOptions): Promise<Engine> {
   if (typeof options?.model !== 'string' || options.model.length === 0) throw new EngineError('loadEngine: options.model must be a non-empty string');
   try {
     return Engine.wrap(
-      await addon.createEngine({
-        model: options.model,
-        backend: options.backend,
-        gpuMemoryUtilization: options.gpuMemoryUtilization,
-        threads: options.threads,
-        blockSize: options.blockSize,
-        numKvBlocks: options.numKvBlocks,
-        maxNumBatchedTokens: options.maxNumBatchedTokens,
-        seed: options.seed,
-      }),
+      await addon.createEngine(options),
     );
   } catch (error) {
     throw toEngineError(error);

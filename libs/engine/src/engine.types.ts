@@ -1,26 +1,10 @@
-import type { NativeEngineInfo, NativeSamplingParams, NativeStepOutput, NativeStepSeq, NativeTopLogprobs } from './native-addon.types.js';
+import type { NativeEngineConfig, NativeEngineInfo, NativeSamplingParams, NativeStepOutput, NativeStepSeq, NativeTopLogprobs } from './native-addon.types.js';
 
-export interface EngineOptions {
-  /** A model directory, or a Hub id `org/name` resolved through the local Hugging Face cache. */
-  model: string;
-  /**
-   * `cpu` (default), `cuda` (fails clearly when the CUDA backend is not built in or no GPU is
-   * usable), or `auto` (CUDA when both, else CPU). `info.backend` says which one runs.
-   */
-  backend?: 'cpu' | 'cuda' | 'auto';
-  /** CUDA: fraction of the device's memory the engine may use; decides the KV blocks when numKvBlocks is 0. */
-  gpuMemoryUtilization?: number;
-  /** CPU threads; 0 or absent = one per online core. */
-  threads?: number;
-  /** Tokens per KV block; absent = 16. */
-  blockSize?: number;
-  /** KV blocks allocated once at load (see cpuKvCacheBlocks); absent: 512 on the CPU, on CUDA as many as gpuMemoryUtilization leaves. */
-  numKvBlocks?: number;
-  /** Largest step (tokens) the scratch buffers are sized for; larger steps still run. Absent = 2048. */
-  maxNumBatchedTokens?: number;
-  /** Seed of the engine RNG used by unseeded random sampling. */
-  seed?: number | bigint;
-}
+/**
+ * How to load an engine: exactly what the addon's createEngine takes (documented field by
+ * field in native-addon.types.ts); loadEngine passes it through.
+ */
+export type EngineOptions = NativeEngineConfig;
 
 /** The loaded model and the engine's geometry. Byte counts are Numbers (exact below 2^53). */
 export type EngineInfo = Readonly<Omit<NativeEngineInfo, 'eosTokenIds'>> & { readonly eosTokenIds: readonly number[] };

@@ -1,17 +1,26 @@
 // The shape of the compiled addon (native/binding, deepinfer_native.node). Only this library
 // sees it; everything else uses the facade in engine.ts.
 
-/** What `createEngine` takes; 0 / absent means the engine's default (see engine.h). */
+/** What `createEngine` takes (the facade's EngineOptions); absent means the engine's default (engine.h). */
 export interface NativeEngineConfig {
+  /** A model directory, or a Hub id `org/name` resolved through the local Hugging Face cache. */
   model: string;
-  /** Default cpu; auto: CUDA when built in and a GPU is present. */
+  /**
+   * `cpu` (default), `cuda` (fails clearly when the CUDA backend is not built in or no GPU is
+   * usable), or `auto` (CUDA when both, else CPU). `info.backend` says which one runs.
+   */
   backend?: 'cpu' | 'cuda' | 'auto';
-  /** CUDA: fraction of device memory for weights, activations and KV (default 0.9). */
+  /** CUDA: fraction of the device's memory the engine may use; decides the KV blocks when numKvBlocks is 0 (default 0.9). */
   gpuMemoryUtilization?: number;
+  /** CPU threads; 0 or absent = one per online core. */
   threads?: number;
+  /** Tokens per KV block; absent = 16. */
   blockSize?: number;
+  /** KV blocks allocated once at load (see cpuKvCacheBlocks); absent: 512 on the CPU, on CUDA as many as gpuMemoryUtilization leaves. */
   numKvBlocks?: number;
+  /** Largest step (tokens) the scratch buffers are sized for; larger steps still run. Absent = 2048. */
   maxNumBatchedTokens?: number;
+  /** Seed of the engine RNG used by unseeded random sampling. */
   seed?: number | bigint;
 }
 

@@ -65,6 +65,9 @@ export class GenerationService {
         resolveDone();
       },
     };
+    // Streams opened at a tokenizer whose choices never reached the scheduler (a refused or
+    // failed submit): nothing will ever finish them, so a failed start closes them.
+    const unsubmitted = new Map<string, string[]>();
     const onFinish = (choice: ChoiceState) => {
       this.router.unregister(choice.requestId);
       if (++numFinished === plan.prompts.length * plan.n) resolveDone();
@@ -79,23 +82,30 @@ export class GenerationService {
           this.router.register(choice.requestId, (delta) => this.apply(choice, delta, onFinish, onDelta));
         }
         const encoded = await this.encode(plan.prompts[p]!, plan, streams);
+        unsubmitted.set(encoded.tokenizerInstanceId, [...(unsubmitted.get(encoded.tokenizerInstanceId) ?? []), ...promptChoices.map((c) => c.requestId)]);
         const tokenIds = plan.prompts[p]!.kind === 'tokens' ? (plan.prompts[p] as { tokenIds: number[] }).tokenIds : encoded.tokenIds;
         prompts.push({ tokenIds, text: encoded.prompt ?? (plan.prompts[p]!.kind === 'text' ? (plan.prompts[p] as { text: string }).text : undefined) });
         const maxTokens = resolveMaxTokens(plan, tokenIds.length, encoded.maxModelLen);
         if (tokenIds.length === 0) throw OpenAIError.badRequest('the prompt is empty after tokenization', 'prompt');
         await Promise.all(
-          promptChoices.map((choice, i) =>
-            this.stack.submit({
+          promptChoices.map(async (choice, i) => {
+            await this.stack.submit({
               requestId: choice.requestId,
               promptTokenIds: tokenIds,
               samplingParams: samplingForChoice(plan, i, maxTokens),
               tokenizerInstanceId: encoded.tokenizerInstanceId,
-            }),
-          ),
+            });
+            // From here the scheduler owns the stream's end (its final output reaches the tokenizer).
+            const ids = unsubmitted.get(encoded.tokenizerInstanceId)!;
+            ids.splice(ids.indexOf(choice.requestId), 1);
+          }),
         );
       }
     } catch (err) {
       generation.abort();
+      for (const [tokenizerInstanceId, requestIds] of unsubmitted) {
+        if (requestIds.length > 0) this.stack.closeStreams(tokenizerInstanceId, { requestIds });
+      }
       throw err;
     }
     return generation;

@@ -523,19 +523,20 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
   }
 }
 
-double CudaBackend::measure_copy_bandwidth() {
-  const size_t bytes = size_t(1) << 31;
-  void* a = dev_alloc(bytes, false);
-  void* b = dev_alloc(bytes, false);
+namespace {
+
+// Best (shortest) of five timed runs of `work` on `stream`, in ms, after one untimed warm-up.
+template <class F>
+float best_of_five_ms(cudaStream_t stream, F&& work) {
   cudaEvent_t e0, e1;
   DI_CUDA_CHECK(cudaEventCreate(&e0));
   DI_CUDA_CHECK(cudaEventCreate(&e1));
-  DI_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_));
+  work();
   float best = 1e30f;
   for (int i = 0; i < 5; ++i) {
-    DI_CUDA_CHECK(cudaEventRecord(e0, stream_));
-    DI_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_));
-    DI_CUDA_CHECK(cudaEventRecord(e1, stream_));
+    DI_CUDA_CHECK(cudaEventRecord(e0, stream));
+    work();
+    DI_CUDA_CHECK(cudaEventRecord(e1, stream));
     DI_CUDA_CHECK(cudaEventSynchronize(e1));
     float ms = 0;
     DI_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
@@ -543,9 +544,19 @@ double CudaBackend::measure_copy_bandwidth() {
   }
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
+  return best;
+}
+
+}  // namespace
+
+double CudaBackend::measure_copy_bandwidth() {
+  const size_t bytes = size_t(1) << 31;
+  void* a = dev_alloc(bytes, false);
+  void* b = dev_alloc(bytes, false);
+  const float ms = best_of_five_ms(stream_, [&] { DI_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_)); });
   dev_free(a);
   dev_free(b);
-  return 2.0 * static_cast<double>(bytes) / (best * 1e-3);
+  return 2.0 * static_cast<double>(bytes) / (ms * 1e-3);  // read + write
 }
 
 double CudaBackend::measure_gemm_rate(int n) {
@@ -555,26 +566,11 @@ double CudaBackend::measure_gemm_rate(int n) {
   float* C = static_cast<float*>(dev_alloc(static_cast<size_t>(n) * n * 4, false));
   launch_fill_random(A, static_cast<int64_t>(n) * n, Dt::kBF16, 1, 1.f, 0.f, stream_);
   launch_fill_random(W, static_cast<int64_t>(n) * n, Dt::kBF16, 2, 1.f, 0.f, stream_);
-  cudaEvent_t e0, e1;
-  DI_CUDA_CHECK(cudaEventCreate(&e0));
-  DI_CUDA_CHECK(cudaEventCreate(&e1));
-  gemm_.run(A, W, Dt::kBF16, C, n, n, n, n, false, stream_);
-  float best = 1e30f;
-  for (int i = 0; i < 5; ++i) {
-    DI_CUDA_CHECK(cudaEventRecord(e0, stream_));
-    gemm_.run(A, W, Dt::kBF16, C, n, n, n, n, false, stream_);
-    DI_CUDA_CHECK(cudaEventRecord(e1, stream_));
-    DI_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    DI_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    best = std::min(best, ms);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
+  const float ms = best_of_five_ms(stream_, [&] { gemm_.run(A, W, Dt::kBF16, C, n, n, n, n, false, stream_); });
   dev_free(A);
   dev_free(W);
   dev_free(C);
-  return 2.0 * n * static_cast<double>(n) * n / (best * 1e-3);
+  return 2.0 * n * static_cast<double>(n) * n / (ms * 1e-3);
 }
 
 DeviceMemoryInfo CudaBackend::memory_info() const {
