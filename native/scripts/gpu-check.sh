@@ -8,8 +8,10 @@
 # Env: DEEPINFER_CUDA_ARCHITECTURES (default 90-real: for validation on H100/H200; use
 #      120-real on an RTX 5090, 89-real on a 4090), BUILD_DIR (default native/build-gpu),
 #      JOBS, OUT (results folder: log and table written there), SKIP_BENCH=1, SKIP_HF=1,
-#      BENCH_BATCHES (default 1,32,128,256), HF_BASELINE=0 to skip the transformers timing.
-# Results: $OUT/gpu-check.log (everything), $OUT/gpu-check-summary.txt (the table);
+#      BENCH_BATCHES (default 1,32,128,256), HF_BASELINE=0 to skip the transformers timing,
+#      STAGE_TIMEOUT (seconds per stage, default 300), CTEST_ALL=1 to also run the CPU tests.
+# Results: $OUT/gpu-check.log (everything), $OUT/gpu-check-summary.txt (the table),
+# $OUT/bench-deepinfer.txt and $OUT/bench-hf.txt (the raw RESULT lines);
 # without OUT they go to native/build-gpu/.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,28 +28,62 @@ step() { echo; echo "=== [$(( $(date +%s) - start ))s] $*"; }
 status=0
 fail() { echo "FAILED: $*"; echo "FAILED: $*" >>"$summary"; status=1; }
 
+# Every stage runs under a time limit (STAGE_TIMEOUT seconds, default 300), so one hang
+# cannot eat a whole GPU session; what each stage printed is in the log either way.
+limit="${STAGE_TIMEOUT:-300}"
+export PYTHONUNBUFFERED=1
+
 step "device"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || fail "nvidia-smi"
 nvcc --version | tail -2
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', transformers.__version__)" || echo "(python torch/transformers missing: the cross-check and the baseline will fail)"
 
+# cuBLAS is dlopen'ed (libcublas.so.13 / .12). Where the loader cannot find it by itself, look
+# in the CUDA toolkit and in Python's nvidia-cublas wheels (PyTorch images carry it there).
+if [ -z "${DEEPINFER_CUBLAS_PATH:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcublas\.so\.1[23]'; then
+  cublas_dirs=$( { ls -d /usr/local/cuda*/lib64 /usr/local/cuda*/targets/*/lib 2>/dev/null
+                   python3 -c "import nvidia, os; [print(os.path.join(p, d, 'lib')) for p in nvidia.__path__ for d in os.listdir(p)]" 2>/dev/null
+                 } | while read -r d; do ls "$d"/libcublas.so.1[23] >/dev/null 2>&1 && echo "$d"; done | head -1)
+  if [ -n "$cublas_dirs" ]; then
+    export LD_LIBRARY_PATH="$cublas_dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "cuBLAS found in $cublas_dirs (added to LD_LIBRARY_PATH)"
+  else
+    echo "cuBLAS not found: the benchmark will use the built-in GEMM"
+  fi
+fi
+
 step "build (CUDA architectures ${DEEPINFER_CUDA_ARCHITECTURES:-90-real})"
 export DEEPINFER_CUDA_ARCHITECTURES="${DEEPINFER_CUDA_ARCHITECTURES:-90-real}"
-if ! cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDEEPINFER_CUDA=ON \
-     -DCMAKE_CUDA_ARCHITECTURES="$DEEPINFER_CUDA_ARCHITECTURES"; then
-  fail "cmake configure"; exit 1
+gen=()
+command -v ninja >/dev/null 2>&1 && [ ! -f "$build/CMakeCache.txt" ] && gen=(-G Ninja)
+if ! cmake -S "$here" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DDEEPINFER_CUDA=ON \
+     -DCMAKE_CUDA_ARCHITECTURES="$DEEPINFER_CUDA_ARCHITECTURES" >"$out/cmake-configure.txt" 2>&1; then
+  cat "$out/cmake-configure.txt"; fail "cmake configure"; exit 1
 fi
-if ! cmake --build "$build" -j "${JOBS:-$(nproc)}"; then fail "build"; exit 1; fi
+if ! cmake --build "$build" -j "${JOBS:-$(nproc)}" >"$build/build-output.txt" 2>&1; then
+  grep -E "error|Error" -A3 "$build/build-output.txt" | head -60; fail "build"; exit 1
+fi
+rm -f "$out/cmake-configure.txt"
+echo "built"
 
-step "C++ tests (ctest; test_cuda runs on the GPU)"
-if ! ctest --test-dir "$build" --output-on-failure -j 2 --timeout 600; then fail "ctest"; fi
-# The GPU test's own report (errors per fixture, sampler agreement, memory plan).
-"$build/tests/test_cuda" || fail "test_cuda"
-echo "ctest: see above" >>"$summary"
+step "C++ tests on the GPU (test_cuda_plan, test_cuda)"
+timeout "$limit" "$build/tests/test_cuda_plan" || fail "test_cuda_plan"
+# The GPU test's own report: errors per fixture, sampler agreement, memory plan.
+if ! timeout "$limit" "$build/tests/test_cuda"; then
+  fail "test_cuda"
+  if command -v compute-sanitizer >/dev/null 2>&1; then
+    step "test_cuda under compute-sanitizer (memcheck), to place the failure"
+    timeout 180 compute-sanitizer --tool memcheck --print-limit 10 "$build/tests/test_cuda" 2>&1 | tail -80
+  fi
+fi
+if [ "${CTEST_ALL:-0}" = "1" ]; then
+  step "the CPU backend's tests (ctest)"
+  timeout "$limit" ctest --test-dir "$build" --output-on-failure -j 8 -E cuda || fail "ctest"
+fi
 
 if [ "${SKIP_HF:-0}" != "1" ]; then
   step "transformers cross-check (random Llama and Qwen2, bf16 safetensors)"
-  python3 "$here/scripts/gpu_check_hf.py" crosscheck --tool "$build/deepinfer-cuda-check" --work "$build/hf-models" \
+  timeout "$limit" python3 "$here/scripts/gpu_check_hf.py" crosscheck --tool "$build/deepinfer-cuda-check" --work "$build/hf-models" \
     --summary "$summary" || fail "transformers cross-check"
 fi
 
@@ -55,14 +91,15 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
   step "benchmark: random bf16 weights of Llama-3.1-8B's shape (in memory)"
   cfgdir="$build/llama31-8b-shape"
   python3 "$here/scripts/gpu_check_hf.py" write-config --out "$cfgdir" || fail "write config"
-  "$build/deepinfer-cuda-check" bench "$cfgdir" --batches "${BENCH_BATCHES:-1,32,128,256}" --context 512 \
-      --decode-steps 32 --prefill 2048 | tee "$build/bench-deepinfer.txt" || fail "deepinfer bench"
+  timeout "$limit" "$build/deepinfer-cuda-check" bench "$cfgdir" --batches "${BENCH_BATCHES:-1,32,128,256}" \
+      --context 512 --decode-steps 32 --prefill 2048 | tee "$out/bench-deepinfer.txt" || fail "deepinfer bench"
   if [ "${HF_BASELINE:-1}" != "0" ]; then
     step "benchmark: the same workload through transformers"
-    python3 "$here/scripts/gpu_check_hf.py" bench --config "$cfgdir" --batches "${BENCH_BATCHES:-1,32,128,256}" \
-      --context 512 --decode-steps 32 --prefill 2048 | tee "$build/bench-hf.txt" || fail "transformers bench"
+    timeout "$limit" python3 "$here/scripts/gpu_check_hf.py" bench --config "$cfgdir" \
+      --batches "${BENCH_BATCHES:-1,32,128,256}" --context 512 --decode-steps 32 --prefill 2048 \
+      | tee "$out/bench-hf.txt" || fail "transformers bench"
   fi
-  python3 "$here/scripts/gpu_check_hf.py" table --ours "$build/bench-deepinfer.txt" --hf "$build/bench-hf.txt" \
+  python3 "$here/scripts/gpu_check_hf.py" table --ours "$out/bench-deepinfer.txt" --hf "$out/bench-hf.txt" \
     | tee -a "$summary"
 fi
 

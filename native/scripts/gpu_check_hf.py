@@ -35,6 +35,28 @@ def log(*a):
     print(*a, flush=True)
 
 
+def rope_kwargs(theta, scaling=None):
+    """RoPE settings in the layout of the installed transformers: >= 5 takes one
+    rope_parameters dict (theta inside), < 5 takes rope_theta and rope_scaling."""
+    import transformers
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        rp = {"rope_type": "default"} if scaling is None else dict(scaling)
+        rp["rope_theta"] = theta
+        return {"rope_parameters": rp}
+    kw = {"rope_theta": theta}
+    if scaling is not None:
+        kw["rope_scaling"] = scaling
+    return kw
+
+
+def hf_config_kwargs(d):
+    """A config.json dict as keyword arguments of the installed transformers' config class."""
+    kw = {k: v for k, v in d.items()
+          if k not in ("architectures", "model_type", "torch_dtype", "rope_theta", "rope_scaling")}
+    kw.update(rope_kwargs(d["rope_theta"], d.get("rope_scaling")))
+    return kw
+
+
 def crosscheck(args):
     import numpy as np
     import torch
@@ -45,14 +67,14 @@ def crosscheck(args):
         "hf_llama": (LlamaForCausalLM, LlamaConfig(
             hidden_size=256, intermediate_size=512, num_hidden_layers=3, num_attention_heads=8,
             num_key_value_heads=2, vocab_size=1000, max_position_embeddings=4096, rms_norm_eps=1e-5,
-            rope_theta=500000.0, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
-            rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-                          "high_freq_factor": 4.0, "original_max_position_embeddings": 64})),
+            tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+            **rope_kwargs(500000.0, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                     "high_freq_factor": 4.0, "original_max_position_embeddings": 64}))),
         "hf_qwen2": (Qwen2ForCausalLM, Qwen2Config(
             hidden_size=256, intermediate_size=512, num_hidden_layers=3, num_attention_heads=8,
             num_key_value_heads=2, vocab_size=1000, max_position_embeddings=4096, rms_norm_eps=1e-6,
-            rope_theta=1000000.0, tie_word_embeddings=True, bos_token_id=1, eos_token_id=2,
-            use_sliding_window=False)),
+            tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, use_sliding_window=False,
+            **rope_kwargs(1000000.0))),
     }
     ok = True
     g = torch.Generator().manual_seed(1)
@@ -66,6 +88,10 @@ def crosscheck(args):
                 if "norm" in n or n.endswith(".bias"):
                     p.add_(0.1 * torch.randn_like(p))
         model.save_pretrained(d, safe_serialization=True)
+        with open(os.path.join(d, "config.json")) as f:
+            saved = json.load(f)
+        log(f"{name}: saved config rope fields:",
+            {k: saved[k] for k in ("rope_theta", "rope_scaling", "rope_parameters") if k in saved})
         ref_model = model.float().cuda().eval()
         with torch.no_grad():
             ref = ref_model(torch.tensor([prompt], device="cuda")).logits[0].float().cpu().numpy()
@@ -106,7 +132,7 @@ def bench(args):
     from transformers import LlamaConfig, LlamaForCausalLM
     from transformers.cache_utils import DynamicCache
 
-    cfg = LlamaConfig(**{k: v for k, v in LLAMA31_8B.items() if k not in ("architectures", "model_type")})
+    cfg = LlamaConfig(**hf_config_kwargs(LLAMA31_8B))
     torch.set_default_dtype(torch.bfloat16)
     t0 = time.time()
     with torch.device("cuda"):
@@ -121,11 +147,17 @@ def bench(args):
         except TypeError:
             return model(input_ids=ids, past_key_values=cache, position_ids=pos, use_cache=True, num_logits_to_keep=1)
 
+    def new_cache():
+        try:
+            return DynamicCache(config=model.config)
+        except TypeError:
+            return DynamicCache()
+
     batches = [int(b) for b in args.batches.split(",")]
     with torch.no_grad():
         for b in batches:
             try:
-                cache = DynamicCache()
+                cache = new_cache()
                 ids = torch.randint(10, 1000, (b, args.context), device="cuda")
                 out = fwd(ids, cache, 0)
                 nxt = out.logits[:, -1].argmax(-1, keepdim=True)
@@ -143,11 +175,11 @@ def bench(args):
                 print(f"RESULT decode_b{b}_tok_s nan", flush=True)
                 torch.cuda.empty_cache()
         ids = torch.randint(10, 1000, (1, args.prefill), device="cuda")
-        fwd(ids, DynamicCache(), 0)
+        fwd(ids, new_cache(), 0)
         torch.cuda.synchronize()
         t = time.time()
         for _ in range(3):
-            fwd(ids, DynamicCache(), 0)
+            fwd(ids, new_cache(), 0)
         torch.cuda.synchronize()
         print(f"RESULT prefill_{args.prefill}_tok_s {3 * args.prefill / (time.time() - t):.1f}", flush=True)
     return 0

@@ -103,6 +103,8 @@ TEST(unsupported_architecture_and_rope_scaling) {
   expect_create_error(make_dir("gpt2", &t, &c1), "unsupported architecture \"GPT2LMHeadModel\"");
   std::string c2 = config_with("\"rope_scaling\": null", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 4.0}");
   expect_create_error(make_dir("yarn", &t, &c2), "rope_scaling\" type \"yarn\" is not supported");
+  std::string c3 = config_with("\"rope_scaling\": null", "\"rope_parameters\": {\"rope_type\": \"yarn\", \"rope_theta\": 1e6}");
+  expect_create_error(make_dir("yarn5", &t, &c3), "rope_parameters\" type \"yarn\" is not supported");
 }
 
 TEST(missing_tensor_is_named) {
@@ -211,6 +213,20 @@ TEST(config_parsing_details) {
       R"({"architectures":["MistralForCausalLM"],"hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,
           "num_attention_heads":2,"vocab_size":10,"max_position_embeddings":32768,"sliding_window":4096})", "", "x");
   CHECK_EQ(m.max_position_embeddings, 4096);
+  // transformers >= 5 layout: theta and scaling in one "rope_parameters" object.
+  ModelConfig v5 = parse_model_config(
+      R"({"architectures":["LlamaForCausalLM"],"hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,
+          "num_attention_heads":2,"vocab_size":10,"rope_parameters":{"rope_type":"llama3","rope_theta":500000.0,
+          "factor":32.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":64}})",
+      "", "x");
+  CHECK(v5.rope_theta == 500000.0);
+  CHECK(v5.rope_scaling.enabled && v5.rope_scaling.factor == 32.0);
+  CHECK_EQ(v5.rope_scaling.original_max_position_embeddings, 64);
+  ModelConfig v5d = parse_model_config(
+      R"({"model_type":"qwen2","hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2,
+          "vocab_size":10,"rope_theta":5.0,"rope_parameters":{"rope_type":"default","rope_theta":1000000.0}})",
+      "", "x");
+  CHECK(v5d.rope_theta == 1000000.0 && !v5d.rope_scaling.enabled);
   bool threw = false;
   try {
     parse_model_config(R"({"model_type":"llama","hidden_size":8,"intermediate_size":8,"num_hidden_layers":1,

@@ -173,9 +173,24 @@ ModelConfig parse_model_config(const std::string& config_text, const std::string
     if (sw > 0 && sw < c.max_position_embeddings) c.max_position_embeddings = sw;
   }
 
-  if (const Json* rs = f.get("rope_scaling")) {
+  // RoPE: transformers < 5 writes rope_theta at the top level and the scaling under
+  // "rope_scaling"; transformers >= 5 writes both into one "rope_parameters" object
+  // ({"rope_type", "rope_theta", "factor", ...}). Either layout is read; when both are
+  // present "rope_parameters" wins (it is what transformers itself reads then).
+  const Json* rope_obj = nullptr;
+  std::string rope_field;
+  if (const Json* rp = f.get("rope_parameters")) {
+    if (!rp->is_object()) f.bad("rope_parameters", "must be an object or null");
+    rope_obj = rp;
+    rope_field = "rope_parameters";
+  } else if (const Json* rs = f.get("rope_scaling")) {
     if (!rs->is_object()) f.bad("rope_scaling", "must be an object or null");
-    Fields r(*rs, cfg_where + " rope_scaling");
+    rope_obj = rs;
+    rope_field = "rope_scaling";
+  }
+  if (rope_obj != nullptr) {
+    Fields r(*rope_obj, cfg_where + " " + rope_field);
+    if (rope_field == "rope_parameters") c.rope_theta = r.opt_num("rope_theta", c.rope_theta);
     std::string type = r.opt_str("rope_type");
     if (type.empty()) type = r.opt_str("type");
     if (type == "llama3") {
@@ -187,8 +202,8 @@ ModelConfig parse_model_config(const std::string& config_text, const std::string
       if (!(c.rope_scaling.high_freq_factor > c.rope_scaling.low_freq_factor)) {
         r.bad("high_freq_factor", "must be greater than low_freq_factor");
       }
-    } else if (type != "default") {
-      f.bad("rope_scaling", "type \"" + type + "\" is not supported (only \"llama3\")");
+    } else if (type != "default" && !(type.empty() && rope_field == "rope_parameters")) {
+      f.bad(rope_field.c_str(), "type \"" + type + "\" is not supported (only \"llama3\")");
     }
   }
 
