@@ -9,7 +9,8 @@
 #      120-real on an RTX 5090, 89-real on a 4090), BUILD_DIR (default native/build-gpu),
 #      JOBS, OUT (results folder: log and table written there), SKIP_BENCH=1, SKIP_HF=1,
 #      BENCH_BATCHES (default 1,32,128,256), HF_BASELINE=0 to skip the transformers timing,
-#      STAGE_TIMEOUT (seconds per stage, default 300), CTEST_ALL=1 to also run the CPU tests.
+#      STAGE_TIMEOUT (seconds per stage, default 300), SANITIZER_TIMEOUT (default 180),
+#      CTEST_ALL=1 to also run the CPU tests.
 # Results: $OUT/gpu-check.log (everything), $OUT/gpu-check-summary.txt (the table),
 # $OUT/bench-deepinfer.txt and $OUT/bench-hf.txt (the raw RESULT lines);
 # without OUT they go to native/build-gpu/.
@@ -66,16 +67,19 @@ fi
 rm -f "$out/cmake-configure.txt"
 echo "built"
 
-step "C++ tests on the GPU (test_cuda_plan, test_cuda)"
+step "C++ tests on the GPU (test_cuda_plan, test_cuda_attention, test_cuda)"
 timeout "$limit" "$build/tests/test_cuda_plan" || fail "test_cuda_plan"
-# The GPU test's own report: errors per fixture, sampler agreement, memory plan.
-if ! timeout "$limit" "$build/tests/test_cuda"; then
-  fail "test_cuda"
-  if command -v compute-sanitizer >/dev/null 2>&1; then
-    step "test_cuda under compute-sanitizer (memcheck), to place the failure"
-    timeout 180 compute-sanitizer --tool memcheck --print-limit 10 "$build/tests/test_cuda" 2>&1 | tail -80
+# The GPU tests' own reports: error of every attention kernel against the reference, errors per
+# fixture model, sampler agreement, memory plan. A failing one is rerun under the memory checker.
+for t in test_cuda_attention test_cuda; do
+  if ! timeout "$limit" "$build/tests/$t"; then
+    fail "$t"
+    if command -v compute-sanitizer >/dev/null 2>&1; then
+      step "$t under compute-sanitizer (memcheck), to place the failure"
+      timeout "${SANITIZER_TIMEOUT:-180}" compute-sanitizer --tool memcheck --print-limit 10 "$build/tests/$t" 2>&1 | tail -80
+    fi
   fi
-fi
+done
 if [ "${CTEST_ALL:-0}" = "1" ]; then
   step "the CPU backend's tests (ctest)"
   timeout "$limit" ctest --test-dir "$build" --output-on-failure -j 8 -E cuda || fail "ctest"

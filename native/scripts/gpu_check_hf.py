@@ -202,22 +202,26 @@ def table(args):
     ours, hf = read_results(args.ours), read_results(args.hf)
     rows = [("copy bandwidth (GB/s)", "copy_bandwidth_GBps", None),
             ("bf16 GEMM 8192^3 (TFLOP/s)", "bf16_gemm_TFLOPs", None)]
-    for k in sorted(ours):
-        if k.startswith("decode_b") and k.endswith("_tok_s"):
-            b = k[len("decode_b"):-len("_tok_s")]
-            rows.append((f"decode tok/s, batch {b}", k, f"decode_b{b}_roofline_frac"))
+    decode = sorted((int(k[len("decode_b"):-len("_tok_s")]), k) for k in ours
+                    if k.startswith("decode_b") and k.endswith("_tok_s") and "_eager" not in k)
+    for b, k in decode:
+        rows.append((f"decode tok/s, batch {b}", k, f"decode_b{b}_roofline_frac"))
+        if f"decode_b{b}_eager_tok_s" in ours:
+            rows.append((f"  the same without CUDA graphs", f"decode_b{b}_eager_tok_s", None))
     for k in sorted(ours):
         if k.startswith("prefill_") and k.endswith("_tok_s"):
             rows.append((f"prefill tok/s ({k.split('_')[1]}-token prompt)", k, "prefill_gemm_frac"))
+    if "prefill_gemms_only_frac" in ours:
+        rows.append(("prefill: the layers' GEMMs alone", None, "prefill_gemms_only_frac"))
     print(f"{'Llama-3.1-8B shape, bf16, random weights':44s} {'DeepInfer':>12s} {'of roofline':>12s} {'transformers':>13s}")
     for label, key, frac in rows:
-        o = ours.get(key)
+        o = ours.get(key) if key else None
         f = ours.get(frac) if frac else None
-        h = hf.get(key)
+        h = hf.get(key) if key else None
         fmt = lambda v: "-" if v is None else f"{v:.1f}"
         print(f"{label:44s} {fmt(o):>12s} {('-' if f is None else f'{100 * f:.0f}%'):>12s} {fmt(h):>13s}")
-    print("roofline: decode = weight bytes per step / measured copy bandwidth (read+write counted); "
-          "prefill = 2 FLOP/weight/token / measured bf16 GEMM rate")
+    print("roofline: decode = (weight bytes + the batch's K/V bytes) per step / measured copy bandwidth "
+          "(read+write counted); prefill = 2 FLOP/weight/token / measured bf16 GEMM rate")
     return 0
 
 

@@ -1,9 +1,11 @@
 // CUDA backend logic that runs without a GPU (so CI checks it): the step plan's K/V slots
 // follow the CPU backend's rule, rows are split between the decode and prefill kernels as
-// documented, split-K partitions cover each context exactly; backend selection reports a
-// missing GPU clearly and DI_BACKEND_AUTO falls back to the CPU.
+// documented, split-K partitions cover each context exactly; CUDA-graph steps are padded to
+// their bucket with inert rows; backend selection reports a missing GPU clearly and
+// DI_BACKEND_AUTO falls back to the CPU.
 #include <algorithm>
 
+#include "backends/cuda/graph_plan.h"
 #include "backends/cuda/step_plan.h"
 #include "test_util.h"
 
@@ -82,6 +84,79 @@ TEST(split_k_partitions_cover_the_context_and_depend_only_on_it) {
     CHECK_MSG(static_cast<int64_t>(parts) * len >= n, "n=%d parts=%d len=%d", n, parts, len);
     CHECK_MSG(len >= 1, "n=%d", n);
   }
+}
+
+// A decode-only step of n sequences, sequence i at position 5 + 3 i with a 2-entry table.
+static StepPlan decode_plan(int n, std::vector<std::vector<int32_t>>* tables, std::vector<int32_t>* lr) {
+  std::vector<int32_t> tokens, positions, seq;
+  std::vector<deepinfer::SeqSpan> spans;
+  tables->assign(static_cast<size_t>(n), {});
+  lr->clear();
+  for (int i = 0; i < n; ++i) {
+    (*tables)[static_cast<size_t>(i)] = {2 * i + 1, 2 * i};
+    tokens.push_back(100 + i);
+    positions.push_back(5 + 3 * i % 7);
+    seq.push_back(i);
+    lr->push_back(i);
+  }
+  for (int i = 0; i < n; ++i) {
+    spans.push_back({i, 1, positions[static_cast<size_t>(i)], (*tables)[static_cast<size_t>(i)].data(), 2});
+  }
+  deepinfer::ForwardBatch b;
+  b.num_tokens = n;
+  b.token_ids = tokens.data();
+  b.positions = positions.data();
+  b.token_seq = seq.data();
+  b.num_seqs = n;
+  b.seqs = spans.data();
+  b.num_logit_rows = n;
+  b.logit_rows = lr->data();
+  StepPlan p;
+  build_step_plan(b, 4, &p);
+  return p;
+}
+
+TEST(graph_buckets_and_padding_rows_are_inert) {
+  using namespace deepinfer::cuda;
+  CHECK_EQ(graph_bucket(0), 0);
+  CHECK_EQ(graph_bucket(1), 1);
+  CHECK_EQ(graph_bucket(3), 4);
+  CHECK_EQ(graph_bucket(17), 24);
+  CHECK_EQ(graph_bucket(200), 224);
+  CHECK_EQ(graph_bucket(256), 256);
+  CHECK_EQ(graph_bucket(257), 0);
+  const GraphPlanLayout L = graph_plan_layout(1024);
+  CHECK(L.block_tables % 16 == 0 && L.slots % 8 == 0 && L.bytes == L.block_tables + 4 * 1024);
+  std::vector<std::vector<int32_t>> tables;
+  std::vector<int32_t> lr;
+  const StepPlan p = decode_plan(5, &tables, &lr);
+  CHECK(graph_eligible(p, 5, L));
+  CHECK(!graph_eligible(p, 4, L));                     // a row that does not sample
+  CHECK(!graph_eligible(p, 5, graph_plan_layout(9)));  // tables beyond capacity
+  std::vector<char> host(L.bytes, 0x55);
+  const size_t bytes = pack_graph_plan(p, 8, L, host.data());
+  CHECK_EQ(bytes, L.block_tables + 4 * p.block_tables.size());
+  const auto* tok = reinterpret_cast<const int32_t*>(host.data() + L.tokens);
+  const auto* slots = reinterpret_cast<const int64_t*>(host.data() + L.slots);
+  const auto* lrs = reinterpret_cast<const int32_t*>(host.data() + L.logit_rows);
+  const auto* dec = reinterpret_cast<const DecodeRow*>(host.data() + L.decode_rows);
+  const auto* bt = reinterpret_cast<const int32_t*>(host.data() + L.block_tables);
+  for (int i = 0; i < 5; ++i) {
+    CHECK_EQ(tok[i], 100 + i);
+    CHECK_EQ(slots[i], p.slots[static_cast<size_t>(i)]);
+    CHECK_EQ(dec[i].n_keys, p.decode_rows[static_cast<size_t>(i)].n_keys);
+    CHECK_EQ(dec[i].bt_offset, p.decode_rows[static_cast<size_t>(i)].bt_offset);
+  }
+  for (int i = 5; i < 8; ++i) {
+    CHECK_EQ(tok[i], 0);
+    CHECK_EQ(slots[i], -1);  // K/V of padding rows are never written
+    CHECK_EQ(dec[i].row, i);
+    CHECK_EQ(dec[i].n_keys, 1);
+    CHECK_EQ(dec[i].num_parts, 1);
+    CHECK_EQ(dec[i].bt_offset, 0);  // reads a real block: finite values
+  }
+  for (int i = 0; i < 8; ++i) CHECK_EQ(lrs[i], i);
+  for (size_t i = 0; i < p.block_tables.size(); ++i) CHECK_EQ(bt[i], p.block_tables[i]);
 }
 
 TEST(backend_selection_without_a_gpu) {

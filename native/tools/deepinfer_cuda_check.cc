@@ -7,12 +7,15 @@
 //       [--decode-steps 32] [--prefill 2048]
 //       random bf16 weights of config.json's shape generated on the GPU (no files), then
 //       decode tokens/s per batch size, prefill tokens/s, the card's copy bandwidth and bf16
-//       GEMM rate, and each figure against its roofline. Prints "RESULT key value" lines.
+//       GEMM rate, and each figure against its roofline. Prints "RESULT key value" lines, then
+//       per-phase GPU time of profiled steps ("PROFILE workload phase ms_per_step share").
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -152,6 +155,40 @@ int cmd_bench(int argc, char** argv) {
     std::vector<di_seq_output> outs(static_cast<size_t>(n_seqs));
     be.forward_sample(b, sr.data(), outs.data(), nullptr);
   };
+  // Profiled steps: per-phase GPU time (events between launch groups; host gaps show up in
+  // the phase that follows them) against the step's wall time.
+  std::vector<std::string> profile_lines;
+  // Returns the per-phase ms per step.
+  auto profile = [&](const std::string& name, int reps, const std::function<void(int)>& step) {
+    auto& timer = be.phase_timer();
+    timer.reset();
+    timer.enable(true);
+    auto t = Clock::now();
+    for (int i = 0; i < reps; ++i) step(i);
+    const double wall_ms = std::chrono::duration<double>(Clock::now() - t).count() * 1e3 / reps;
+    timer.enable(false);
+    double gpu_ms = 0;
+    std::vector<std::pair<double, std::string>> phases;
+    for (const auto& kv : timer.totals_ms()) {
+      phases.push_back({kv.second / timer.steps(), kv.first});
+      gpu_ms += kv.second / timer.steps();
+    }
+    std::sort(phases.rbegin(), phases.rend());
+    char line[256];
+    std::snprintf(line, sizeof(line), "PROFILE %s wall %.3f ms/step, GPU timeline %.3f ms/step", name.c_str(),
+                  wall_ms, gpu_ms);
+    profile_lines.push_back(line);
+    for (const auto& ph : phases) {
+      std::snprintf(line, sizeof(line), "PROFILE %s %-22s %8.3f ms %5.1f%%", name.c_str(), ph.second.c_str(), ph.first,
+                    100.0 * ph.first / gpu_ms);
+      profile_lines.push_back(line);
+    }
+    std::map<std::string, double> per_step;
+    for (const auto& ph : phases) per_step[ph.second] = ph.first;
+    return per_step;
+  };
+  std::string details;  // the backend's choices, read while its graphs are still captured
+  const int64_t kv_token_bytes = 2LL * cfg.num_layers * cfg.num_kv_heads * cfg.head_dim * 2;  // K and V, bf16
   for (int B : batches) {
     std::vector<std::vector<int32_t>> tables(static_cast<size_t>(B));
     for (int s = 0; s < B; ++s) {
@@ -162,9 +199,26 @@ int cmd_bench(int argc, char** argv) {
     for (int i = 0; i < steps; ++i) run(B, 1, context + i, tables);
     const double sec = std::chrono::duration<double>(Clock::now() - t).count();
     const double tps = B * steps / sec;
-    const double step_roof = wbytes / bw;  // bw: bytes moved (read + write) per second by a copy
+    // Roofline of a step: the bytes it must read (the weights once, plus every row's K/V
+    // context) over the copy bandwidth (bw counts bytes read + written, i.e. bytes moved).
+    const double kv_bytes = static_cast<double>(B) * (context + steps / 2) * static_cast<double>(kv_token_bytes);
+    const double step_roof = (wbytes + kv_bytes) / bw;
     std::printf("RESULT decode_b%d_tok_s %.1f\nRESULT decode_b%d_roofline_frac %.3f\n", B, tps, B,
                 (sec / steps) > 0 ? step_roof / (sec / steps) : 0.0);
+    std::fflush(stdout);
+    if (B == batches.front() || B == batches.back()) {
+      // The same steps launched kernel by kernel (no CUDA graph), then profiled (also eager:
+      // the phase timer needs the launches).
+      details = be.details();
+      const bool graphs = be.cuda_graphs();
+      be.set_cuda_graphs(false);
+      auto te = Clock::now();
+      for (int i = 0; i < steps; ++i) run(B, 1, context + i, tables);
+      const double sec_e = std::chrono::duration<double>(Clock::now() - te).count();
+      std::printf("RESULT decode_b%d_eager_tok_s %.1f\n", B, B * steps / sec_e);
+      profile("decode_b" + std::to_string(B), 8, [&](int i) { run(B, 1, context + i, tables); });
+      be.set_cuda_graphs(graphs);
+    }
   }
   {
     std::vector<std::vector<int32_t>> tables(1);
@@ -177,7 +231,20 @@ int cmd_bench(int argc, char** argv) {
     const double flops = 2.0 * wbytes / 2.0 * prefill;  // 2 FLOP per weight per token (bf16: 2 bytes)
     std::printf("RESULT prefill_%d_tok_s %.1f\nRESULT prefill_gemm_frac %.3f\n", prefill, prefill / sec,
                 flops / sec / mm);
+    const std::map<std::string, double> ph =
+        profile("prefill_" + std::to_string(prefill), 2, [&](int) { run(1, prefill, 0, tables); });
+    // The layers' GEMMs alone ("gemm *" phases; the LM head runs for one row and is left out):
+    // their FLOPs over their profiled time, against the measured GEMM rate.
+    const double head = static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
+    const double gemm_flops = 2.0 * (wbytes / 2.0 - head) * prefill;
+    double gemm_ms = 0;
+    for (const auto& kv : ph) {
+      if (kv.first.rfind("gemm", 0) == 0) gemm_ms += kv.second;
+    }
+    if (gemm_ms > 0) std::printf("RESULT prefill_gemms_only_frac %.3f\n", gemm_flops / (gemm_ms * 1e-3) / mm);
   }
+  std::printf("backend: %s\n", details.c_str());
+  for (const std::string& l : profile_lines) std::printf("%s\n", l.c_str());
   return 0;
 }
 

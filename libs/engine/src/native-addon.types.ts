@@ -44,6 +44,12 @@ export interface NativeEngineInfo {
   numKvBlocks: number;
   kvBlockBytes: number;
   numThreads: number;
+  /** CUDA backend only ('' / 0 on the CPU backend), as of engine creation. */
+  deviceName: string;
+  deviceFreeBytes: number;
+  deviceTotalBytes: number;
+  /** The backend's choices: GEMM library, attention kernels, CUDA graphs. */
+  backendDetails: string;
 }
 
 export interface NativeModelProbe {

@@ -68,6 +68,11 @@ Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("numKvBlocks", i.num_kv_blocks);
   o.Set("kvBlockBytes", static_cast<double>(i.kv_block_bytes));
   o.Set("numThreads", i.num_threads);
+  // CUDA backend only ("" / 0 on the CPU backend); read at create time.
+  o.Set("deviceName", std::string(i.device_name));
+  o.Set("deviceFreeBytes", static_cast<double>(i.device_free_bytes));
+  o.Set("deviceTotalBytes", static_cast<double>(i.device_total_bytes));
+  o.Set("backendDetails", std::string(i.backend_details));
   return o;
 }
 

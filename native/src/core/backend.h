@@ -98,6 +98,8 @@ class Backend {
     throw Error(std::string(name()) + ": device-side sampling is not implemented");
   }
   virtual const char* device_name() const { return ""; }
+  // The backend's run-time choices in one line (GEMM library, kernel variants, graphs).
+  virtual std::string details() const { return ""; }
   virtual DeviceMemoryInfo memory_info() const { return DeviceMemoryInfo(); }
 };
 

@@ -1,11 +1,13 @@
-// Paged causal attention for prefill chunks, flash-attention style with FMA (no tensor cores
-// yet: the mma.sync version is the first thing to tune, docs/gpu_optimization.md). Block =
+// Paged causal attention for prefill chunks, flash-attention style with FMA (PrefillAttn::kFma,
+// and the fallback of kMma: f32 caches, head_dims the tensor-core kernel of
+// attention_prefill_mma.cu does not instantiate). Block =
 // (tile of up to 64 consecutive rows of one sequence, query head h); 4 threads per row, each
 // owning head_dim / 4 interleaved dimensions (d = sub + 4 k, so the 4 threads of a row read
 // adjacent shared-memory words). K/V tiles of BK keys are read through the block table, from
 // key 0 (earlier context, prefix-cache hits) up to the tile's last position, into shared
 // memory as f32. The online softmax goes key by key, so a row's arithmetic is the same
 // whatever tile (chunk) it falls in: chunked and whole prefills give identical rows.
+#include "backends/cuda/attention_prefill_mma.h"
 #include "backends/cuda/kernels.h"
 
 namespace deepinfer {
@@ -95,8 +97,10 @@ void launch_t(const AttnParams& a, const PrefillTile* tiles, int n_tiles, cudaSt
 
 }  // namespace
 
-void launch_attention_prefill(const AttnParams& a, const PrefillTile* tiles, int n_tiles, cudaStream_t s) {
+void launch_attention_prefill(const AttnParams& a, const PrefillTile* tiles, int n_tiles, PrefillAttn kind,
+                              cudaStream_t s) {
   if (n_tiles == 0) return;
+  if (kind == PrefillAttn::kMma && launch_attention_prefill_mma(a, tiles, n_tiles, s)) return;
   const int dpt = (a.hd + 3) / 4;
   DI_DISPATCH_DT(a.dt, E, {
     if (dpt <= 2) launch_t<E, 2>(a, tiles, n_tiles, s);

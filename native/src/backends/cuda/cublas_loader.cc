@@ -61,6 +61,7 @@ void load() {
     ok = sym(lib, "cublasGemmEx", &a.gemm_ex, &missing) && ok;
     std::string ignored;
     sym(lib, "cublasGetStatusString", &a.status_string, &ignored);
+    sym(lib, "cublasSetWorkspace_v2", &a.set_workspace, &ignored);
     if (!ok) {
       tried += "\n  " + c + ": loaded, but missing symbols:" + missing;
       dlclose(lib);

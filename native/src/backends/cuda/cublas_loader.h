@@ -11,7 +11,8 @@
 //   cublasComputeType_t int            (CUBLAS_COMPUTE_32F = 68: f32 accumulation, no TF32)
 //   cublasGemmAlgo_t    int            (CUBLAS_GEMM_DEFAULT = -1)
 //   cudaDataType        from the CUDA toolkit's own library_types.h (not a cuBLAS header)
-//   cublasCreate_v2 / cublasDestroy_v2 / cublasSetStream_v2 / cublasGetStatusString
+//   cublasCreate_v2 / cublasDestroy_v2 / cublasSetStream_v2 / cublasGetStatusString /
+//   cublasSetWorkspace_v2 (handle, void* workspace, size_t bytes)
 // Library names tried, in order: $DEEPINFER_CUBLAS_PATH (a full path), libcublas.so.13,
 // libcublas.so.12, libcublas.so, each through the dynamic loader's normal search (LD_LIBRARY_PATH,
 // ld.so.cache, RUNPATH), then under $CUDA_HOME/lib64 and /usr/local/cuda/lib64. The
@@ -39,6 +40,8 @@ struct CublasApi {
                             const void* A, int Atype, int lda, const void* B, int Btype, int ldb, const void* beta,
                             void* C, int Ctype, int ldc, int computeType, int algo) = nullptr;
   const char* (*status_string)(cublasStatus_t) = nullptr;  // optional
+  // Optional: a caller-owned workspace, so GEMMs captured into CUDA graphs never allocate.
+  cublasStatus_t (*set_workspace)(cublasHandle_t, void*, size_t) = nullptr;
   std::string path;  // the library that was loaded
 };
 

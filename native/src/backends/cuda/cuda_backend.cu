@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/cuda_api.h"
@@ -28,10 +29,18 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   device_name_ = prop.name;
   DI_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   gemm_.init(stream_);
+  if (const char* v = std::getenv("DEEPINFER_CUDA_PREFILL_ATTN")) {
+    prefill_attn_ = std::string(v) == "fma" ? PrefillAttn::kFma : PrefillAttn::kMma;
+  }
+  if (const char* v = std::getenv("DEEPINFER_CUDA_DECODE_ATTN")) {
+    decode_attn_ = std::string(v) == "warp" ? DecodeAttn::kWarpPerKey : DecodeAttn::kTiled;
+  }
+  if (const char* v = std::getenv("DEEPINFER_CUDA_GRAPHS")) graphs_enabled_ = std::string(v) != "0";
 }
 
 CudaBackend::~CudaBackend() {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  drop_graphs();
   free_kv();
   for (void* p : weight_allocs_) cudaFree(p);
   for (void* p : {static_cast<void*>(x_), xn_, static_cast<void*>(qkv_), attn_, static_cast<void*>(gu_), h_, xr_,
@@ -42,6 +51,7 @@ CudaBackend::~CudaBackend() {
   if (h_sample_out_ != nullptr) cudaFreeHost(h_sample_out_);
   free_mirror(&meta_);
   free_mirror(&smeta_);
+  free_mirror(&gmeta_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
@@ -216,6 +226,7 @@ void CudaBackend::load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t se
 }
 
 void CudaBackend::free_kv() {
+  drop_graphs();
   if (kv_base_ != nullptr) {
     if (stream_ != nullptr) cudaStreamSynchronize(stream_);
     cudaFree(kv_base_);
@@ -247,6 +258,7 @@ void CudaBackend::reserve(int32_t max_tokens, int32_t max_rows) {
   const size_t kvd = static_cast<size_t>(cfg_.num_kv_heads) * cfg_.head_dim;
   const size_t V = static_cast<size_t>(cfg_.vocab_size);
   if (stream_ != nullptr) DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (max_tokens > cap_tokens_ || max_rows > cap_rows_) drop_graphs();
   if (max_tokens > cap_tokens_) {
     const size_t T = static_cast<size_t>(max_tokens);
     for (void* p : {static_cast<void*>(x_), xn_, static_cast<void*>(qkv_), attn_, static_cast<void*>(gu_), h_,
@@ -339,11 +351,9 @@ void CudaBackend::run(const ForwardBatch& b) {
   const int T = b.num_tokens;
   const int R = b.num_logit_rows;
   if (T > cap_tokens_ || R > cap_rows_) reserve(std::max(T, cap_tokens_), std::max(R, cap_rows_));
-  const int D = cfg_.hidden_size, hd = cfg_.head_dim, Hq = cfg_.num_heads, Hkv = cfg_.num_kv_heads;
-  const int qd = Hq * hd, kvd = Hkv * hd, nqkv = qd + 2 * kvd, I = cfg_.intermediate_size, V = cfg_.vocab_size;
-  const float eps = static_cast<float>(cfg_.rms_norm_eps);
-
+  timer_.begin(stream_);
   build_step_plan(b, geo_.block_size, &plan_);
+  if (run_as_graph(R)) return;
   // Pack the plan into one pinned buffer: [tokens][positions][logit_rows][block_tables]
   // [slots (8-aligned)][decode rows][prefill tiles], then one host-to-device copy.
   size_t off = 0;
@@ -374,17 +384,91 @@ void CudaBackend::run(const ForwardBatch& b) {
     std::memcpy(meta_.h + o_pre, plan_.prefill_tiles.data(), sizeof(PrefillTile) * plan_.prefill_tiles.size());
   }
   DI_CUDA_CHECK(cudaMemcpyAsync(meta_.d, meta_.h, off, cudaMemcpyHostToDevice, stream_));
-  const int32_t* d_tok = reinterpret_cast<const int32_t*>(meta_.d + o_tok);
-  d_positions_ = reinterpret_cast<const int32_t*>(meta_.d + o_pos);
-  d_logit_rows_ = reinterpret_cast<const int32_t*>(meta_.d + o_lr);
-  const int32_t* d_bt = reinterpret_cast<const int32_t*>(meta_.d + o_bt);
-  const int64_t* d_slots = reinterpret_cast<const int64_t*>(meta_.d + o_slot);
-  const DecodeRow* d_dec = reinterpret_cast<const DecodeRow*>(meta_.d + o_dec);
-  const PrefillTile* d_pre = reinterpret_cast<const PrefillTile*>(meta_.d + o_pre);
-  const int n_dec = static_cast<int>(plan_.decode_rows.size());
-  const int n_pre = static_cast<int>(plan_.prefill_tiles.size());
+  StepView v;
+  v.T = T;
+  v.R = R;
+  v.n_dec = static_cast<int>(plan_.decode_rows.size());
+  v.n_pre = static_cast<int>(plan_.prefill_tiles.size());
+  v.max_parts = plan_.max_decode_parts;
+  v.tokens = reinterpret_cast<const int32_t*>(meta_.d + o_tok);
+  v.positions = reinterpret_cast<const int32_t*>(meta_.d + o_pos);
+  v.logit_rows = reinterpret_cast<const int32_t*>(meta_.d + o_lr);
+  v.block_tables = reinterpret_cast<const int32_t*>(meta_.d + o_bt);
+  v.slots = reinterpret_cast<const int64_t*>(meta_.d + o_slot);
+  v.decode_rows = reinterpret_cast<const DecodeRow*>(meta_.d + o_dec);
+  v.prefill_tiles = reinterpret_cast<const PrefillTile*>(meta_.d + o_pre);
+  timer_.mark("plan upload", stream_);
+  enqueue_forward(v);
+}
 
-  launch_embedding(d_tok, T, embed_, dt_, D, x_, stream_);
+bool CudaBackend::run_as_graph(int R) {
+  if (!graphs_enabled_ || timer_.enabled() || geo_.block_size <= 0) return false;
+  if (graph_layout_.bytes == 0) {
+    // Table capacity: every row of the largest bucket at the longest context. Allocated once:
+    // captured graphs hold these addresses.
+    const size_t per_seq =
+        static_cast<size_t>((cfg_.max_position_embeddings + geo_.block_size - 1) / geo_.block_size);
+    graph_layout_ = graph_plan_layout(std::min<size_t>(per_seq * kMaxGraphBatch, size_t(1) << 22));
+    ensure_mirror(&gmeta_, graph_layout_.bytes);
+  }
+  if (!graph_eligible(plan_, R, graph_layout_)) return false;
+  const int bucket = graph_bucket(R);
+  if (bucket > cap_tokens_ || bucket > cap_rows_) return false;
+  const size_t bytes = pack_graph_plan(plan_, bucket, graph_layout_, gmeta_.h);
+  DI_CUDA_CHECK(cudaMemcpyAsync(gmeta_.d, gmeta_.h, bytes, cudaMemcpyHostToDevice, stream_));
+  StepView v;
+  v.T = v.R = v.n_dec = bucket;
+  v.n_pre = 0;
+  v.max_parts = kDecodeMaxParts;  // a row's blocks beyond its own partitions exit at once
+  v.tokens = reinterpret_cast<const int32_t*>(gmeta_.d + graph_layout_.tokens);
+  v.positions = reinterpret_cast<const int32_t*>(gmeta_.d + graph_layout_.positions);
+  v.logit_rows = reinterpret_cast<const int32_t*>(gmeta_.d + graph_layout_.logit_rows);
+  v.block_tables = reinterpret_cast<const int32_t*>(gmeta_.d + graph_layout_.block_tables);
+  v.slots = reinterpret_cast<const int64_t*>(gmeta_.d + graph_layout_.slots);
+  v.decode_rows = reinterpret_cast<const DecodeRow*>(gmeta_.d + graph_layout_.decode_rows);
+  v.prefill_tiles = nullptr;
+  auto it = graphs_.find(bucket);
+  if (it == graphs_.end()) {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    DI_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    std::string why;
+    try {
+      enqueue_forward(v);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+    if (why.empty() && e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (!why.empty() || e != cudaSuccess) {
+      // Not capturable here (an old driver, a cuBLAS without workspace control): run eagerly
+      // from now on, and say why in the engine info.
+      cudaGetLastError();
+      graphs_enabled_ = false;
+      graphs_note_ = "CUDA graphs off: capture failed: " + (why.empty() ? std::string(cudaGetErrorString(e)) : why);
+      enqueue_forward(v);
+      return true;
+    }
+    it = graphs_.emplace(bucket, exec).first;
+  }
+  DI_CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
+  return true;
+}
+
+void CudaBackend::drop_graphs() {
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  for (auto& g : graphs_) cudaGraphExecDestroy(g.second);
+  graphs_.clear();
+}
+
+void CudaBackend::enqueue_forward(const StepView& v) {
+  const int T = v.T, R = v.R;
+  const int D = cfg_.hidden_size, hd = cfg_.head_dim, Hq = cfg_.num_heads, Hkv = cfg_.num_kv_heads;
+  const int qd = Hq * hd, kvd = Hkv * hd, nqkv = qd + 2 * kvd, I = cfg_.intermediate_size, V = cfg_.vocab_size;
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  launch_embedding(v.tokens, T, embed_, dt_, D, x_, stream_);
+  timer_.mark("embedding", stream_);
   AttnParams ap;
   ap.qkv = qkv_;
   ap.nqkv = nqkv;
@@ -394,37 +478,50 @@ void CudaBackend::run(const ForwardBatch& b) {
   ap.block_size = geo_.block_size;
   ap.scale = 1.f / std::sqrt(static_cast<float>(hd));
   ap.dt = dt_;
-  ap.block_tables = d_bt;
+  ap.block_tables = v.block_tables;
   ap.out = attn_;
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     launch_add_rmsnorm(x_, nullptr, nullptr, T, D, L.attn_norm, eps, xn_, dt_, stream_);
+    timer_.mark("rmsnorm", stream_);
     gemm_.run(xn_, L.wqkv, dt_, qkv_, T, nqkv, D, nqkv, false, stream_);
-    launch_qkv_rope(qkv_, T, d_positions_, inv_freq_, Hq, Hkv, hd, L.bqkv, L.q_norm, L.k_norm, eps, stream_);
-    launch_kv_write(qkv_, T, nqkv, qd, kvd, d_slots, k_cache_[l], v_cache_[l], dt_, stream_);
+    timer_.mark("gemm qkv", stream_);
+    launch_qkv_rope(qkv_, T, v.positions, inv_freq_, Hq, Hkv, hd, L.bqkv, L.q_norm, L.k_norm, eps, stream_);
+    launch_kv_write(qkv_, T, nqkv, qd, kvd, v.slots, k_cache_[l], v_cache_[l], dt_, stream_);
+    timer_.mark("rope + kv write", stream_);
     ap.k_cache = k_cache_[l];
     ap.v_cache = v_cache_[l];
-    for (int r0 = 0; r0 < n_dec; r0 += 256) {
-      launch_attention_decode(ap, d_dec + r0, std::min(256, n_dec - r0), plan_.max_decode_parts, o_part_, ml_part_,
-                              stream_);
+    for (int r0 = 0; r0 < v.n_dec; r0 += 256) {
+      launch_attention_decode(ap, v.decode_rows + r0, std::min(256, v.n_dec - r0), v.max_parts, o_part_, ml_part_,
+                              decode_attn_, stream_);
     }
-    launch_attention_prefill(ap, d_pre, n_pre, stream_);
+    timer_.mark("attention decode", stream_);
+    launch_attention_prefill(ap, v.prefill_tiles, v.n_pre, prefill_attn_, stream_);
+    timer_.mark("attention prefill", stream_);
     gemm_.run(attn_, L.wo, dt_, x_, T, D, qd, D, true, stream_);  // x += attn Wo^T (fused residual)
+    timer_.mark("gemm o", stream_);
     launch_add_rmsnorm(x_, nullptr, nullptr, T, D, L.mlp_norm, eps, xn_, dt_, stream_);
+    timer_.mark("rmsnorm", stream_);
     gemm_.run(xn_, L.wgu, dt_, gu_, T, 2 * I, D, 2 * I, false, stream_);
+    timer_.mark("gemm gate+up", stream_);
     launch_silu_mul(gu_, T, I, h_, dt_, stream_);
+    timer_.mark("silu*mul", stream_);
     gemm_.run(h_, L.wdown, dt_, x_, T, D, I, D, true, stream_);  // x += h Wdown^T
+    timer_.mark("gemm down", stream_);
   }
   if (R == 0) return;
-  launch_add_rmsnorm(x_, nullptr, d_logit_rows_, R, D, final_norm_, eps, xr_, dt_, stream_);
+  launch_add_rmsnorm(x_, nullptr, v.logit_rows, R, D, final_norm_, eps, xr_, dt_, stream_);
   gemm_.run(xr_, lm_head_, dt_, d_logits_, R, V, D, V, false, stream_);
+  timer_.mark("final norm + lm head", stream_);
 }
 
 void CudaBackend::forward(const ForwardBatch& b, float* logits) {
   run(b);
   const size_t n = static_cast<size_t>(b.num_logit_rows) * cfg_.vocab_size;
   if (n > 0) DI_CUDA_CHECK(cudaMemcpyAsync(logits, d_logits_, n * 4, cudaMemcpyDeviceToHost, stream_));
+  timer_.mark("copy out", stream_);
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  timer_.collect();
 }
 
 void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) {
@@ -499,6 +596,7 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
     launch_sample(d_logits_, R, V, reinterpret_cast<const SampleParamsDev*>(smeta_.d + o_par),
                   reinterpret_cast<const int32_t*>(smeta_.d + o_ids), reinterpret_cast<const float*>(smeta_.d + o_bias),
                   d_work_, d_counts_, d_sample_out_, stream_);
+    timer_.mark("sampling", stream_);
     DI_CUDA_CHECK(cudaMemcpyAsync(h_sample_out_, d_sample_out_, sizeof(SampleOutDev) * static_cast<size_t>(R),
                                   cudaMemcpyDeviceToHost, stream_));
     if (logits != nullptr) {
@@ -506,7 +604,9 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
                                     cudaMemcpyDeviceToHost, stream_));
     }
   }
+  timer_.mark("copy out", stream_);
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  timer_.collect();
   for (int r = 0; r < R; ++r) {
     const SampleOutDev& s = h_sample_out_[r];
     di_seq_output& o = outs[r];
@@ -571,6 +671,18 @@ double CudaBackend::measure_gemm_rate(int n) {
   dev_free(W);
   dev_free(C);
   return 2.0 * n * static_cast<double>(n) * n / (ms * 1e-3);
+}
+
+std::string CudaBackend::details() const {
+  std::string d = std::string("gemm: ") + gemm_.note();
+  d += prefill_attn_ == PrefillAttn::kMma ? "; prefill attention: mma" : "; prefill attention: fma";
+  d += decode_attn_ == DecodeAttn::kTiled ? "; decode attention: tiled" : "; decode attention: warp";
+  if (graphs_enabled_) {
+    d += "; cuda graphs: on, " + std::to_string(graphs_.size()) + " captured";
+  } else {
+    d += graphs_note_.empty() ? "; cuda graphs: off" : "; " + graphs_note_;
+  }
+  return d;
 }
 
 DeviceMemoryInfo CudaBackend::memory_info() const {

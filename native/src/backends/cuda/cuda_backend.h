@@ -7,11 +7,14 @@
 
 #include <cuda_runtime.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "backends/cuda/graph_plan.h"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/phase_timer.h"
 #include "backends/cuda/step_plan.h"
 #include "core/backend.h"
 
@@ -39,13 +42,27 @@ class CudaBackend : public Backend {
   bool samples_on_device() const override { return true; }
   void forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) override;
   DeviceMemoryInfo memory_info() const override;
+  std::string details() const override;
 
   const char* gemm_note() const { return gemm_.note(); }
   void zero_kv() { DI_CUDA_CHECK(cudaMemsetAsync(kv_base_, 0, static_cast<size_t>(kv_bytes_), stream_)); }
   // Device copy bandwidth (bytes/s, read + write) and bf16 GEMM rate (FLOP/s) measured here.
   double measure_copy_bandwidth();
   double measure_gemm_rate(int n);
-  void force_fallback_gemm() { gemm_.force_fallback(); }
+  void force_fallback_gemm() {
+    drop_graphs();
+    gemm_.force_fallback();
+  }
+  // CUDA graphs for decode steps (on by default; env DEEPINFER_CUDA_GRAPHS=0 turns them off;
+  // the attention kernels are chosen by env at construction, see kernels.h). details() says
+  // which are in use, and why graphs are off if a capture failed.
+  void set_cuda_graphs(bool on) {
+    drop_graphs();
+    graphs_enabled_ = on;
+  }
+  bool cuda_graphs() const { return graphs_enabled_; }
+  // Per-phase GPU time of the steps run while enabled (benchmarks).
+  PhaseTimer& phase_timer() { return timer_; }
   cudaStream_t stream() const { return stream_; }
   Dt dtype() const { return dt_; }
 
@@ -69,14 +86,34 @@ class CudaBackend : public Backend {
   void* random_matrix(int64_t rows, int64_t cols, uint64_t seed, float scale);
   float* const_vector(int64_t n, float value);
   void setup_common();
+  // Device-side view of one step's metadata and sizes: what the kernels of a step read.
+  struct StepView {
+    int T = 0, R = 0, n_dec = 0, n_pre = 0, max_parts = 0;
+    const int32_t* tokens = nullptr;
+    const int32_t* positions = nullptr;
+    const int32_t* logit_rows = nullptr;
+    const int32_t* block_tables = nullptr;
+    const int64_t* slots = nullptr;
+    const DecodeRow* decode_rows = nullptr;
+    const PrefillTile* prefill_tiles = nullptr;
+  };
   // Runs the model on b; the logits of its logit rows are left in d_logits_ (device).
   void run(const ForwardBatch& b);
+  // Runs plan_ as a replay of its bucket's CUDA graph (captured on first use) when eligible;
+  // false: run it eagerly.
+  bool run_as_graph(int num_logit_rows);
+  // Every kernel of one step, in order; no host synchronisation, no allocation (capturable).
+  void enqueue_forward(const StepView& v);
+  void drop_graphs();
   void free_kv();
 
   int device_ = 0;
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   Gemm gemm_;
+  PrefillAttn prefill_attn_ = PrefillAttn::kMma;
+  DecodeAttn decode_attn_ = DecodeAttn::kTiled;
+  PhaseTimer timer_;
   ModelConfig cfg_;
   Dt dt_ = Dt::kF32;
   std::vector<void*> weight_allocs_;
@@ -121,8 +158,13 @@ class CudaBackend : public Backend {
   Mirror meta_;    // step plan
   Mirror smeta_;   // sampling parameters
   StepPlan plan_;
-  const int32_t* d_positions_ = nullptr;
-  const int32_t* d_logit_rows_ = nullptr;
+  // CUDA graphs of decode steps, by bucket. Valid while the buffers they captured stay put:
+  // drop_graphs() runs whenever weights, scratch or the KV cache are reallocated.
+  bool graphs_enabled_ = true;
+  std::string graphs_note_;
+  std::map<int, cudaGraphExec_t> graphs_;
+  GraphPlanLayout graph_layout_;
+  Mirror gmeta_;  // graph-step metadata, fixed addresses (graph_plan.h)
 };
 
 }  // namespace cuda

@@ -97,6 +97,14 @@ void Gemm::init(cudaStream_t s) {
     return;
   }
   api->set_stream(h, s);
+  // A fixed workspace (32 MiB, NVIDIA's recommendation for Hopper and newer): GEMMs captured
+  // into CUDA graphs must not allocate.
+  if (api->set_workspace != nullptr && cudaMalloc(&workspace_, kWorkspaceBytes) == cudaSuccess) {
+    api->set_workspace(h, workspace_, kWorkspaceBytes);
+  } else {
+    cudaGetLastError();
+    workspace_ = nullptr;
+  }
   handle_ = h;
   note_ = "cuBLAS (" + api->path + ")";
 }
@@ -115,6 +123,7 @@ Gemm::~Gemm() {
     const CublasApi* api = load_cublas(nullptr);
     if (api != nullptr) api->destroy(handle_);
   }
+  if (workspace_ != nullptr) cudaFree(workspace_);
 }
 
 void Gemm::run(const void* A, const void* W, Dt dt, float* C, int M, int N, int K, int ldc, bool accumulate,

@@ -31,7 +31,7 @@ void launch_qkv_rope(float* qkv, int T, const int32_t* positions, const double* 
                      const float* bias, const float* q_norm, const float* k_norm, float eps, cudaStream_t s);
 
 // kv_write.cu: K and V rows of every token (from qkv) into their cache slots; cache layout
-// [slots][Hkv][hd] of type dt.
+// [slots][Hkv][hd] of type dt. Rows with slot -1 (graph padding) are skipped.
 void launch_kv_write(const float* qkv, int T, int nqkv, int k_off, int kvd, const int64_t* slots, void* k_cache,
                      void* v_cache, Dt dt, cudaStream_t s);
 
@@ -50,14 +50,28 @@ struct AttnParams {
   void* out;              // [T, Hq * hd] of type dt
 };
 
+// Attention kernel variants. Both variants of a kind compute the same function; tests
+// (test_cuda_attention) check each against a double-precision reference, and the backend picks
+// one at start (env DEEPINFER_CUDA_PREFILL_ATTN=fma|mma, DEEPINFER_CUDA_DECODE_ATTN=warp|tiled)
+// so the benchmark can compare them on the same card.
+enum class PrefillAttn : int {
+  kFma = 0,  // CUDA-core FMA, any head_dim <= 256, any type
+  kMma = 1,  // tensor cores (mma.sync); f16/bf16 with head_dim 16/32/64/128/256, else runs kFma
+};
+enum class DecodeAttn : int {
+  kWarpPerKey = 0,  // a warp per key, K/V read from global memory
+  kTiled = 1,       // K/V chunks staged in shared memory
+};
+
 // attention_decode.cu: split-K flash decoding for rows of one-token sequences: partial
 // softmax over each partition (o_part [n][Hq][kDecodeMaxParts][hd], ml_part [..][2]), then a
 // combine kernel writes out.
 void launch_attention_decode(const AttnParams& a, const DecodeRow* rows, int n_rows, int max_parts, float* o_part,
-                             float* ml_part, cudaStream_t s);
+                             float* ml_part, DecodeAttn kind, cudaStream_t s);
 // attention_prefill.cu: causal flash attention for tiles of prefill rows, reading all earlier
 // context through the block table (K/V of this step's rows were written first).
-void launch_attention_prefill(const AttnParams& a, const PrefillTile* tiles, int n_tiles, cudaStream_t s);
+void launch_attention_prefill(const AttnParams& a, const PrefillTile* tiles, int n_tiles, PrefillAttn kind,
+                              cudaStream_t s);
 
 // gemm.cu: C[M, N] (row stride ldc, f32) (+)= A[M, K] (dt) * W[N, K]^T (dt).
 class Gemm {
@@ -74,7 +88,9 @@ class Gemm {
   void force_fallback();
 
  private:
+  static constexpr size_t kWorkspaceBytes = size_t(32) << 20;
   void* handle_ = nullptr;
+  void* workspace_ = nullptr;  // cuBLAS workspace (device), owned
   std::string note_;
 };
 void launch_gemm_fallback(const void* A, const void* W, Dt dt, float* C, int M, int N, int K, int ldc,
