@@ -290,10 +290,10 @@ TEST(decode_attention_matches_reference) {
   for (const Shape& sh : shapes()) {
     AttentionCase c(sh, seqs, 1, 11 + static_cast<uint64_t>(sh.hd));
     const std::vector<float> want = c.reference();
-    for (DecodeAttn kind : {DecodeAttn::kWarpPerKey, DecodeAttn::kTiled}) {
+    for (DecodeAttn kind : {DecodeAttn::kWarpPerKey, DecodeAttn::kTiled, DecodeAttn::kMma}) {
       const double e = max_err(c.run(false, PrefillAttn::kFma, kind), want);
       std::printf("  decode %-5s Hq %2d Hkv %2d hd %3d %-4s: max error %.2e (tolerance %.0e)\n",
-                  kind == DecodeAttn::kWarpPerKey ? "warp" : "tiled", sh.Hq, sh.Hkv, sh.hd, dt_str(sh.dt), e,
+                  kind == DecodeAttn::kWarpPerKey ? "warp" : kind == DecodeAttn::kTiled ? "tiled" : "mma", sh.Hq, sh.Hkv, sh.hd, dt_str(sh.dt), e,
                   tolerance(sh.dt));
       CHECK_MSG(e <= tolerance(sh.dt), "decode kind %d hd %d: %.3g", static_cast<int>(kind), sh.hd, e);
     }

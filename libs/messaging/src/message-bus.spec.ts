@@ -35,6 +35,9 @@ describe('MessageBus against a real nats-server', () => {
 
   it('answers garbage with a bad_request error reply and keeps serving', async () => {
     bus.handle('t.strict', HealthReply, (m) => ({ echoed: m.instanceId }));
+    // The raw client is another connection: the server must have the subscription before it
+    // routes the first request (else "no responders").
+    await bus.flush();
     for (const garbage of ['{not json', '[]', 'null', new Uint8Array([0xff, 0x00, 0x13]), JSON.stringify({ service: 'bogus' })]) {
       const reply = await rawRequest('t.strict', garbage);
       expect(reply.ok).toBe(false);

@@ -4,12 +4,16 @@
 // (unnormalised output, max, sum) goes to o_part / ml_part, and a second kernel combines the
 // partitions. One K/V read serves the whole GQA group. Partitioning depends only on the row's
 // own context length (step_plan.h), so the result of a row does not depend on the batch around
-// it. Two partial kernels compute the same function (DecodeAttn):
+// it. Three partial kernels compute the same function (DecodeAttn):
 //   kWarpPerKey  decode_partial_kernel: a warp per key with shuffle reductions, K/V read from
 //                global memory.
 //   kTiled       decode_tiled_kernel: K/V chunks staged in shared memory with cp.async (double
 //                buffered), whole dot products per thread, no per-key shuffles.
+//   kMma         decode_mma_kernel (attention_decode_mma.cu): tensor cores; shapes it does not
+//                take run kTiled, then the warp-per-key kernel.
 #include "backends/cuda/kernels.h"
+
+#include "backends/cuda/attention_decode_mma.h"
 
 #include <algorithm>
 #include <cstring>
@@ -608,7 +612,8 @@ void launch_attention_decode(const AttnParams& a, const DecodeRow* rows, int n_r
                       sizeof(int64_t) * kDecodeChunk;
   const dim3 grid(max_parts, a.Hkv, n_rows);
   DI_DISPATCH_DT(a.dt, E, {
-    if (kind != DecodeAttn::kTiled || !launch_tiled<E>(a, rows, grid, o_part, ml_part, s)) {
+    const bool ran_mma = kind == DecodeAttn::kMma && launch_attention_decode_mma(a, rows, grid, o_part, ml_part, s);
+    if (!ran_mma && (kind == DecodeAttn::kWarpPerKey || !launch_tiled<E>(a, rows, grid, o_part, ml_part, s))) {
       decode_partial_kernel<E><<<grid, kThreads, smem, s>>>(a, rows, o_part, ml_part);
       DI_CUDA_LAUNCH_CHECK("attention_decode_partial");
     }

@@ -33,7 +33,8 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     prefill_attn_ = std::string(v) == "fma" ? PrefillAttn::kFma : PrefillAttn::kMma;
   }
   if (const char* v = std::getenv("DEEPINFER_CUDA_DECODE_ATTN")) {
-    decode_attn_ = std::string(v) == "warp" ? DecodeAttn::kWarpPerKey : DecodeAttn::kTiled;
+    const std::string s(v);
+    decode_attn_ = s == "warp" ? DecodeAttn::kWarpPerKey : s == "mma" ? DecodeAttn::kMma : DecodeAttn::kTiled;
   }
   if (const char* v = std::getenv("DEEPINFER_CUDA_GRAPHS")) graphs_enabled_ = std::string(v) != "0";
 }
@@ -676,7 +677,9 @@ double CudaBackend::measure_gemm_rate(int n) {
 std::string CudaBackend::details() const {
   std::string d = std::string("gemm: ") + gemm_.note();
   d += prefill_attn_ == PrefillAttn::kMma ? "; prefill attention: mma" : "; prefill attention: fma";
-  d += decode_attn_ == DecodeAttn::kTiled ? "; decode attention: tiled" : "; decode attention: warp";
+  d += decode_attn_ == DecodeAttn::kMma     ? "; decode attention: mma"
+       : decode_attn_ == DecodeAttn::kTiled ? "; decode attention: tiled"
+                                            : "; decode attention: warp";
   if (graphs_enabled_) {
     d += "; cuda graphs: on, " + std::to_string(graphs_.size()) + " captured";
   } else {

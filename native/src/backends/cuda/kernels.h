@@ -52,7 +52,7 @@ struct AttnParams {
 
 // Attention kernel variants. Both variants of a kind compute the same function; tests
 // (test_cuda_attention) check each against a double-precision reference, and the backend picks
-// one at start (env DEEPINFER_CUDA_PREFILL_ATTN=fma|mma, DEEPINFER_CUDA_DECODE_ATTN=warp|tiled)
+// one at start (env DEEPINFER_CUDA_PREFILL_ATTN=fma|mma, DEEPINFER_CUDA_DECODE_ATTN=warp|tiled|mma)
 // so the benchmark can compare them on the same card.
 enum class PrefillAttn : int {
   kFma = 0,  // CUDA-core FMA, any head_dim <= 256, any type
@@ -61,6 +61,7 @@ enum class PrefillAttn : int {
 enum class DecodeAttn : int {
   kWarpPerKey = 0,  // a warp per key, K/V read from global memory
   kTiled = 1,       // K/V chunks staged in shared memory
+  kMma = 2,         // tensor cores (mma.sync); f16/bf16, G <= 16, head_dim 64/128/256, else runs kTiled
 };
 
 // attention_decode.cu: split-K flash decoding for rows of one-token sequences: partial
