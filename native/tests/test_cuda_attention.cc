@@ -293,8 +293,8 @@ TEST(decode_attention_matches_reference) {
     for (DecodeAttn kind : {DecodeAttn::kWarpPerKey, DecodeAttn::kTiled, DecodeAttn::kMma}) {
       const double e = max_err(c.run(false, PrefillAttn::kFma, kind), want);
       std::printf("  decode %-5s Hq %2d Hkv %2d hd %3d %-4s: max error %.2e (tolerance %.0e)\n",
-                  kind == DecodeAttn::kWarpPerKey ? "warp" : kind == DecodeAttn::kTiled ? "tiled" : "mma", sh.Hq, sh.Hkv, sh.hd, dt_str(sh.dt), e,
-                  tolerance(sh.dt));
+                  kind == DecodeAttn::kWarpPerKey ? "warp" : kind == DecodeAttn::kTiled ? "tiled" : "mma", sh.Hq,
+                  sh.Hkv, sh.hd, dt_str(sh.dt), e, tolerance(sh.dt));
       CHECK_MSG(e <= tolerance(sh.dt), "decode kind %d hd %d: %.3g", static_cast<int>(kind), sh.hd, e);
     }
   }

@@ -17,6 +17,7 @@
 //           merged in a fixed order (log-sum-exp), so the result of a row depends only on its
 //           DecodeRow and the cache. m is written in natural-log units, as the combine expects.
 #include "backends/cuda/attention_decode_mma.h"
+#include "backends/cuda/mma_primitives.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -29,66 +30,6 @@ namespace cuda {
 
 namespace {
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte global -> shared copy; src_bytes 0 writes zeros and reads nothing.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes)
-               : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-
-// Four 8x8 b16 matrices; lanes 8m..8m+7 give the row addresses of matrix m, and register m of
-// lane l receives row l/4, columns 2(l%4), 2(l%4)+1 of matrix m (.trans: column l/4, rows
-// 2(l%4), 2(l%4)+1).
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p))
-               : "memory");
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p))
-               : "memory");
-}
-
-// d += A (16x16, row-major fragment a) * B (16x8, column fragment b0 b1). With g = lane / 4,
-// t = lane % 4: a = {(g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..)} as (row, cols),
-// b0 = rows 2t..2t+1 of column g, b1 = rows 2t+8..2t+9, d = {(g, 2t), (g, 2t+1), (g+8, 2t),
-// (g+8, 2t+1)}.
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  if constexpr (std::is_same_v<T, __half>) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-}
-
-// Two f32 -> one register of two T (round to nearest), `lo` in the lower half.
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  if constexpr (std::is_same_v<T, __half>) {
-    const __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-  } else {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t*>(&v);
-  }
-}
-
-// EMU-BEGIN (the host emulator extracts from here to EMU-END)
 constexpr int kMmaThreads = 128;  // 4 warps
 constexpr int kMmaWarps = kMmaThreads / 32;
 constexpr int kMaxGroup = 16;     // query heads per KV head: the M of one mma tile
@@ -100,7 +41,8 @@ constexpr float kLn2 = 0.6931471805599453f;
 //                           red [4 warps][16][kDW] f32 and ml [4][16][2] f32
 //   kOffQ                   Q [16][kLd] (hd 256 only; hd <= 128 passes Q through stage 1,
 //                           which is not written before the loop's first barrier)
-//   kOffOffs                int64 [2][kC]: element offsets of the keys of two chunks
+//   kOffOffs                int64 [2][kC]: element offsets of the keys of chunks c + 1, c + 2
+//                           by parity (chunk 0 computes its own)
 template <int HD>
 struct MmaCfg {
   static constexpr bool kQInRegs = HD <= 128;
@@ -120,8 +62,12 @@ struct MmaCfg {
   static_assert(kC * HD / 8 % kMmaThreads == 0, "whole copies per thread");
 };
 
+// Three blocks per SM on H100 / H200 (hd 128: 70,656 bytes of shared memory, <= 168 registers;
+// ptxas takes 156-168 by architecture, no spills); one on sm_89 / sm_120 (100 KB per SM).
+constexpr int kMmaMinBlocks = 3;
+
 template <typename T, int HD>
-__global__ void __launch_bounds__(kMmaThreads)
+__global__ void __launch_bounds__(kMmaThreads, kMmaMinBlocks)
     decode_mma_kernel(AttnParams a, const DecodeRow* __restrict__ rows, float* __restrict__ o_part,
                       float* __restrict__ ml_part) {
   using Cfg = MmaCfg<HD>;
@@ -153,7 +99,8 @@ __global__ void __launch_bounds__(kMmaThreads)
     return (slot * a.Hkv + kh) * HD;
   };
   // K and V rows of chunk c into stage c & 1; consecutive threads take consecutive 16-byte
-  // pieces of a row (coalesced).
+  // pieces of a row (coalesced). Offsets come from offs, computed a chunk ahead, except for
+  // chunk 0: its threads read the block table themselves, so its copy starts at once.
   auto issue = [&](int c) {
     constexpr int kPieces = HD / 8;
     T* ks_dst = stage + (c & 1) * Cfg::kStageElems;
@@ -162,18 +109,17 @@ __global__ void __launch_bounds__(kMmaThreads)
 #pragma unroll
     for (int i = 0; i < kC * kPieces / kMmaThreads; ++i) {
       const int idx = tid + i * kMmaThreads, j = idx / kPieces, col = (idx % kPieces) * 8;
-      const int64_t off = of[j];
+      const int64_t off = c == 0 ? key_offset(k_begin + j) : of[j];
       const int bytes = off < 0 ? 0 : 16;
       cp_async16(ks_dst + j * kLd + col, off < 0 ? kc : kc + off + col, bytes);
       cp_async16(vs_dst + j * kLd + col, off < 0 ? vc : vc + off + col, bytes);
     }
   };
 
-  // Prologue: offsets of chunks 0 and 1, Q (rows >= G zero) rounded to T.
-  if (tid < kC) {
-    offs[tid] = key_offset(k_begin + tid);
-    offs[kC + tid] = key_offset(k_begin + kC + tid);
-  }
+  // Prologue: chunk 0 in flight, offsets of chunk 1, Q (rows >= G zero) rounded to T.
+  if (n_chunks > 0) issue(0);
+  cp_async_commit();
+  if (tid < kC) offs[kC + tid] = key_offset(k_begin + kC + tid);
   {
     const float qscale = a.scale * kLog2e;
     const float* q = a.qkv + static_cast<int64_t>(d.row) * a.nqkv + static_cast<int64_t>(kh) * G * HD;
@@ -186,8 +132,6 @@ __global__ void __launch_bounds__(kMmaThreads)
     }
   }
   __syncthreads();
-  if (n_chunks > 0) issue(0);
-  cp_async_commit();
 
   // A operand of S = Q K^T for dims 16kk..16kk+15: lane l addresses head row l % 16, dim half
   // l / 16 (matrices a0..a3 = rows 0-7 | 8-15 x dims 0-7 | 8-15).
@@ -311,7 +255,8 @@ __global__ void __launch_bounds__(kMmaThreads)
     }
 #pragma unroll
     for (int n = 0; n < kDT; ++n)
-      *reinterpret_cast<float2*>(red + (warp * 16 + r) * kDW + n * 8 + 2 * t4) = make_float2(o[n][2 * i], o[n][2 * i + 1]);
+      *reinterpret_cast<float2*>(red + (warp * 16 + r) * kDW + n * 8 + 2 * t4) =
+          make_float2(o[n][2 * i], o[n][2 * i + 1]);
   }
   __syncthreads();
   const int64_t base = (static_cast<int64_t>(blockIdx.z) * a.Hq + static_cast<int64_t>(kh) * G) * kDecodeMaxParts;
@@ -343,7 +288,6 @@ __global__ void __launch_bounds__(kMmaThreads)
     ml[1] = L;
   }
 }
-// EMU-END
 
 template <typename T, int HD>
 void launch_t(const AttnParams& a, const DecodeRow* rows, dim3 grid, float* o_part, float* ml_part,

@@ -34,7 +34,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   }
   if (const char* v = std::getenv("DEEPINFER_CUDA_DECODE_ATTN")) {
     const std::string s(v);
-    decode_attn_ = s == "warp" ? DecodeAttn::kWarpPerKey : s == "mma" ? DecodeAttn::kMma : DecodeAttn::kTiled;
+    decode_attn_ = s == "warp" ? DecodeAttn::kWarpPerKey : s == "tiled" ? DecodeAttn::kTiled : DecodeAttn::kMma;
   }
   if (const char* v = std::getenv("DEEPINFER_CUDA_GRAPHS")) graphs_enabled_ = std::string(v) != "0";
 }

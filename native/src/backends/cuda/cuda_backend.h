@@ -112,7 +112,7 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   Gemm gemm_;
   PrefillAttn prefill_attn_ = PrefillAttn::kMma;
-  DecodeAttn decode_attn_ = DecodeAttn::kTiled;
+  DecodeAttn decode_attn_ = DecodeAttn::kMma;
   PhaseTimer timer_;
   ModelConfig cfg_;
   Dt dt_ = Dt::kF32;

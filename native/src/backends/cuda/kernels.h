@@ -50,10 +50,10 @@ struct AttnParams {
   void* out;              // [T, Hq * hd] of type dt
 };
 
-// Attention kernel variants. Both variants of a kind compute the same function; tests
+// Attention kernel variants. All variants of a kind compute the same function; tests
 // (test_cuda_attention) check each against a double-precision reference, and the backend picks
-// one at start (env DEEPINFER_CUDA_PREFILL_ATTN=fma|mma, DEEPINFER_CUDA_DECODE_ATTN=warp|tiled|mma)
-// so the benchmark can compare them on the same card.
+// one at start (env DEEPINFER_CUDA_PREFILL_ATTN=fma|mma, DEEPINFER_CUDA_DECODE_ATTN=warp|tiled|mma;
+// mma for both by default, the fastest on an H200) so the benchmark can compare them on one card.
 enum class PrefillAttn : int {
   kFma = 0,  // CUDA-core FMA, any head_dim <= 256, any type
   kMma = 1,  // tensor cores (mma.sync); f16/bf16 with head_dim 16/32/64/128/256, else runs kFma
