@@ -363,6 +363,7 @@ int di_engine_get_info(const di_engine* e, di_engine_info* info) {
   info->device_free_bytes = mem.free_bytes;
   info->device_total_bytes = mem.total_bytes;
   std::snprintf(info->backend_details, sizeof(info->backend_details), "%s", e->backend->details().c_str());
+  info->cuda_graphs_captured = e->backend->cuda_graphs_captured();
   return 0;
 }
 

@@ -2,6 +2,8 @@
 // on the host: random q (f32), random K/V in the cache type behind scrambled block tables,
 // prefill tiles with and without earlier context (prefix-cache hits, chunked prefill), decode
 // rows with contexts on both sides of every split-K boundary. Skipped (exit 77) without a GPU.
+// A kind asked for on a shape it does not take runs its fallback (kernels.h: mma -> fma for
+// prefill, mma -> tiled -> warp for decode), so such lines repeat the fallback's result.
 //
 // Tolerance: absolute, on outputs that are convex combinations of V rows (|V| <= 1): 2e-2 for
 // bf16 (output rounding 2^-9, tensor-core paths also round P to bf16), 4e-3 for f16, 1e-5

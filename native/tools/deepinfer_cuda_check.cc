@@ -209,7 +209,7 @@ int cmd_bench(int argc, char** argv) {
     if (B == batches.front() || B == batches.back()) {
       // The same steps launched kernel by kernel (no CUDA graph), then profiled (also eager:
       // the phase timer needs the launches).
-      details = be.details();
+      details = be.details() + ", " + std::to_string(be.cuda_graphs_captured()) + " captured";
       const bool graphs = be.cuda_graphs();
       be.set_cuda_graphs(false);
       auto te = Clock::now();

@@ -91,8 +91,10 @@ typedef struct di_engine_info {
   int64_t device_free_bytes;          /* cudaMemGetInfo free after create */
   int64_t device_total_bytes;         /* cudaMemGetInfo total */
   char backend_details[192];          /* the backend's choices, e.g. "gemm: cuBLAS (libcublas.so.13);
-                                         prefill attention: mma; decode attention: tiled; cuda
-                                         graphs: on, 2 captured"; "" on the CPU backend */
+                                         prefill attention: mma; decode attention: mma; cuda
+                                         graphs: on"; "" on the CPU backend */
+  int32_t cuda_graphs_captured;       /* decode-step CUDA graphs captured so far (one per batch
+                                         bucket used); changes as the engine runs */
 } di_engine_info;
 
 int di_engine_get_info(const di_engine* engine, di_engine_info* info);

@@ -100,6 +100,7 @@ class Backend {
   virtual const char* device_name() const { return ""; }
   // The backend's run-time choices in one line (GEMM library, kernel variants, graphs).
   virtual std::string details() const { return ""; }
+  virtual int32_t cuda_graphs_captured() const { return 0; }
   virtual DeviceMemoryInfo memory_info() const { return DeviceMemoryInfo(); }
 };
 

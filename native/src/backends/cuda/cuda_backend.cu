@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "backends/cuda/cuda_api.h"
 #include "core/rope_freq.h"
@@ -20,23 +21,34 @@ Dt dt_of(DType t) { return t == DType::kF32 ? Dt::kF32 : t == DType::kF16 ? Dt::
 
 size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+// Index of the environment variable's value in `allowed` (the enum value of the choice), or
+// `dflt` when it is unset; any other value is an error naming the allowed ones.
+int env_choice(const char* name, std::initializer_list<const char*> allowed, int dflt) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return dflt;
+  int i = 0;
+  std::string list;
+  for (const char* a : allowed) {
+    if (std::string(v) == a) return i;
+    list += (i++ > 0 ? ", " : "") + std::string(a);
+  }
+  throw Error(std::string(name) + "=\"" + v + "\" is not one of: " + list);
+}
+
 }  // namespace
 
 CudaBackend::CudaBackend(int device) : device_(device) {
+  // Kernel choices first, so a bad value fails creation before anything is allocated. Each
+  // list follows its enum's values (kernels.h); the defaults are the fastest on an H200.
+  prefill_attn_ = static_cast<PrefillAttn>(env_choice("DEEPINFER_CUDA_PREFILL_ATTN", {"fma", "mma"}, 1));
+  decode_attn_ = static_cast<DecodeAttn>(env_choice("DEEPINFER_CUDA_DECODE_ATTN", {"warp", "tiled", "mma"}, 2));
+  graphs_enabled_ = env_choice("DEEPINFER_CUDA_GRAPHS", {"0", "1"}, 1) == 1;
   DI_CUDA_CHECK(cudaSetDevice(device));
   cudaDeviceProp prop;
   DI_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
   device_name_ = prop.name;
   DI_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   gemm_.init(stream_);
-  if (const char* v = std::getenv("DEEPINFER_CUDA_PREFILL_ATTN")) {
-    prefill_attn_ = std::string(v) == "fma" ? PrefillAttn::kFma : PrefillAttn::kMma;
-  }
-  if (const char* v = std::getenv("DEEPINFER_CUDA_DECODE_ATTN")) {
-    const std::string s(v);
-    decode_attn_ = s == "warp" ? DecodeAttn::kWarpPerKey : s == "tiled" ? DecodeAttn::kTiled : DecodeAttn::kMma;
-  }
-  if (const char* v = std::getenv("DEEPINFER_CUDA_GRAPHS")) graphs_enabled_ = std::string(v) != "0";
 }
 
 CudaBackend::~CudaBackend() {
@@ -681,7 +693,7 @@ std::string CudaBackend::details() const {
        : decode_attn_ == DecodeAttn::kTiled ? "; decode attention: tiled"
                                             : "; decode attention: warp";
   if (graphs_enabled_) {
-    d += "; cuda graphs: on, " + std::to_string(graphs_.size()) + " captured";
+    d += "; cuda graphs: on";
   } else {
     d += graphs_note_.empty() ? "; cuda graphs: off" : "; " + graphs_note_;
   }

@@ -43,6 +43,7 @@ class CudaBackend : public Backend {
   void forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) override;
   DeviceMemoryInfo memory_info() const override;
   std::string details() const override;
+  int32_t cuda_graphs_captured() const override { return static_cast<int32_t>(graphs_.size()); }
 
   const char* gemm_note() const { return gemm_.note(); }
   void zero_kv() { DI_CUDA_CHECK(cudaMemsetAsync(kv_base_, 0, static_cast<size_t>(kv_bytes_), stream_)); }
@@ -111,8 +112,9 @@ class CudaBackend : public Backend {
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   Gemm gemm_;
-  PrefillAttn prefill_attn_ = PrefillAttn::kMma;
-  DecodeAttn decode_attn_ = DecodeAttn::kMma;
+  // Set in the constructor from DEEPINFER_CUDA_PREFILL_ATTN / _DECODE_ATTN / _GRAPHS.
+  PrefillAttn prefill_attn_;
+  DecodeAttn decode_attn_;
   PhaseTimer timer_;
   ModelConfig cfg_;
   Dt dt_ = Dt::kF32;
@@ -160,7 +162,7 @@ class CudaBackend : public Backend {
   StepPlan plan_;
   // CUDA graphs of decode steps, by bucket. Valid while the buffers they captured stay put:
   // drop_graphs() runs whenever weights, scratch or the KV cache are reallocated.
-  bool graphs_enabled_ = true;
+  bool graphs_enabled_;
   std::string graphs_note_;
   std::map<int, cudaGraphExec_t> graphs_;
   GraphPlanLayout graph_layout_;
