@@ -30,6 +30,12 @@ describe('OpenAI API end to end', () => {
     expect(completion.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 200, total_tokens: 201 });
   });
 
+  it('decodes ahead by default (decode_ahead_max_seqs 8): the golden story used such steps', async () => {
+    // The counterpart of settings.e2e.spec.ts, where decode_ahead_max_seqs 0 leaves this at zero.
+    const executor = (await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/executor`)).json()) as { decodeAhead: { used: number } };
+    expect(executor.decodeAhead.used).toBeGreaterThan(100);
+  });
+
   it('streams a chat completion whose deltas concatenate to the non-streamed text', async () => {
     const messages = [{ role: 'user' as const, content: 'Once upon a time, there was a dog' }];
     const whole = await client.chat.completions.create({ model: MODEL_NAME, messages, max_tokens: 40, temperature: 0 });

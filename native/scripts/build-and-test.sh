@@ -3,7 +3,7 @@
 # engine is checked on a GPU machine without Node).
 # Usage: native/scripts/build-and-test.sh [extra cmake -D options]
 # Env: BUILD_DIR (default native/build), JOBS (default: all cores),
-#      DEEPINFER_CPU_KERNELS=scalar|avx2|avx512 to force a kernel path in the tests.
+#      DEEPINFER_DEV_CPU_KERNELS=scalar|avx2|avx512 to force a kernel path in the tests.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/build.sh" "$@"

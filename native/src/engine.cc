@@ -31,7 +31,8 @@ struct di_engine {
   deepinfer::KvCacheGeometry geo;
   std::mt19937_64 rng;  // draws for unseeded random sampling, one per sampled sequence
   std::unique_ptr<deepinfer::Sampler> sampler;
-  std::string weight_dtype;
+  std::string weight_dtype;                  // the checkpoint's dominant type ("BF16")
+  deepinfer::DType dtype = deepinfer::DType::kF32;  // the served type, after any conversion
   // Step staging, grown (never shrunk) so steady-state steps do not allocate.
   std::vector<int32_t> tokens, positions, token_seq, logit_rows, logit_seq;
   std::vector<deepinfer::SeqSpan> spans;
@@ -48,14 +49,34 @@ void set_err(char* err, size_t len, const char* msg) {
   std::snprintf(err, len, "%s", msg);
 }
 
-std::string dominant_dtype(const deepinfer::SafetensorsCatalog& cat) {
+deepinfer::DType dominant_dtype(const deepinfer::SafetensorsCatalog& cat) {
   size_t bytes[3] = {0, 0, 0};
   for (const auto& kv : cat.tensors()) bytes[static_cast<int>(kv.second.dtype)] += kv.second.nbytes;
   int best = 0;
   for (int i = 1; i < 3; ++i) {
     if (bytes[i] > bytes[best]) best = i;
   }
-  return deepinfer::dtype_name(static_cast<deepinfer::DType>(best));
+  return static_cast<deepinfer::DType>(best);
+}
+
+std::string or_default(const char* value, const char* dflt) { return value != nullptr && *value ? value : dflt; }
+
+// The backend options of a config, names validated (a backend checks what it can honour).
+// `checkpoint` is the model's dominant type, which dtype "auto" serves in.
+deepinfer::BackendOptions backend_options(const di_engine_config& c, deepinfer::DType checkpoint) {
+  deepinfer::BackendOptions o;
+  o.dtype = deepinfer::parse_dtype_setting(c.dtype, "dtype").value_or(checkpoint);
+  o.kv_cache_dtype = deepinfer::parse_dtype_setting(c.kv_cache_dtype, "kv_cache_dtype");
+  if (c.cuda_graphs != 0 && c.cuda_graphs != 1) throw Error("config.cuda_graphs must be 0 or 1");
+  o.cuda_graphs = c.cuda_graphs == 1;
+  o.cuda_prefill_attn = or_default(c.cuda_prefill_attn, "mma");
+  o.cuda_decode_attn = or_default(c.cuda_decode_attn, "mma");
+  o.cuda_gemm = or_default(c.cuda_gemm, "auto");
+  o.cublas_path = or_default(c.cublas_path, "");
+  deepinfer::choice_index(o.cuda_prefill_attn, {"fma", "mma"}, "cuda_prefill_attn");
+  deepinfer::choice_index(o.cuda_decode_attn, {"warp", "tiled", "mma"}, "cuda_decode_attn");
+  deepinfer::choice_index(o.cuda_gemm, {"auto", "cublas", "fallback"}, "cuda_gemm");
+  return o;
 }
 
 // The CUDA backend's entry points, or an error saying why there are none.
@@ -252,6 +273,7 @@ void di_engine_config_init(di_engine_config* c) {
   c->max_num_batched_tokens = 2048;
   c->seed = 0;
   c->gpu_memory_utilization = 0.9f;
+  c->cuda_graphs = 1;  // the strings stay NULL: their defaults
 }
 
 void di_sampling_params_init(di_sampling_params* p) {
@@ -285,12 +307,15 @@ di_engine* di_engine_create(const di_engine_config* c, char* err, size_t err_len
     e->cfg = deepinfer::load_model_config(dir);
     e->catalog = deepinfer::SafetensorsCatalog::open_dir(dir);
     e->weights = deepinfer::bind_weights(e->cfg, *e->catalog);
-    e->weight_dtype = dominant_dtype(*e->catalog);
+    const deepinfer::DType checkpoint = dominant_dtype(*e->catalog);
+    e->weight_dtype = deepinfer::dtype_name(checkpoint);
+    const deepinfer::BackendOptions options = backend_options(*c, checkpoint);
+    e->dtype = options.dtype;
     if (use_cuda) {
-      e->backend = cuda_api_or_throw()->create(0);
+      e->backend = cuda_api_or_throw()->create(0, options);
       e->num_threads = 0;
     } else {
-      auto cpu = std::make_unique<deepinfer::cpu::CpuBackend>(c->num_threads);
+      auto cpu = std::make_unique<deepinfer::cpu::CpuBackend>(c->num_threads, options);
       e->num_threads = cpu->num_threads();
       e->backend = std::move(cpu);
     }
@@ -364,6 +389,9 @@ int di_engine_get_info(const di_engine* e, di_engine_info* info) {
   info->device_total_bytes = mem.total_bytes;
   std::snprintf(info->backend_details, sizeof(info->backend_details), "%s", e->backend->details().c_str());
   info->cuda_graphs_captured = e->backend->cuda_graphs_captured();
+  std::snprintf(info->dtype, sizeof(info->dtype), "%s", deepinfer::dtype_setting_name(e->dtype));
+  std::snprintf(info->kv_cache_dtype, sizeof(info->kv_cache_dtype), "%s",
+                deepinfer::dtype_setting_name(e->backend->kv_cache_dtype()));
   return 0;
 }
 

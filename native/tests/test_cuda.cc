@@ -18,10 +18,11 @@ using namespace ditest;
 namespace {
 
 di_engine* make(const std::string& model, int backend, int num_blocks = 256, int bs = 16, int max_tokens = 512,
-                uint64_t seed = 0) {
+                uint64_t seed = 0, int cuda_graphs = 1) {
   di_engine_config c;
   di_engine_config_init(&c);
   c.model = model.c_str();
+  c.cuda_graphs = cuda_graphs;
   c.backend = backend;
   c.num_threads = 2;
   c.num_kv_blocks = num_blocks;
@@ -296,14 +297,12 @@ TEST(seeded_sampling_is_reproducible_and_matches_cpu_stream) {
 }
 
 // Decode steps replayed from CUDA graphs (padded to their bucket) against the same steps run
-// eagerly (DEEPINFER_CUDA_GRAPHS=0): batches of 1, 3 and 5 sequences (buckets 1, 4 and 8), a
+// eagerly (cuda_graphs = 0): batches of 1, 3 and 5 sequences (buckets 1, 4 and 8), a
 // prefill step then 12 decode steps; same greedy tokens, logits within 1e-5 (cuBLAS may pick
 // another kernel for the padded row count).
 TEST(cuda_graph_decode_steps_match_eager_steps) {
   di_engine* graphs = make(stories(), DI_BACKEND_CUDA);
-  setenv("DEEPINFER_CUDA_GRAPHS", "0", 1);
-  di_engine* eager = make(stories(), DI_BACKEND_CUDA);
-  unsetenv("DEEPINFER_CUDA_GRAPHS");
+  di_engine* eager = make(stories(), DI_BACKEND_CUDA, 256, 16, 512, 0, /*cuda_graphs=*/0);
   if (graphs == nullptr || eager == nullptr) return;
   const int V = 512;
   auto trace = [&](di_engine* e, int n, std::vector<int32_t>* tokens) {

@@ -273,7 +273,7 @@ std::vector<std::vector<float>> trace(di_engine* e, int vocab, const std::vector
 
 TEST(forward_is_bit_identical_across_threads_batches_and_chunks) {
   // Every step multi-threaded, however small (the default runs small steps on one thread).
-  setenv("DEEPINFER_CPU_SERIAL_MACS", "0", 1);
+  setenv("DEEPINFER_DEV_CPU_SERIAL_MACS", "0", 1);
   // qwen3_qknorm_hd16: head_dim 16, 2 kv heads: the fused per-kv-head phase with 2 threads,
   // the split phases with 3. qwen2_bias (head_dim 8, biases) and llama_gqa8 (1 kv head):
   // the split phases.
@@ -305,7 +305,7 @@ TEST(forward_is_bit_identical_across_threads_batches_and_chunks) {
     di_engine_free(e2);
     di_engine_free(e3);
   }
-  unsetenv("DEEPINFER_CPU_SERIAL_MACS");
+  unsetenv("DEEPINFER_DEV_CPU_SERIAL_MACS");
 }
 
 TEST_MAIN()

@@ -27,6 +27,7 @@
 #include "backends/cpu/kernels.h"
 #include "core/safetensors.h"
 #include "deepinfer/engine.h"
+#include "settings_env.h"
 
 namespace {
 
@@ -249,6 +250,7 @@ int repeat = 3;  // --repeat
 bool bench_model(const std::string& label, const std::string& dir, int threads, int decode_steps, Row* row) {
   di_engine_config c;
   di_engine_config_init(&c);
+  deepinfer_tools::apply_settings_env(&c);
   c.model = dir.c_str();
   c.num_threads = threads;
   c.block_size = 16;

@@ -23,6 +23,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "core/model_config.h"
 #include "deepinfer/engine.h"
+#include "settings_env.h"
 
 using deepinfer::cuda::CudaBackend;
 
@@ -44,6 +45,7 @@ int cmd_logits(int argc, char** argv) {
   const std::vector<int> ids = parse_list(argv[4]);
   di_engine_config c;
   di_engine_config_init(&c);
+  deepinfer_tools::apply_settings_env(&c);
   c.model = model.c_str();
   c.backend = (argc > 5 && std::string(argv[5]) == "cpu") ? DI_BACKEND_CPU : DI_BACKEND_CUDA;
   c.num_kv_blocks = 64;
@@ -102,7 +104,7 @@ int cmd_bench(int argc, char** argv) {
     if (k == "--prefill") prefill = std::atoi(argv[i + 1]);
   }
   const deepinfer::ModelConfig cfg = deepinfer::load_model_config(dir);
-  CudaBackend be(0);
+  CudaBackend be(0, deepinfer_tools::backend_options_from_env(deepinfer::DType::kBF16));
   std::printf("device: %s; GEMM: %s\n", be.device_name(), be.gemm_note());
   const double bw = be.measure_copy_bandwidth();
   const double mm = be.measure_gemm_rate(8192);

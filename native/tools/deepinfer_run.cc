@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "deepinfer/engine.h"
+#include "settings_env.h"
 
 namespace {
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   di_engine_config cfg;
   di_engine_config_init(&cfg);
+  deepinfer_tools::apply_settings_env(&cfg);
   cfg.model = argv[1];
   std::vector<int32_t> prompt;
   int max_tokens = 200;

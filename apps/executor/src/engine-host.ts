@@ -2,11 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { resolveModelPath, type DeepInferConfig } from '@deepinfer/config';
-import { cpuKernelPath, cpuKvCacheBlocks, loadEngine, type Engine } from '@deepinfer/engine';
+import { CONFIG_ERROR_EXIT_CODE, resolveModelPath, type DeepInferConfig } from '@deepinfer/config';
+import { cpuKernelPath, cpuKvCacheBlocks, EngineSettingError, loadEngine, type Engine } from '@deepinfer/engine';
 import { detectGpus, type GpuDetection } from '@deepinfer/gpu';
 import type { Logger } from '@deepinfer/observability';
 import { CONFIG, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { cudaSettingsChanged, engineOptionsFor, settingErrorToConfigError } from './engine-options.js';
 
 /** The loaded model and what the executor reports about it. */
 export interface LoadedEngine {
@@ -58,6 +59,14 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
 
   onApplicationBootstrap(): void {
     void this.load().catch((err: unknown) => {
+      // A setting the engine refused (kv_cache_dtype it cannot store, cuda_gemm=cublas without
+      // cuBLAS) is a configuration error: exit 2, which the launcher does not restart.
+      if (err instanceof EngineSettingError) {
+        const configError = settingErrorToConfigError(err, this.config);
+        this.logger.error('the engine refused a setting', { err: configError.message });
+        process.stderr.write(`deepinfer executor: ${configError.message}\n`);
+        process.exit(CONFIG_ERROR_EXIT_CODE);
+      }
       this.logger.error('cannot load the model', { err: err instanceof Error ? err.message : String(err) });
       process.exit(1);
     });
@@ -80,17 +89,12 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     const numKvBlocks =
       backend === 'cpu' ? cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib }) : undefined;
     logger.info('loading model', { model: directory, backend, blockSize: config.blockSize, numKvBlocks: numKvBlocks ?? 'fit to gpu_memory_utilization', threads: config.cpuThreads || 'all cores' });
-    const engine = await loadEngine({
-      model: directory,
-      backend,
-      gpuMemoryUtilization: config.gpuMemoryUtilization,
-      threads: config.cpuThreads,
-      blockSize: config.blockSize,
-      numKvBlocks,
-      maxNumBatchedTokens: config.maxNumBatchedTokens,
-      seed: config.seed,
-    });
+    const engine = await loadEngine(engineOptionsFor(config, directory, backend, numKvBlocks));
     const info = engine.info;
+    const ignored = cudaSettingsChanged(config);
+    if (!info.backend.startsWith('cuda') && Object.keys(ignored).length > 0) {
+      logger.warn('CUDA settings have no effect on the CPU backend', { backend: info.backend, ...ignored });
+    }
     const loadSeconds = (performance.now() - started) / 1000;
     const maxModelLen = Math.min(config.maxModelLen ?? info.maxPositionEmbeddings, info.maxPositionEmbeddings, info.numKvBlocks * info.blockSize);
     if (config.maxModelLen !== undefined && config.maxModelLen > maxModelLen) {
@@ -109,7 +113,9 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     };
     logger.info('model loaded', {
       architecture: info.architecture,
-      dtype: info.weightDtype,
+      dtype: info.dtype,
+      checkpointDtype: info.weightDtype,
+      kvCacheDtype: info.kvCacheDtype,
       layers: info.numLayers,
       weightBytes: info.weightBytes,
       kvCacheBytes: this.loaded.kvCacheBytes,

@@ -52,7 +52,9 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
 
   private async start(loaded: LoadedEngine): Promise<void> {
     const info = loaded.engine.info;
-    this.state = new ExecutorState(new NativeStepEngine(loaded.engine), info.blockSize, info.vocabSize, loaded.numKvBlocks);
+    this.state = new ExecutorState(new NativeStepEngine(loaded.engine), info.blockSize, info.vocabSize, loaded.numKvBlocks, {
+      maxDecodeAheadSequences: this.config.decodeAheadMaxSeqs,
+    });
     this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
     await this.bus.flush();
     this.serviceState.setStatus('ok');

@@ -21,11 +21,12 @@ export interface Stack {
 }
 
 /**
- * Starts the whole stack the way a user does (`deepinfer serve`), on free ports with its own
- * nats-server, and waits until every service's admin /health and the api's /health (which
- * needs a registered executor) answer 200.
+ * Starts the whole stack the way a user does (`deepinfer serve`, with `extraArgs` and the
+ * environment variables `extraEnv`), on free ports with its own nats-server, and waits until
+ * every service's admin /health and the api's /health (which needs a registered executor)
+ * answer 200.
  */
-export async function startStack(extraArgs: string[] = []): Promise<Stack> {
+export async function startStack(extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Stack> {
   const natsPort = await getFreePort();
   const apiPort = await getFreePort();
   const adminPorts = Object.fromEntries(await Promise.all(SERVICE_NAMES.map(async (s) => [s, await getFreePort()]))) as Record<ServiceName, number>;
@@ -37,7 +38,8 @@ export async function startStack(extraArgs: string[] = []): Promise<Stack> {
     ...SERVICE_NAMES.flatMap((s) => [`--${s}-admin-port`, String(adminPorts[s])]),
     ...extraArgs,
   ];
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DEEPINFER_')));
+  // The test's own DEEPINFER_* variables never leak in; `extraEnv` is exactly what the test sets.
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DEEPINFER_'))), ...extraEnv };
   // Its own process group, like a command started in a terminal: stop('SIGINT') then signals
   // the whole group, as Ctrl-C does.
   const launcher = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

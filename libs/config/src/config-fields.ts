@@ -1,4 +1,6 @@
-import { BLOCK_SIZES, DEVICES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, type ConfigKey } from './deepinfer-config.js';
+import {
+  BLOCK_SIZES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, type ConfigKey,
+} from './deepinfer-config.js';
 
 export type FieldKind = 'string' | 'int' | 'number' | 'boolean' | 'enum' | 'int-enum';
 
@@ -10,6 +12,8 @@ export interface ConfigField {
   allowed: string;
   description: string;
   choices?: readonly (string | number)[];
+  /** Other accepted spellings of choices (enum fields), e.g. `bf16` for `bfloat16`. */
+  aliases?: Readonly<Record<string, string>>;
   /** May be unset (YAML null, omitted). */
   optional?: boolean;
   /** Never printed in logs (keys, passwords). */
@@ -25,22 +29,29 @@ export interface ConfigField {
 type FieldSpec = Omit<ConfigField, 'key' | 'yamlKey' | 'envVar' | 'flag'>;
 
 const choice = (choices: readonly (string | number)[]) => `one of ${choices.join(', ')}`;
+const dtypeChoice = (choices: readonly string[]) => `${choice(choices)} (also bf16, f16/fp16/half, f32/fp32/float)`;
 const port = (what: string): FieldSpec => ({ kind: 'int', allowed: 'an integer port in [1, 65535]', description: what });
 
 /** The single table every source (YAML, environment, flags, docs, compose) is derived from. */
 const SPECS: Record<ConfigKey, FieldSpec> = {
   model: { kind: 'string', allowed: 'a model directory or a Hugging Face Hub id', description: 'Model directory, or Hub id resolved through the local Hugging Face cache' },
   servedModelName: { kind: 'string', optional: true, allowed: 'a non-empty string', description: 'Model name clients send; defaults to the last part of the model path' },
-  dtype: { kind: 'enum', choices: DTYPES, allowed: choice(DTYPES), description: 'Weight dtype; auto keeps the checkpoint dtype' },
+  dtype: { kind: 'enum', choices: DTYPES, aliases: DTYPE_ALIASES, allowed: dtypeChoice(DTYPES), description: "Weight dtype the engine serves in, converted at load; auto keeps the checkpoint's (the CPU backend computes in float32 from weights rounded to it)" },
   maxModelLen: { kind: 'int', optional: true, allowed: 'an integer in [1, 1048576]', description: "Context length (prompt + output); default: the model's maximum" },
   seed: { kind: 'int', allowed: 'an integer in [0, 2147483647]', description: 'Seed of the engine-wide random generator (unseeded requests)' },
   device: { kind: 'enum', choices: DEVICES, allowed: choice(DEVICES), description: 'Engine backend: cuda, cpu, or auto (cuda when a usable GPU is present)' },
   gpuMemoryUtilization: { kind: 'number', allowed: 'a number in (0, 1]', description: 'Fraction of GPU memory for weights, activations and the KV cache' },
   cpuKvCacheSpaceGib: { kind: 'number', allowed: 'a number of GiB in (0, 4096]', description: 'KV-cache size on the CPU backend, in GiB' },
   cpuThreads: { kind: 'int', allowed: 'an integer in [0, 1024]', description: 'CPU engine threads; 0 = one per core' },
-  kvCacheDtype: { kind: 'enum', choices: KV_CACHE_DTYPES, allowed: choice(KV_CACHE_DTYPES), description: 'KV-cache dtype; auto follows the model dtype' },
+  kvCacheDtype: { kind: 'enum', choices: KV_CACHE_DTYPES, aliases: DTYPE_ALIASES, allowed: dtypeChoice(KV_CACHE_DTYPES), description: 'KV-cache element type; auto = the backend\'s (float32 on the CPU, the served dtype on CUDA); another value the backend cannot store stops the executor at start' },
   blockSize: { kind: 'int-enum', choices: BLOCK_SIZES, allowed: choice(BLOCK_SIZES), description: 'Tokens per KV-cache block' },
-  tensorParallelSize: { kind: 'int', allowed: 'an integer in [1, 8]', description: 'GPUs per model replica (only 1 is supported today)' },
+  tensorParallelSize: { kind: 'int', allowed: '1: tensor parallelism is not implemented yet (run one replica per GPU)', description: 'GPUs per model replica; only 1 is accepted today' },
+  cudaGraphs: { kind: 'boolean', allowed: 'true or false', description: 'CUDA backend: replay decode steps from CUDA graphs (false: run every step eagerly)' },
+  cudaPrefillAttn: { kind: 'enum', choices: CUDA_PREFILL_ATTNS, allowed: choice(CUDA_PREFILL_ATTNS), description: 'CUDA backend: prefill attention kernel (mma: tensor cores; fma: CUDA cores)' },
+  cudaDecodeAttn: { kind: 'enum', choices: CUDA_DECODE_ATTNS, allowed: choice(CUDA_DECODE_ATTNS), description: 'CUDA backend: decode attention kernel (mma: tensor cores; tiled; warp)' },
+  cudaGemm: { kind: 'enum', choices: CUDA_GEMMS, allowed: choice(CUDA_GEMMS), description: 'CUDA backend: GEMM library (auto: cuBLAS when it loads, else built-in; cublas: required; fallback: built-in)' },
+  cublasPath: { kind: 'string', optional: true, allowed: 'a path to libcublas.so.N', description: 'CUDA backend: the cuBLAS library to load first (default: search libcublas.so.13/.12, $CUDA_HOME/lib64, /usr/local/cuda/lib64)' },
+  decodeAheadMaxSeqs: { kind: 'int', allowed: 'an integer in [0, 4096]', description: "Largest batch the executor decodes one step ahead of the scheduler's next message; 0 = off" },
   maxNumSeqs: { kind: 'int', allowed: 'an integer in [1, 4096]', description: 'Most sequences in one step' },
   maxNumBatchedTokens: { kind: 'int', allowed: 'an integer in [1, 1048576]', description: 'Token budget of one step' },
   enableChunkedPrefill: { kind: 'boolean', allowed: 'true or false', description: 'Split long prompts across steps while others decode' },

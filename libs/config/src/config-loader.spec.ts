@@ -97,6 +97,43 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { DEEPINFER_SUPERVISED: '1', DEEPINFER_NATIVE_ADDON: '/opt/deepinfer_native.node' } })).not.toThrow();
   });
 
+  it('passes over build-time variables and DEEPINFER_DEV_ engine knobs, but still refuses other unknown names', () => {
+    // A shell that built the engine (DEEPINFER_CUDA_ARCHITECTURES) or forces a CPU kernel path
+    // (DEEPINFER_DEV_CPU_KERNELS) must still start a service; a typo of a setting must not.
+    const env = { DEEPINFER_CUDA_ARCHITECTURES: '90-real', DEEPINFER_DEV_CPU_KERNELS: 'scalar', DEEPINFER_DEV_CPU_SERIAL_MACS: '0' };
+    expect(loadConfig({ env }).config).toEqual(new DeepInferConfig());
+    expect(problemsOf(() => loadConfig({ env: { ...env, DEEPINFER_CUDA_GRAPH: '0' } })).map((p) => [p.field, p.allowed])).toEqual([
+      ['DEEPINFER_CUDA_GRAPH', 'unknown setting; did you mean cuda_graphs?'],
+    ]);
+  });
+
+  it('takes the engine tuning knobs as settings from every source', () => {
+    const file = writeYaml('cuda.yaml', 'cuda_decode_attn: tiled\ncublas_path: /opt/cuda/libcublas.so.12\n');
+    const { config, sources } = loadConfig({
+      configFile: file,
+      env: { DEEPINFER_CUDA_GRAPHS: '0', DEEPINFER_CUDA_GEMM: 'fallback', DEEPINFER_DECODE_AHEAD_MAX_SEQS: '0' },
+      flags: { cudaPrefillAttn: 'fma' },
+    });
+    expect(config).toMatchObject({ cudaGraphs: false, cudaGemm: 'fallback', decodeAheadMaxSeqs: 0, cudaPrefillAttn: 'fma', cudaDecodeAttn: 'tiled', cublasPath: '/opt/cuda/libcublas.so.12' });
+    expect(sources.cudaGraphs).toEqual({ kind: 'env', detail: 'DEEPINFER_CUDA_GRAPHS' });
+    expect(problemsOf(() => loadConfig({ env: { DEEPINFER_CUDA_DECODE_ATTN: 'flash' } }))[0]!.allowed).toBe('must be one of mma, tiled, warp');
+  });
+
+  it('accepts the dtype spellings of vLLM and PyTorch as the canonical names', () => {
+    const { config } = loadConfig({ env: { DEEPINFER_DTYPE: 'bf16', DEEPINFER_KV_CACHE_DTYPE: 'half' } });
+    expect(config.dtype).toBe('bfloat16');
+    expect(config.kvCacheDtype).toBe('float16');
+    expect(loadConfig({ env: {}, flags: { dtype: 'fp32' } }).config.dtype).toBe('float32');
+    expect(problemsOf(() => loadConfig({ env: { DEEPINFER_DTYPE: 'fp8' } }))[0]).toMatchObject({ field: 'dtype', value: 'fp8' });
+  });
+
+  it('refuses tensor_parallel_size above 1 with the reason', () => {
+    expect(loadConfig({ env: { DEEPINFER_TENSOR_PARALLEL_SIZE: '1' } }).config.tensorParallelSize).toBe(1);
+    expect(problemsOf(() => loadConfig({ env: {}, flags: { tensorParallelSize: '2' } }))).toEqual([
+      { field: 'tensor_parallel_size', value: 2, source: 'flag --tensor-parallel-size', allowed: 'must be 1: tensor parallelism is not implemented yet (run one replica per GPU)' },
+    ]);
+  });
+
   it('reports a malformed YAML file, a non-mapping and a missing file', () => {
     expect(problemsOf(() => loadConfig({ configFile: writeYaml('broken.yaml', 'a: [1, 2\n'), env: {} }))[0]!.allowed).toMatch(/not valid YAML/);
     expect(problemsOf(() => loadConfig({ configFile: writeYaml('list.yaml', '- 1\n- 2\n'), env: {} }))[0]!.allowed).toMatch(/mapping/);

@@ -36,6 +36,25 @@ export interface LoadConfigOptions {
 export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_CONFIGS_DIR', 'DEEPINFER_SUPERVISED', 'DEEPINFER_NATIVE_ADDON'] as const;
 
 /**
+ * Variables read when the engine is BUILT (native/scripts/build.sh and CMake), never by a
+ * running service. Images pass them as build arguments only; a developer shell that built the
+ * engine may still export them, so the loader passes over them instead of refusing them.
+ */
+export const BUILD_ENV_VARS = ['DEEPINFER_CUDA_ARCHITECTURES'] as const;
+
+/**
+ * Developer knobs read by the native engine itself (`DEEPINFER_DEV_CPU_KERNELS`,
+ * `DEEPINFER_DEV_CPU_SERIAL_MACS`: forcing a kernel path or the serial threshold in tests and
+ * benchmarks; native/README.md). Not settings, and not for deployments.
+ */
+export const DEV_ENV_PREFIX = 'DEEPINFER_DEV_';
+
+/** True for a DEEPINFER_* variable that is not a setting on purpose (see the lists above). */
+export function isNonSettingEnvVar(name: string): boolean {
+  return (RESERVED_ENV_VARS as readonly string[]).includes(name) || (BUILD_ENV_VARS as readonly string[]).includes(name) || name.startsWith(DEV_ENV_PREFIX);
+}
+
+/**
  * Builds the configuration: defaults < YAML file < environment < flags. Validates everything
  * and throws one ConfigError listing every invalid field (name, value, source, what is allowed).
  */
@@ -56,7 +75,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 
   for (const [name, raw] of Object.entries(env)) {
     // An empty variable is unset (compose passes `${VAR:-}` through), never an explicit choice.
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '' || (RESERVED_ENV_VARS as readonly string[]).includes(name)) continue;
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || raw === '' || isNonSettingEnvVar(name)) continue;
     const field = CONFIG_FIELDS.find((f) => f.envVar === name);
     if (!field) {
       problems.push({ field: name, value: raw, source: 'the environment', allowed: `unknown setting${suggest(name.slice(ENV_PREFIX.length).toLowerCase())}` });
@@ -170,8 +189,11 @@ function coerce(field: ConfigField, raw: unknown): unknown {
       const n = typeof raw === 'number' ? raw : text !== undefined && text !== '' ? Number(text) : NaN;
       return Number.isFinite(n) ? n : COERCION_FAILED;
     }
-    case 'enum':
-      return typeof raw === 'string' && field.choices!.includes(raw) ? raw : COERCION_FAILED;
+    case 'enum': {
+      if (typeof raw !== 'string') return COERCION_FAILED;
+      const value = field.aliases?.[raw.trim().toLowerCase()] ?? raw.trim();
+      return field.choices!.includes(value) ? value : COERCION_FAILED;
+    }
   }
 }
 

@@ -1,7 +1,13 @@
 import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
 
 export const DTYPES = ['auto', 'float32', 'float16', 'bfloat16'] as const;
+/** Every KV element type some backend stores (the CPU backend: float32; CUDA: the served dtype). */
 export const KV_CACHE_DTYPES = ['auto', 'float32', 'float16', 'bfloat16'] as const;
+/** Other spellings users bring from vLLM and PyTorch, accepted for the dtype settings. */
+export const DTYPE_ALIASES: Readonly<Record<string, string>> = { half: 'float16', fp16: 'float16', f16: 'float16', bf16: 'bfloat16', float: 'float32', fp32: 'float32', f32: 'float32' };
+export const CUDA_PREFILL_ATTNS = ['mma', 'fma'] as const;
+export const CUDA_DECODE_ATTNS = ['mma', 'tiled', 'warp'] as const;
+export const CUDA_GEMMS = ['auto', 'cublas', 'fallback'] as const;
 export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
 export const BLOCK_SIZES = [8, 16, 32, 64, 128] as const;
 export const LOG_LEVEL_NAMES = ['error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -39,10 +45,29 @@ export class DeepInferConfig {
   @IsNumber() @Min(Number.MIN_VALUE) @Max(4096) cpuKvCacheSpaceGib = 1;
   /** Engine threads on the CPU backend; 0 means one per core. */
   @IsInt() @Min(0) @Max(1024) cpuThreads = 0;
+  /** K/V element type; `auto` is the backend's choice. The engine refuses at load what it cannot store. */
   @IsIn(KV_CACHE_DTYPES) kvCacheDtype: (typeof KV_CACHE_DTYPES)[number] = 'auto';
   /** Tokens per KV block. */
   @IsIn(BLOCK_SIZES) blockSize: (typeof BLOCK_SIZES)[number] = 16;
-  @IsInt() @Min(1) @Max(8) tensorParallelSize = 1;
+  /** Kept for vLLM command lines; only 1 is accepted until tensor parallelism exists. */
+  @IsInt() @Min(1) @Max(1) tensorParallelSize = 1;
+
+  // --- CUDA engine tuning (read by the executor's CUDA backend; see docs/gpu_optimization.md) --
+  /** Replay decode steps from CUDA graphs (one per batch-size bucket, captured on first use). */
+  @IsBoolean() cudaGraphs = true;
+  /** Prefill attention kernel: tensor cores (mma) or CUDA-core FMA. */
+  @IsIn(CUDA_PREFILL_ATTNS) cudaPrefillAttn: (typeof CUDA_PREFILL_ATTNS)[number] = 'mma';
+  /** Decode attention kernel: tensor cores (mma), shared-memory tiles, or a warp per key. */
+  @IsIn(CUDA_DECODE_ATTNS) cudaDecodeAttn: (typeof CUDA_DECODE_ATTNS)[number] = 'mma';
+  /** `auto`: cuBLAS when it loads, else the built-in kernel; `cublas`: refuse to start without it. */
+  @IsIn(CUDA_GEMMS) cudaGemm: (typeof CUDA_GEMMS)[number] = 'auto';
+  /** A libcublas.so.N to load before searching the usual places. */
+  @IsOptional() @IsString() @MinLength(1) cublasPath?: string = undefined;
+  /**
+   * Largest batch the executor decodes one step ahead of the scheduler's next message (its
+   * tokens are then ready when that step arrives); 0 turns decode-ahead off.
+   */
+  @IsInt() @Min(0) @Max(4096) decodeAheadMaxSeqs = 8;
 
   // --- scheduling ----------------------------------------------------------------------------
   /** Most sequences in one step. */

@@ -22,6 +22,23 @@ export interface NativeEngineConfig {
   maxNumBatchedTokens?: number;
   /** Seed of the engine RNG used by unseeded random sampling. */
   seed?: number | bigint;
+  /**
+   * The served weight type, converted at load: 'auto' (the checkpoint's), 'float32', 'float16',
+   * 'bfloat16'. The CPU backend computes in f32 from weights rounded to it.
+   */
+  dtype?: string;
+  /** K/V element type: 'auto' or one the backend stores (CPU: float32; CUDA: the served dtype); others fail creation. */
+  kvCacheDtype?: string;
+  /** CUDA: replay decode steps from CUDA graphs (default true). */
+  cudaGraphs?: boolean;
+  /** CUDA: prefill attention kernel, 'mma' (default) or 'fma'. */
+  cudaPrefillAttn?: string;
+  /** CUDA: decode attention kernel, 'mma' (default), 'tiled' or 'warp'. */
+  cudaDecodeAttn?: string;
+  /** CUDA: 'auto' (cuBLAS when it loads), 'cublas' (required) or 'fallback' (built-in kernel). */
+  cudaGemm?: string;
+  /** CUDA: the libcublas.so.N to load before searching the usual places. */
+  cublasPath?: string;
 }
 
 export interface NativeEngineInfo {
@@ -36,7 +53,12 @@ export interface NativeEngineInfo {
   bosTokenId: number;
   eosTokenIds: number[];
   architecture: string;
+  /** The checkpoint's dominant tensor type: 'F32', 'F16' or 'BF16'. */
   weightDtype: string;
+  /** The type the weights are served in after any conversion: 'float32', 'float16' or 'bfloat16'. */
+  dtype: string;
+  /** The K/V cache's element type. */
+  kvCacheDtype: string;
   backend: string;
   weightBytes: number;
   weightBytesPerStep: number;

@@ -4,3 +4,4 @@ export * from './supervised-process.js';
 export * from './nats-endpoint.js';
 export * from './service-order.js';
 export * from './stack-launcher.js';
+export * from './service-environment.js';

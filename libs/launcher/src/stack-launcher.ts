@@ -4,6 +4,7 @@ import { SERVICE_NAMES_IN_START_ORDER } from './service-order.js';
 import { CONFIG_ERROR_EXIT_CODE, type DeepInferConfig } from '@deepinfer/config';
 import type { Logger } from '@deepinfer/observability';
 import { findOnPath, NATS_INSTALL_COMMAND, natsAnswers, natsServerArgs, parseNatsUrl } from './nats-endpoint.js';
+import { serviceEnvironment } from './service-environment.js';
 import { SupervisedProcess } from './supervised-process.js';
 
 export interface StackOptions {
@@ -50,7 +51,7 @@ export class StackLauncher {
       throw new LaunchError(`services are not built (${missing.map((m) => m.main).join(', ')}): run \`npm run build\` first`, 1);
     }
     await this.ensureNats();
-    const env = { ...process.env, DEEPINFER_CONFIG: this.options.resolvedConfigFile, DEEPINFER_SUPERVISED: '1' };
+    const env = serviceEnvironment(process.env, this.options.resolvedConfigFile);
     for (const entry of entries) {
       const proc = new SupervisedProcess(
         { name: entry.name, command: process.execPath, args: [entry.main], env, cwd: repoRoot, fatalExitCodes: [CONFIG_ERROR_EXIT_CODE] },

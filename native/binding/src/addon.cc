@@ -54,7 +54,17 @@ Napi::Value CreateEngine(const Napi::CallbackInfo& info) {
     bool has_seed = false;
     const uint64_t seed = GetSeed(c, "seed", where, &has_seed);
     if (has_seed) cfg.seed = seed;
-    auto* worker = new CreateEngineWorker(env, model.As<Napi::String>().Utf8Value(), cfg);
+    cfg.cuda_graphs = GetBool(c, "cudaGraphs", where, cfg.cuda_graphs == 1) ? 1 : 0;
+    // Names are validated by the engine, whose messages name the di_engine_config field.
+    EngineConfigStrings strings;
+    strings.model = model.As<Napi::String>().Utf8Value();
+    strings.dtype = GetString(c, "dtype", where);
+    strings.kv_cache_dtype = GetString(c, "kvCacheDtype", where);
+    strings.cuda_prefill_attn = GetString(c, "cudaPrefillAttn", where);
+    strings.cuda_decode_attn = GetString(c, "cudaDecodeAttn", where);
+    strings.cuda_gemm = GetString(c, "cudaGemm", where);
+    strings.cublas_path = GetString(c, "cublasPath", where);
+    auto* worker = new CreateEngineWorker(env, std::move(strings), cfg);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -4,12 +4,22 @@
 
 namespace deepinfer_node {
 
-CreateEngineWorker::CreateEngineWorker(Napi::Env env, std::string model, const di_engine_config& config)
+namespace {
+const char* or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+}  // namespace
+
+CreateEngineWorker::CreateEngineWorker(Napi::Env env, EngineConfigStrings strings, const di_engine_config& config)
     : Napi::AsyncWorker(env, "deepinfer:createEngine"),
       deferred_(Napi::Promise::Deferred::New(env)),
-      model_(std::move(model)),
+      strings_(std::move(strings)),
       config_(config) {
-  config_.model = model_.c_str();
+  config_.model = strings_.model.c_str();
+  config_.dtype = or_null(strings_.dtype);
+  config_.kv_cache_dtype = or_null(strings_.kv_cache_dtype);
+  config_.cuda_prefill_attn = or_null(strings_.cuda_prefill_attn);
+  config_.cuda_decode_attn = or_null(strings_.cuda_decode_attn);
+  config_.cuda_gemm = or_null(strings_.cuda_gemm);
+  config_.cublas_path = or_null(strings_.cublas_path);
 }
 
 CreateEngineWorker::~CreateEngineWorker() { di_engine_free(engine_); }

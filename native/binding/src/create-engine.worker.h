@@ -10,10 +10,16 @@
 
 namespace deepinfer_node {
 
+// The string fields of di_engine_config, owned by the worker while the engine loads. An empty
+// string stands for NULL (the engine's default).
+struct EngineConfigStrings {
+  std::string model, dtype, kv_cache_dtype, cuda_prefill_attn, cuda_decode_attn, cuda_gemm, cublas_path;
+};
+
 class CreateEngineWorker : public Napi::AsyncWorker {
  public:
-  // `config.model` must point into `model_`'s storage: the worker owns the string.
-  CreateEngineWorker(Napi::Env env, std::string model, const di_engine_config& config);
+  // The string fields of `config` are set from `strings` (the worker owns them).
+  CreateEngineWorker(Napi::Env env, EngineConfigStrings strings, const di_engine_config& config);
   ~CreateEngineWorker() override;
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -24,7 +30,7 @@ class CreateEngineWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::string model_;
+  EngineConfigStrings strings_;
   di_engine_config config_;
   di_engine* engine_ = nullptr;  // handed to the JS wrapper in OnOK; freed here otherwise
 };

@@ -75,6 +75,13 @@ bool GetBool(const Napi::Object& obj, const char* key, const std::string& where,
   return v.As<Napi::Boolean>().Value();
 }
 
+std::string GetString(const Napi::Object& obj, const char* key, const std::string& where) {
+  Napi::Value v = obj.Get(key);
+  if (Absent(v)) return "";
+  if (!v.IsString()) Fail(obj.Env(), where, key, "must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
 uint64_t GetSeed(const Napi::Object& obj, const char* key, const std::string& where, bool* has) {
   Napi::Value v = obj.Get(key);
   *has = false;

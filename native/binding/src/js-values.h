@@ -28,6 +28,8 @@ int64_t GetInt(const Napi::Object& obj, const char* key, const std::string& wher
                int64_t fallback);
 double GetNumber(const Napi::Object& obj, const char* key, const std::string& where, double fallback);
 bool GetBool(const Napi::Object& obj, const char* key, const std::string& where, bool fallback);
+// A string; "" when absent (undefined or null).
+std::string GetString(const Napi::Object& obj, const char* key, const std::string& where);
 // A seed: a non-negative safe integer Number or a BigInt in [0, 2^64). has = false when absent/null.
 uint64_t GetSeed(const Napi::Object& obj, const char* key, const std::string& where, bool* has);
 

@@ -9,7 +9,9 @@
  * Conventions
  *  - Every function that can fail returns 0 on success and non-zero on failure, writing a
  *    NUL-terminated message into `err` (when err != NULL and err_len > 0). No C++ exception
- *    crosses this boundary.
+ *    crosses this boundary. A refused di_engine_config field gives a message that starts with
+ *    "config.<field>" and then ':' or ' ' (e.g. "config.kv_cache_dtype: ..."), so callers can
+ *    report it as a configuration error.
  *  - Handles come in create/free pairs; free(NULL) is a no-op.
  *  - Input structs are plain pointers + counts, owned by the caller and only read during
  *    the call. Output buffers are allocated by the caller.
@@ -54,10 +56,28 @@ typedef struct di_engine_config {
   float gpu_memory_utilization;   /* CUDA: fraction of the device's memory the engine may use
                                      (weights + activations + KV cache), (0, 1]; 0 = 0.9.
                                      Ignored by the CPU backend. */
+  /* Strings below: NULL or "" = the default. Each is validated at create; a value the chosen
+     backend cannot honour fails creation with a message naming the field. */
+  const char* dtype;              /* weights (and activations on CUDA): "auto" (the checkpoint's
+                                     dominant type), "float32", "float16" or "bfloat16"; the
+                                     engine converts at load. The CPU backend computes in f32
+                                     from weights rounded to this type. */
+  const char* kv_cache_dtype;     /* "auto" (the backend's choice: f32 on the CPU, dtype on
+                                     CUDA) or that same type named explicitly */
+  /* CUDA backend only (the CPU backend does not read them). */
+  int32_t cuda_graphs;            /* 1: replay decode steps from CUDA graphs (default); 0: eager */
+  const char* cuda_prefill_attn;  /* "mma" (tensor cores, default) or "fma" */
+  const char* cuda_decode_attn;   /* "mma" (default), "tiled" or "warp" */
+  const char* cuda_gemm;          /* "auto" (cuBLAS when found, else the built-in kernel),
+                                     "cublas" (fail when cuBLAS cannot be loaded), "fallback" */
+  const char* cublas_path;        /* libcublas.so.N to load first; else libcublas.so.13, .12,
+                                     $CUDA_HOME/lib64, /usr/local/cuda/lib64 (first load in the
+                                     process wins) */
 } di_engine_config;
 
 /* Fills defaults: backend CPU, all cores, block size 16, num_kv_blocks 0 (the backend's
-   choice: 512 on the CPU), 2048 tokens, seed 0, gpu_memory_utilization 0.9. */
+   choice: 512 on the CPU), 2048 tokens, seed 0, gpu_memory_utilization 0.9, dtypes auto,
+   CUDA graphs on, default kernels. */
 void di_engine_config_init(di_engine_config* cfg);
 
 /* Loads the model and allocates the KV cache. Returns NULL and fills err on failure. */
@@ -95,6 +115,10 @@ typedef struct di_engine_info {
                                          graphs: on"; "" on the CPU backend */
   int32_t cuda_graphs_captured;       /* decode-step CUDA graphs captured so far (one per batch
                                          bucket used); changes as the engine runs */
+  char dtype[16];                     /* the weights' type as served after any conversion:
+                                         "float32", "float16" or "bfloat16" (on the CPU backend the
+                                         values are those of this type, held in f32) */
+  char kv_cache_dtype[16];            /* element type of the K/V cache */
 } di_engine_info;
 
 int di_engine_get_info(const di_engine* engine, di_engine_info* info);

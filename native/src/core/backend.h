@@ -28,9 +28,9 @@
 //   copy_blocks(...)     optional  (not yet in the table) copy-on-write of partially filled
 //                                  shared blocks; the scheduler avoids needing it today by only
 //                                  sharing full blocks.
-//   kv_bytes_per_element() optional KV cache element size (default 4 = f32). Known after
-//                                  load_weights (the CUDA backend stores K/V in the weights'
-//                                  16-bit type). The engine sizes KvCacheGeometry with it.
+//   kv_cache_dtype()     optional  K/V element type (default f32), fixed at construction
+//                                  from BackendOptions (the CUDA backend stores K/V in the
+//                                  served dtype). The engine sizes KvCacheGeometry with it.
 //   plan_kv_blocks(...)  optional  device memory plan (CUDA): after load_weights, size scratch
 //                                  for the largest step, run one profiling forward pass, and
 //                                  return how many KV blocks fit in gpu_memory_utilization of
@@ -48,6 +48,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/backend_options.h"
 #include "core/error.h"
 #include "core/kv_cache.h"
 #include "core/model_config.h"
@@ -86,7 +87,8 @@ class Backend {
   virtual void forward(const ForwardBatch& b, float* logits) = 0;
 
   // Optional slots (see the table above); the defaults describe a host backend.
-  virtual int kv_bytes_per_element() const { return 4; }
+  virtual DType kv_cache_dtype() const { return DType::kF32; }
+  int kv_bytes_per_element() const { return static_cast<int>(dtype_size(kv_cache_dtype())); }
   virtual int32_t plan_kv_blocks(const KvCacheGeometry& one_block, int32_t max_tokens, int32_t max_logit_rows,
                                  double gpu_memory_utilization) {
     return 0;

@@ -40,9 +40,22 @@ namespace {
 
 }  // namespace
 
-CpuBackend::CpuBackend(int num_threads) : k_(kernels()), pool_(num_threads) {
+CpuBackend::CpuBackend(int num_threads, const BackendOptions& options)
+    : k_(kernels()), dtype_(options.dtype), pool_(num_threads) {
+  if (options.kv_cache_dtype.has_value() && *options.kv_cache_dtype != DType::kF32) {
+    throw Error(std::string("config.kv_cache_dtype: \"") + dtype_setting_name(*options.kv_cache_dtype) +
+                "\" is not supported by the cpu backend (its KV cache is float32); use auto or float32");
+  }
   name_ = std::string("cpu-") + k_.name;
-  if (const char* v = std::getenv("DEEPINFER_CPU_SERIAL_MACS")) serial_macs_ = std::atoll(v);
+  if (const char* v = std::getenv("DEEPINFER_DEV_CPU_SERIAL_MACS")) serial_macs_ = std::atoll(v);
+}
+
+float CpuBackend::served_elem(const TensorView& t, size_t i) const {
+  const float f = tensor_elem_f32(t, i);
+  // Rounding is needed only when the served type is narrower than the stored one; bf16 and f16
+  // hold each other's values only approximately, so a bf16 tensor served as f16 is rounded too.
+  if (dtype_ == DType::kF32 || dtype_ == t.dtype) return f;
+  return dtype_ == DType::kBF16 ? bf16_to_f32(f32_to_bf16(f)) : f16_to_f32(f32_to_f16(f));
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -65,11 +78,11 @@ PackedMatrix CpuBackend::pack_rows(const std::vector<RowSrc>& row_src, int K) {
         }
         const TensorView& t = *row_src[static_cast<size_t>(n)].first;
         const size_t base = static_cast<size_t>(row_src[static_cast<size_t>(n)].second) * K;
-        if (t.dtype == DType::kF32) {
+        if (t.dtype == DType::kF32 && dtype_ == DType::kF32) {
           const float* src = reinterpret_cast<const float*>(t.data) + base;  // safetensors data is 4-aligned in practice
           for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = src[k];
         } else {
-          for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = tensor_elem_f32(t, base + k);
+          for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = served_elem(t, base + k);
         }
       }
     }
@@ -105,13 +118,16 @@ PackedMatrix CpuBackend::pack_interleaved(const TensorView* a, const TensorView*
   return pack_rows(rows, static_cast<int>(a->shape[1]));
 }
 
-const float* CpuBackend::concat_f32(const std::vector<const TensorView*>& parts) {
+const float* CpuBackend::concat_f32(const std::vector<const TensorView*>& parts, bool served) {
   size_t n = 0;
   for (const TensorView* t : parts) n += static_cast<size_t>(t->numel());
   AlignedBuffer buf(n);
   size_t o = 0;
   for (const TensorView* t : parts) {
-    for (int64_t i = 0; i < t->numel(); ++i) buf.data()[o++] = tensor_elem_f32(*t, static_cast<size_t>(i));
+    for (int64_t i = 0; i < t->numel(); ++i) {
+      const size_t at = static_cast<size_t>(i);
+      buf.data()[o++] = served ? served_elem(*t, at) : tensor_elem_f32(*t, at);
+    }
   }
   weight_bytes_ += static_cast<int64_t>(n) * 4;
   const float* p = buf.data();
@@ -126,13 +142,14 @@ const float* CpuBackend::vector_f32(const TensorView* t) {
 
 void CpuBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
   cfg_ = cfg;
-  const bool embed_in_place = w.embed->dtype == DType::kF32 &&
+  const bool embed_in_place = w.embed->dtype == DType::kF32 && dtype_ == DType::kF32 &&
                               reinterpret_cast<uintptr_t>(w.embed->data) % alignof(float) == 0;
   if (embed_in_place) {
     embed_ = reinterpret_cast<const float*>(w.embed->data);
     weight_bytes_ += static_cast<int64_t>(w.embed->nbytes);
   } else {
-    embed_ = vector_f32(w.embed);
+    // The embedding is a matrix like the others (the CUDA backend stores it in the served type).
+    embed_ = concat_f32({w.embed}, /*served=*/true);
   }
   final_norm_ = vector_f32(w.final_norm);
   layers_.resize(w.layers.size());

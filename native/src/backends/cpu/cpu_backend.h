@@ -46,7 +46,9 @@ class AlignedBuffer {
 
 class CpuBackend : public Backend {
  public:
-  explicit CpuBackend(int num_threads);
+  // Refuses a kv_cache_dtype other than f32 (the attention kernels read f32 K/V). The CUDA
+  // fields of `options` are not read.
+  CpuBackend(int num_threads, const BackendOptions& options = BackendOptions());
   ~CpuBackend() override;
 
   const char* name() const override { return name_.c_str(); }
@@ -77,17 +79,23 @@ class CpuBackend : public Backend {
   // One output row of a packed matrix: row `row` of `t`, or a zero row when t is null.
   using RowSrc = std::pair<const TensorView*, int>;
   PackedMatrix pack_rows(const std::vector<RowSrc>& rows, int K);
+  // Element i of a weight matrix as the served dtype has it: rounded to options.dtype when that
+  // is narrower than the stored type (f32 checkpoint served as bf16), exact otherwise.
+  float served_elem(const TensorView& t, size_t i) const;
   PackedMatrix pack(const std::vector<const TensorView*>& parts);
   PackedMatrix pack_interleaved(const TensorView* a, const TensorView* b);
   // The forward pass of thread `tid` of `nth` (one pool run per step; phases separated by
   // barriers when nth > 1).
   void forward_thread(const ForwardBatch& b, float* logits, int tid, int nth);
   const float* vector_f32(const TensorView* t);
-  const float* concat_f32(const std::vector<const TensorView*>& parts);
+  // The tensors' elements as f32, concatenated; `served`: rounded like matrices (served_elem),
+  // else exact (norms and biases stay f32 on every backend).
+  const float* concat_f32(const std::vector<const TensorView*>& parts, bool served = false);
   void rmsnorm_rows(const float* x, int ldx, const int32_t* rows, int n, const float* w, float* out);
 
   std::string name_;
   const KernelTable& k_;
+  DType dtype_;  // the served weight type (BackendOptions::dtype)
   ThreadPool pool_;
   ModelConfig cfg_;
   std::vector<AlignedBuffer> owned_;  // packed matrices and converted vectors
@@ -124,7 +132,8 @@ class CpuBackend : public Backend {
   static constexpr int kPrivateRows = 64;
   // Steps below this many multiply-adds run on the calling thread alone (no fork-join, no
   // barriers): ~20-40 us of single-core work, where 4 barriers per layer would dominate.
-  // DEEPINFER_CPU_SERIAL_MACS overrides it (tests set 0 to run every step multi-threaded).
+  // DEEPINFER_DEV_CPU_SERIAL_MACS overrides it (a developer knob: tests set 0 to run every
+  // step multi-threaded).
   static constexpr int64_t kSerialMacs = 2'000'000;
   int64_t serial_macs_ = kSerialMacs;
 };

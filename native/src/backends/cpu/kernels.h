@@ -55,7 +55,7 @@ struct KernelTable {
 };
 
 // The table for the best instruction set this CPU supports (AVX-512F > AVX2+FMA > scalar),
-// or the one named by DEEPINFER_CPU_KERNELS=scalar|avx2|avx512 when set and supported.
+// or the one named by DEEPINFER_DEV_CPU_KERNELS=scalar|avx2|avx512 when set and supported.
 const KernelTable& kernels();
 const KernelTable& scalar_kernels();
 // nullptr when not compiled in or not supported by this CPU.

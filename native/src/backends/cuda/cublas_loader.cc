@@ -27,16 +27,9 @@ bool sym(void* lib, const char* name, F* out, std::string* missing) {
   return true;
 }
 
-void load() {
-  const char* off = std::getenv("DEEPINFER_CUBLAS");
-  if (off != nullptr && std::string(off) == "off") {
-    g_why = "cuBLAS disabled by DEEPINFER_CUBLAS=off";
-    return;
-  }
+void load(const std::string& preferred_path) {
   std::vector<std::string> candidates;
-  if (const char* p = std::getenv("DEEPINFER_CUBLAS_PATH")) {
-    if (*p) candidates.push_back(p);
-  }
+  if (!preferred_path.empty()) candidates.push_back(preferred_path);
   const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
   for (const char* n : names) candidates.push_back(n);
   std::vector<std::string> dirs;
@@ -72,14 +65,14 @@ void load() {
     g_ok = true;
     return;  // the library stays loaded for the life of the process
   }
-  g_why = "cuBLAS not found (set DEEPINFER_CUBLAS_PATH to libcublas.so.N, or add its directory to "
+  g_why = "cuBLAS not found (set cublas_path / DEEPINFER_CUBLAS_PATH to libcublas.so.N, or add its directory to "
           "LD_LIBRARY_PATH); tried:" + tried;
 }
 
 }  // namespace
 
-const CublasApi* load_cublas(std::string* why) {
-  std::call_once(g_once, load);
+const CublasApi* load_cublas(const std::string& preferred_path, std::string* why) {
+  std::call_once(g_once, load, preferred_path);
   if (!g_ok) {
     if (why != nullptr) *why = g_why;
     return nullptr;

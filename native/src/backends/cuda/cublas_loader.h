@@ -13,7 +13,7 @@
 //   cudaDataType        from the CUDA toolkit's own library_types.h (not a cuBLAS header)
 //   cublasCreate_v2 / cublasDestroy_v2 / cublasSetStream_v2 / cublasGetStatusString /
 //   cublasSetWorkspace_v2 (handle, void* workspace, size_t bytes)
-// Library names tried, in order: $DEEPINFER_CUBLAS_PATH (a full path), libcublas.so.13,
+// Library names tried, in order: the cublas_path setting (a full path), libcublas.so.13,
 // libcublas.so.12, libcublas.so, each through the dynamic loader's normal search (LD_LIBRARY_PATH,
 // ld.so.cache, RUNPATH), then under $CUDA_HOME/lib64 and /usr/local/cuda/lib64. The
 // nvidia-cublas Python wheels' lib directories are not searched (put them on LD_LIBRARY_PATH).
@@ -45,10 +45,10 @@ struct CublasApi {
   std::string path;  // the library that was loaded
 };
 
-// Loads once per process. Returns nullptr and fills *why (what was looked for, where, and the
-// loader's messages) when cuBLAS is not available. Set DEEPINFER_CUBLAS=off to skip loading
-// (the fallback GEMM kernel is then used).
-const CublasApi* load_cublas(std::string* why);
+// Loads once per process (the first call's `preferred_path` counts; "" = search only). Returns
+// nullptr and fills *why (what was looked for, where, and the loader's messages) when cuBLAS
+// is not available.
+const CublasApi* load_cublas(const std::string& preferred_path, std::string* why);
 
 }  // namespace cuda
 }  // namespace deepinfer

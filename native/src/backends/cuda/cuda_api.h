@@ -18,11 +18,12 @@ struct Api {
   int abi_version;  // kApiVersion
   // Usable devices (cudaGetDeviceCount; 0 on any error, e.g. no driver). Never throws.
   int (*device_count)();
-  // New backend on `device`; throws deepinfer::Error with the CUDA error text on failure.
-  std::unique_ptr<Backend> (*create)(int device);
+  // New backend on `device` with the engine's options; throws deepinfer::Error with the CUDA
+  // error text, or naming the option it cannot honour, on failure.
+  std::unique_ptr<Backend> (*create)(int device, const BackendOptions& options);
 };
 
-constexpr int kApiVersion = 1;
+constexpr int kApiVersion = 2;
 
 }  // namespace cuda
 }  // namespace deepinfer

@@ -21,34 +21,31 @@ Dt dt_of(DType t) { return t == DType::kF32 ? Dt::kF32 : t == DType::kF16 ? Dt::
 
 size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-// Index of the environment variable's value in `allowed` (the enum value of the choice), or
-// `dflt` when it is unset; any other value is an error naming the allowed ones.
-int env_choice(const char* name, std::initializer_list<const char*> allowed, int dflt) {
-  const char* v = std::getenv(name);
-  if (v == nullptr) return dflt;
-  int i = 0;
-  std::string list;
-  for (const char* a : allowed) {
-    if (std::string(v) == a) return i;
-    list += (i++ > 0 ? ", " : "") + std::string(a);
-  }
-  throw Error(std::string(name) + "=\"" + v + "\" is not one of: " + list);
-}
-
 }  // namespace
 
-CudaBackend::CudaBackend(int device) : device_(device) {
-  // Kernel choices first, so a bad value fails creation before anything is allocated. Each
-  // list follows its enum's values (kernels.h); the defaults are the fastest on an H200.
-  prefill_attn_ = static_cast<PrefillAttn>(env_choice("DEEPINFER_CUDA_PREFILL_ATTN", {"fma", "mma"}, 1));
-  decode_attn_ = static_cast<DecodeAttn>(env_choice("DEEPINFER_CUDA_DECODE_ATTN", {"warp", "tiled", "mma"}, 2));
-  graphs_enabled_ = env_choice("DEEPINFER_CUDA_GRAPHS", {"0", "1"}, 1) == 1;
+CudaBackend::CudaBackend(int device, const BackendOptions& options) : device_(device) {
+  // Choices first, so a bad value fails creation before anything is allocated. Each list
+  // follows its enum's values (kernels.h); the defaults are the fastest on an H200.
+  prefill_attn_ = static_cast<PrefillAttn>(choice_index(options.cuda_prefill_attn, {"fma", "mma"}, "cuda_prefill_attn"));
+  decode_attn_ = static_cast<DecodeAttn>(choice_index(options.cuda_decode_attn, {"warp", "tiled", "mma"}, "cuda_decode_attn"));
+  choice_index(options.cuda_gemm, {"auto", "cublas", "fallback"}, "cuda_gemm");
+  graphs_enabled_ = options.cuda_graphs;
+  dt_ = dt_of(options.dtype);
+  if (options.kv_cache_dtype.has_value() && *options.kv_cache_dtype != options.dtype) {
+    throw Error(std::string("config.kv_cache_dtype: \"") + dtype_setting_name(*options.kv_cache_dtype) +
+                "\" is not supported by the cuda backend with dtype " + dtype_setting_name(options.dtype) +
+                " (its KV cache uses the served dtype); use auto or " + dtype_setting_name(options.dtype));
+  }
   DI_CUDA_CHECK(cudaSetDevice(device));
   cudaDeviceProp prop;
   DI_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
   device_name_ = prop.name;
   DI_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  gemm_.init(stream_);
+  gemm_.init(stream_, options.cuda_gemm, options.cublas_path);
+}
+
+DType CudaBackend::kv_cache_dtype() const {
+  return dt_ == Dt::kF32 ? DType::kF32 : dt_ == Dt::kF16 ? DType::kF16 : DType::kBF16;
 }
 
 CudaBackend::~CudaBackend() {
@@ -165,8 +162,7 @@ void CudaBackend::setup_common() {
 }
 
 void CudaBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
-  cfg_ = cfg;
-  dt_ = dt_of(w.layers.empty() ? w.embed->dtype : w.layers[0].wq->dtype);
+  cfg_ = cfg;  // dt_, the served type, was fixed by the constructor; upload_matrix converts to it
   embed_ = upload_matrix({w.embed});
   matrix_bytes_ -= static_cast<int64_t>(w.embed->numel()) * dt_size(dt_);  // rows are gathered, not streamed
   final_norm_ = upload_vector({w.final_norm});
@@ -722,7 +718,9 @@ int api_device_count() {
   }
   return n;
 }
-std::unique_ptr<Backend> api_create(int device) { return std::make_unique<CudaBackend>(device); }
+std::unique_ptr<Backend> api_create(int device, const BackendOptions& options) {
+  return std::make_unique<CudaBackend>(device, options);
+}
 const Api g_api = {kApiVersion, &api_device_count, &api_create};
 }  // namespace
 

@@ -23,7 +23,9 @@ namespace cuda {
 
 class CudaBackend : public Backend {
  public:
-  explicit CudaBackend(int device);
+  // Kernel choices, GEMM mode and dtypes from `options`; a choice it cannot honour (a KV dtype
+  // other than the served one, cuda_gemm=cublas without cuBLAS) fails before weights load.
+  CudaBackend(int device, const BackendOptions& options);
   ~CudaBackend() override;
 
   const char* name() const override { return "cuda"; }
@@ -33,7 +35,8 @@ class CudaBackend : public Backend {
   void load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t seed);
   int64_t weight_bytes() const override { return weight_bytes_; }
   int64_t weight_bytes_per_step() const override { return matrix_bytes_; }
-  int kv_bytes_per_element() const override { return dt_size(dt_); }
+  // K/V are stored in the served type (the attention kernels read the activations' type).
+  DType kv_cache_dtype() const override;
   void init_kv_cache(const KvCacheGeometry& g) override;
   void reserve(int32_t max_tokens, int32_t max_logit_rows) override;
   int32_t plan_kv_blocks(const KvCacheGeometry& one_block, int32_t max_tokens, int32_t max_logit_rows,
@@ -54,9 +57,9 @@ class CudaBackend : public Backend {
     drop_graphs();
     gemm_.force_fallback();
   }
-  // CUDA graphs for decode steps (on by default; env DEEPINFER_CUDA_GRAPHS=0 turns them off;
-  // the attention kernels are chosen by env at construction, see kernels.h). details() says
-  // which are in use, and why graphs are off if a capture failed.
+  // CUDA graphs for decode steps (on by default; the cuda_graphs setting turns them off; the
+  // attention kernels are chosen by the cuda_*_attn settings at construction, see kernels.h).
+  // details() says which are in use, and why graphs are off if a capture failed.
   void set_cuda_graphs(bool on) {
     drop_graphs();
     graphs_enabled_ = on;
@@ -112,7 +115,7 @@ class CudaBackend : public Backend {
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   Gemm gemm_;
-  // Set in the constructor from DEEPINFER_CUDA_PREFILL_ATTN / _DECODE_ATTN / _GRAPHS.
+  // Set in the constructor from BackendOptions (cuda_prefill_attn / _decode_attn / _graphs).
   PrefillAttn prefill_attn_;
   DecodeAttn decode_attn_;
   PhaseTimer timer_;

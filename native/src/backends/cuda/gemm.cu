@@ -78,22 +78,25 @@ void launch_gemm_fallback(const void* A, const void* W, Dt dt, float* C, int M, 
   DI_CUDA_LAUNCH_CHECK("gemm_fallback");
 }
 
-void Gemm::init(cudaStream_t s) {
-  const char* mode = std::getenv("DEEPINFER_CUDA_GEMM");
-  if (mode != nullptr && std::string(mode) == "fallback") {
-    note_ = "built-in tiled GEMM (DEEPINFER_CUDA_GEMM=fallback)";
+void Gemm::init(cudaStream_t s, const std::string& mode, const std::string& cublas_path) {
+  if (mode == "fallback") {
+    note_ = "built-in tiled GEMM (cuda_gemm=fallback)";
     return;
   }
+  const bool required = mode == "cublas";
   std::string why;
-  const CublasApi* api = load_cublas(&why);
+  const CublasApi* api = load_cublas(cublas_path, &why);
   if (api == nullptr) {
+    if (required) throw Error("config.cuda_gemm: cublas was required but " + why);
     note_ = "built-in tiled GEMM (slow): " + why;
     return;
   }
   cublasHandle_t h = nullptr;
   const int st = api->create(&h);
   if (st != 0) {
-    note_ = "built-in tiled GEMM (slow): cublasCreate failed with status " + std::to_string(st);
+    why = "cublasCreate failed with status " + std::to_string(st);
+    if (required) throw Error("config.cuda_gemm: cublas was required but " + why);
+    note_ = "built-in tiled GEMM (slow): " + why;
     return;
   }
   api->set_stream(h, s);
@@ -111,7 +114,7 @@ void Gemm::init(cudaStream_t s) {
 
 void Gemm::force_fallback() {
   if (handle_ != nullptr) {
-    const CublasApi* api = load_cublas(nullptr);
+    const CublasApi* api = load_cublas("", nullptr);
     if (api != nullptr) api->destroy(handle_);
     handle_ = nullptr;
   }
@@ -120,7 +123,7 @@ void Gemm::force_fallback() {
 
 Gemm::~Gemm() {
   if (handle_ != nullptr) {
-    const CublasApi* api = load_cublas(nullptr);
+    const CublasApi* api = load_cublas("", nullptr);
     if (api != nullptr) api->destroy(handle_);
   }
   if (workspace_ != nullptr) cudaFree(workspace_);
@@ -133,7 +136,7 @@ void Gemm::run(const void* A, const void* W, Dt dt, float* C, int M, int N, int 
     launch_gemm_fallback(A, W, dt, C, M, N, K, ldc, accumulate, s);
     return;
   }
-  const CublasApi* api = load_cublas(nullptr);
+  const CublasApi* api = load_cublas("", nullptr);
   // Row-major C[M, N] = A[M, K] W[N, K]^T is column-major C^T[N, M] = W^T... i.e.
   // gemm(op(W) = T: [N, K], op(A) = N: [K, M]) with lda = ldb = K, ldc.
   const float alpha = 1.f, beta = accumulate ? 1.f : 0.f;

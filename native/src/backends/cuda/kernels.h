@@ -52,8 +52,8 @@ struct AttnParams {
 
 // Attention kernel variants. All variants of a kind compute the same function; tests
 // (test_cuda_attention) check each against a double-precision reference, and the backend picks
-// one at start (env DEEPINFER_CUDA_PREFILL_ATTN=fma|mma, DEEPINFER_CUDA_DECODE_ATTN=warp|tiled|mma;
-// mma for both by default, the fastest on an H200) so the benchmark can compare them on one card.
+// one at start (settings cuda_prefill_attn=fma|mma, cuda_decode_attn=warp|tiled|mma; mma for
+// both by default, the fastest on an H200) so the benchmark can compare them on one card.
 enum class PrefillAttn : int {
   kFma = 0,  // CUDA-core FMA, any head_dim <= 256, any type
   kMma = 1,  // tensor cores (mma.sync); f16/bf16 with head_dim 16/32/64/128/256, else runs kFma
@@ -77,15 +77,16 @@ void launch_attention_prefill(const AttnParams& a, const PrefillTile* tiles, int
 // gemm.cu: C[M, N] (row stride ldc, f32) (+)= A[M, K] (dt) * W[N, K]^T (dt).
 class Gemm {
  public:
-  // Tries cuBLAS (dlopen); falls back to the built-in tiled kernel. Never throws for a missing
-  // cuBLAS: `note` says which path is used and why.
-  void init(cudaStream_t s);
+  // mode (the cuda_gemm setting): "auto" tries cuBLAS (dlopen, `cublas_path` first) and falls
+  // back to the built-in tiled kernel, `note` saying why; "cublas" throws when cuBLAS cannot be
+  // used; "fallback" never loads it.
+  void init(cudaStream_t s, const std::string& mode, const std::string& cublas_path);
   ~Gemm();
   void run(const void* A, const void* W, Dt dt, float* C, int M, int N, int K, int ldc, bool accumulate,
            cudaStream_t s) const;
   bool using_cublas() const { return handle_ != nullptr; }
   const char* note() const { return note_.c_str(); }
-  // Forces the fallback kernel (tests; DEEPINFER_CUDA_GEMM=fallback).
+  // Forces the fallback kernel (tests; the cuda_gemm=fallback setting at start).
   void force_fallback();
 
  private:
