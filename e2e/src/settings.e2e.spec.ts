@@ -69,6 +69,24 @@ const VALUES: Record<string, string> = {
   DEEPINFER_DEV_CPU_SERIAL_MACS: '0',
 };
 
+/** The parts of GET /executor and the scheduler's GET /stats these tests read. */
+interface ExecutorReport {
+  device: string;
+  backend: string;
+  threads: number;
+  model: Record<string, unknown>;
+  kvCache: { numBlocks: number; blockSize: number; dtype: string };
+  settings: Record<string, unknown>;
+  decodeAhead: { used: number; dropped: number };
+}
+interface SchedulerReport {
+  executor: Record<string, unknown>;
+  scheduler: {
+    prefixCache: { enabled: boolean; numHitTokens: number; numQueryTokens: number };
+    batchSizeHistogram: { upperBounds: number[]; counts: number[] };
+  };
+}
+
 describe('deepinfer serve with every documented variable set', () => {
   let stack: Stack;
   let client: OpenAI;
@@ -109,15 +127,15 @@ describe('deepinfer serve with every documented variable set', () => {
   });
 
   it('runs the engine as configured: bf16 weights, f32 KV, 32-token blocks, 1 thread, the forced scalar kernels', async () => {
-    const executor = (await (await admin('executor', '/executor')).json()) as Record<string, any>;
-    expect(executor['device']).toBe('cpu:scalar');
-    expect(executor['backend']).toBe('cpu-scalar');
-    expect(executor['threads']).toBe(1);
-    expect(executor['model']).toMatchObject({ name: SERVED_NAME, dtype: 'bfloat16', checkpointDtype: 'F32', maxModelLen: 256 });
-    expect(executor['kvCache']).toMatchObject({ blockSize: 32, dtype: 'float32' });
+    const executor = (await (await admin('executor', '/executor')).json()) as ExecutorReport;
+    expect(executor.device).toBe('cpu:scalar');
+    expect(executor.backend).toBe('cpu-scalar');
+    expect(executor.threads).toBe(1);
+    expect(executor.model).toMatchObject({ name: SERVED_NAME, dtype: 'bfloat16', checkpointDtype: 'F32', maxModelLen: 256 });
+    expect(executor.kvCache).toMatchObject({ blockSize: 32, dtype: 'float32' });
     // 0.5 GiB of 32-token blocks of this model (5 layers x 4 KV heads x 8 dims x K and V, f32).
-    expect(executor['kvCache'].numBlocks).toBe(Math.floor((0.5 * 1024 ** 3) / (32 * 5 * 4 * 8 * 2 * 4)));
-    expect(executor['settings']).toMatchObject({
+    expect(executor.kvCache.numBlocks).toBe(Math.floor((0.5 * 1024 ** 3) / (32 * 5 * 4 * 8 * 2 * 4)));
+    expect(executor.settings).toMatchObject({
       device: 'cpu', dtype: 'bfloat16', kv_cache_dtype: 'float32', gpu_memory_utilization: 0.8, max_num_batched_tokens: 384, seed: 7,
       cuda_graphs: false, cuda_prefill_attn: 'fma', cuda_decode_attn: 'tiled', cuda_gemm: 'fallback', cublas_path: VALUES['DEEPINFER_CUBLAS_PATH'], decode_ahead_max_seqs: 0,
     });
@@ -126,8 +144,8 @@ describe('deepinfer serve with every documented variable set', () => {
 
   it('never decodes ahead with decode_ahead_max_seqs 0', async () => {
     await client.completions.create({ model: SERVED_NAME, prompt: 'A cat', max_tokens: 16, temperature: 0 });
-    const executor = (await (await admin('executor', '/executor')).json()) as Record<string, any>;
-    expect(executor['decodeAhead']).toEqual({ used: 0, dropped: 0 });
+    const executor = (await (await admin('executor', '/executor')).json()) as ExecutorReport;
+    expect(executor.decodeAhead).toEqual({ used: 0, dropped: 0 });
   });
 
   it('refuses a prompt over max_model_len', async () => {
@@ -137,14 +155,14 @@ describe('deepinfer serve with every documented variable set', () => {
   it('schedules with the configured limits and no prefix caching', async () => {
     const prompt = 'Once upon a time there was a little girl who liked to play outside in the park';
     await Promise.all(Array.from({ length: 6 }, () => client.completions.create({ model: SERVED_NAME, prompt, max_tokens: 8, temperature: 0 })));
-    const stats = (await (await admin('scheduler', '/stats')).json()) as Record<string, any>;
+    const stats = (await (await admin('scheduler', '/stats')).json()) as SchedulerReport;
     // The step budget came from the DEEPINFER_CONFIG file; the executor's geometry reached the scheduler.
-    expect(stats['executor']).toMatchObject({ maxNumBatchedTokens: 384, blockSize: 32, maxModelLen: 256, modelName: SERVED_NAME });
+    expect(stats.executor).toMatchObject({ maxNumBatchedTokens: 384, blockSize: 32, maxModelLen: 256, modelName: SERVED_NAME });
     // Six identical prompts and not one cached token.
-    expect(stats['scheduler'].prefixCache).toMatchObject({ enabled: false, numHitTokens: 0 });
-    expect(stats['scheduler'].prefixCache.numQueryTokens).toBeGreaterThan(6 * 10);
+    expect(stats.scheduler.prefixCache).toMatchObject({ enabled: false, numHitTokens: 0 });
+    expect(stats.scheduler.prefixCache.numQueryTokens).toBeGreaterThan(6 * 10);
     // Batches of at most max_num_seqs = 3: the histogram's buckets stop at 4 and nothing overflows.
-    const batches = stats['scheduler'].batchSizeHistogram as { upperBounds: number[]; counts: number[] };
+    const batches = stats.scheduler.batchSizeHistogram;
     expect(batches.upperBounds).toEqual([1, 2, 4]);
     expect(batches.counts.at(-1)).toBe(0);
     expect(batches.counts[2]).toBeGreaterThan(0);

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { CONFIG_FIELDS, DeepInferConfig, RESERVED_ENV_VARS } from '@deepinfer/config';
+import { BUILD_ENV_VARS, CONFIG_FIELDS, DeepInferConfig, RESERVED_ENV_VARS } from '@deepinfer/config';
 import { SERVICE_NAMES, type ServiceName } from '@deepinfer/contracts';
+import { HUB_ENV_VARS } from '@deepinfer/model-hub';
 
 // Docker does not run on our machines, so this test is what keeps docker-compose.yml true:
 // services, ports, environment names and healthchecks must agree with the config library.
@@ -12,7 +13,7 @@ const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'ut
   services: Record<string, {
     image?: string; build?: { context: string; dockerfile: string }; command?: string[]; ports?: string[];
     environment?: Record<string, string>; healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>;
-    volumes?: string[]; deploy?: { resources: { reservations: { devices: { driver: string; capabilities: string[] }[] } } };
+    volumes?: string[]; deploy?: { resources: { reservations: { devices: Record<string, unknown>[] } } };
   }>;
   volumes?: Record<string, unknown>;
 };
@@ -20,18 +21,24 @@ const defaults = new DeepInferConfig();
 const adminPortOf: Record<ServiceName, number> = {
   api: defaults.apiAdminPort, tokenizer: defaults.tokenizerAdminPort, scheduler: defaults.schedulerAdminPort, executor: defaults.executorAdminPort,
 };
-const knownEnv = new Set<string>([...CONFIG_FIELDS.map((f) => f.envVar), ...RESERVED_ENV_VARS]);
+// Settings, plumbing, and the Hugging Face variables the model downloader reads.
+const knownEnv = new Set<string>([...CONFIG_FIELDS.map((f) => f.envVar), ...RESERVED_ENV_VARS, ...HUB_ENV_VARS]);
 
 describe('docker-compose.yml', () => {
   it('has nats and the four services', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['nats', ...SERVICE_NAMES].sort());
   });
 
-  it('runs nats from the official image with credentials and a healthcheck', () => {
+  it('runs nats from the official image with credentials and a healthcheck, unpublished', () => {
     const nats = compose.services['nats']!;
     expect(nats.image).toMatch(/^nats:/);
-    expect(nats.command).toEqual(expect.arrayContaining(['--user', '--pass']));
+    const command = nats.command!;
+    // The credentials come from the shell (or .env), with a default for a local test.
+    expect(command[command.indexOf('--user') + 1]).toMatch(/^\$\{NATS_USER(:-[^}]+)?\}$/);
+    expect(command[command.indexOf('--pass') + 1]).toMatch(/^\$\{NATS_PASSWORD(:-[^}]+)?\}$/);
     expect(nats.healthcheck?.test.join(' ')).toContain('healthz');
+    // Only the services talk to nats, on the compose network.
+    expect(nats.ports).toBeUndefined();
   });
 
   describe.each(SERVICE_NAMES)('%s', (service) => {
@@ -44,7 +51,7 @@ describe('docker-compose.yml', () => {
       expect(fs.existsSync(path.join(root, spec.build!.dockerfile))).toBe(true);
     });
 
-    it('uses only environment variables the config library knows', () => {
+    it('uses only environment variables the config library (or the model downloader) knows', () => {
       expect(Object.keys(env).filter((k) => !knownEnv.has(k))).toEqual([]);
     });
 
@@ -61,8 +68,24 @@ describe('docker-compose.yml', () => {
       expect(knownEnv.has(varName)).toBe(true);
       expect(env[varName]).toBe(String(port));
       expect(spec.ports).toContain(`${port}:${port}`);
-      expect(spec.healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health`);
+      // docker/healthcheck.mjs resolves the admin port from the service's own settings.
+      expect(spec.healthcheck?.test).toEqual(['CMD', 'node', 'docker/healthcheck.mjs', service]);
+      expect(fs.existsSync(path.join(root, 'docker/healthcheck.mjs'))).toBe(true);
     });
+  });
+
+  it('gives the tokenizer and the executor one Hugging Face cache (HF_HOME on a shared volume) and the Hub token', () => {
+    for (const service of ['tokenizer', 'executor'] as const) {
+      const spec = compose.services[service]!;
+      const home = spec.environment!['HF_HOME']!;
+      expect(spec.volumes).toContain(`hf-cache:${home}`);
+      expect(spec.environment!['HF_TOKEN']).toBe('${HF_TOKEN:-}');
+    }
+    expect(compose.volumes).toHaveProperty('hf-cache');
+    // Both images run as uid 1000 and create the mount point for it (a fresh volume takes its owner).
+    for (const dockerfile of ['docker/executor.Dockerfile', 'docker/node.Dockerfile']) {
+      expect(fs.readFileSync(path.join(root, dockerfile), 'utf8')).toMatch(/install -d -o (node|deepinfer) -g \1 \/hf-cache/);
+    }
   });
 
   it('publishes the API on the configured port', () => {
@@ -70,11 +93,25 @@ describe('docker-compose.yml', () => {
     expect(compose.services['api']!.ports).toContain(`${defaults.port}:${defaults.port}`);
   });
 
-  it('reserves an NVIDIA GPU for the executor, built on a CUDA devel image, with the models volume', () => {
+  it('reserves an NVIDIA GPU for the executor in the syntax compose expects, with the models volume', () => {
     const executor = compose.services['executor']!;
-    expect(executor.deploy!.resources.reservations.devices[0]).toMatchObject({ driver: 'nvidia', capabilities: ['gpu'] });
-    expect(fs.readFileSync(path.join(root, executor.build!.dockerfile), 'utf8')).toMatch(/^FROM nvidia\/cuda:[\d.]+-devel/m);
+    // deploy.resources.reservations.devices: driver, count (a number or "all") or device_ids,
+    // and capabilities, which must name gpu; nothing else is a device request.
+    const devices = executor.deploy!.resources.reservations.devices;
+    expect(devices).toEqual([{ driver: 'nvidia', count: 1, capabilities: ['gpu'] }]);
+    for (const d of devices) expect(Object.keys(d).filter((k) => !['driver', 'count', 'device_ids', 'capabilities', 'options'].includes(k))).toEqual([]);
     expect(executor.volumes?.some((v) => v.startsWith('models:'))).toBe(true);
     expect(compose.volumes).toHaveProperty('models');
+  });
+
+  it('gives nats and every service a healthcheck', () => {
+    expect(Object.entries(compose.services).filter(([, s]) => !s.healthcheck?.test?.length).map(([name]) => name)).toEqual([]);
+  });
+
+  it('builds every service from a Dockerfile in docker/, and passes no build-time variable as environment', () => {
+    for (const service of SERVICE_NAMES) {
+      expect(compose.services[service]!.build).toMatchObject({ context: '.', dockerfile: expect.stringMatching(/^docker\/[\w.-]+\.Dockerfile$/) });
+      expect(Object.keys(compose.services[service]!.environment ?? {}).filter((k) => (BUILD_ENV_VARS as readonly string[]).includes(k))).toEqual([]);
+    }
   });
 });

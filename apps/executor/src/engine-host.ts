@@ -2,9 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CONFIG_ERROR_EXIT_CODE, resolveModelPath, type DeepInferConfig } from '@deepinfer/config';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError, defaultServedModelName, type DeepInferConfig } from '@deepinfer/config';
 import { cpuKernelPath, cpuKvCacheBlocks, EngineSettingError, loadEngine, type Engine } from '@deepinfer/engine';
 import { detectGpus, type GpuDetection } from '@deepinfer/gpu';
+import { ensureModel } from '@deepinfer/model-hub';
 import type { Logger } from '@deepinfer/observability';
 import { CONFIG, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { cudaSettingsChanged, engineOptionsFor, settingErrorToConfigError } from './engine-options.js';
@@ -61,9 +62,10 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     void this.load().catch((err: unknown) => {
       // A setting the engine refused (kv_cache_dtype it cannot store, cuda_gemm=cublas without
       // cuBLAS) is a configuration error: exit 2, which the launcher does not restart.
-      if (err instanceof EngineSettingError) {
-        const configError = settingErrorToConfigError(err, this.config);
-        this.logger.error('the engine refused a setting', { err: configError.message });
+      // So is a model that is nowhere to be found (ConfigError on `model`, from ensureModel).
+      const configError = err instanceof EngineSettingError ? settingErrorToConfigError(err, this.config) : err instanceof ConfigError ? err : undefined;
+      if (configError) {
+        this.logger.error('invalid configuration', { err: configError.message });
         process.stderr.write(`deepinfer executor: ${configError.message}\n`);
         process.exit(CONFIG_ERROR_EXIT_CODE);
       }
@@ -79,7 +81,7 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
   private async load(): Promise<void> {
     const { config, logger } = this;
     this.gpus = await detectGpus();
-    const { directory } = resolveModelPath(config.model);
+    const { directory } = await ensureModel(config.model, { logger });
     // device: cpu, cuda, or auto — CUDA when nvidia-smi sees a GPU (the engine then checks that
     // its CUDA backend is built in and the device usable, and says why not). On the CPU the KV
     // cache is sized by cpu_kv_cache_space_gib; on CUDA the engine fits as many blocks as
@@ -103,7 +105,7 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     this.loaded = {
       engine,
       modelDirectory: directory,
-      servedModelName: config.servedModelName ?? path.basename(directory),
+      servedModelName: config.servedModelName ?? defaultServedModelName(config.model),
       revision: modelRevision(directory),
       maxModelLen,
       numKvBlocks: info.numKvBlocks,

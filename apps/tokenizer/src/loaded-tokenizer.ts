@@ -1,4 +1,5 @@
-import { resolveModelPath, type DeepInferConfig } from '@deepinfer/config';
+import type { DeepInferConfig } from '@deepinfer/config';
+import { ensureModel } from '@deepinfer/model-hub';
 import type { Logger } from '@deepinfer/observability';
 import { ModelTokenizer, readModelContextLength, TokenizerLoadError } from '@deepinfer/tokenizer-core';
 
@@ -18,14 +19,16 @@ export class LoadedTokenizer {
   ) {}
 
   /**
-   * Resolves `config.model` (path, repository-relative path or HF cache), loads the tokenizer
+   * Resolves `config.model` (path, repository-relative path, HF cache, else a download from the
+   * Hub so that a tokenizer started alone has its files), loads the tokenizer
    * files and decides max_model_len: the setting when given, else config.json's (vLLM's rule),
    * else, for a tokenizer-only directory, tokenizer_config's model_max_length with a warning.
-   * Throws ConfigError for a missing model (exit 2) and TokenizerLoadError for broken files.
+   * Throws ConfigError for a missing model (exit 2), ModelDownloadError when the Hub cannot be
+   * reached (exit 1: restarted, and the download resumes) and TokenizerLoadError for broken files.
    */
   static async load(config: DeepInferConfig, logger: Logger): Promise<LoadedTokenizer> {
     const startedAt = performance.now();
-    const { directory, origin } = resolveModelPath(config.model);
+    const { directory, origin } = await ensureModel(config.model, { logger });
     const [tokenizer, fromModel] = await Promise.all([ModelTokenizer.fromDirectory(directory), readModelContextLength(directory)]);
     let maxModelLen: number;
     let source: string;

@@ -34,8 +34,8 @@ const port = (what: string): FieldSpec => ({ kind: 'int', allowed: 'an integer p
 
 /** The single table every source (YAML, environment, flags, docs, compose) is derived from. */
 const SPECS: Record<ConfigKey, FieldSpec> = {
-  model: { kind: 'string', allowed: 'a model directory or a Hugging Face Hub id', description: 'Model directory, or Hub id resolved through the local Hugging Face cache' },
-  servedModelName: { kind: 'string', optional: true, allowed: 'a non-empty string', description: 'Model name clients send; defaults to the last part of the model path' },
+  model: { kind: 'string', allowed: 'a model directory or a Hugging Face Hub id', description: 'Model directory, or Hub id (org/name) taken from the local Hugging Face cache, downloaded into it when absent' },
+  servedModelName: { kind: 'string', optional: true, allowed: 'a non-empty string', description: "Model name clients send; defaults to the Hub id as given, or the model directory's last part" },
   dtype: { kind: 'enum', choices: DTYPES, aliases: DTYPE_ALIASES, allowed: dtypeChoice(DTYPES), description: "Weight dtype the engine serves in, converted at load; auto keeps the checkpoint's (the CPU backend computes in float32 from weights rounded to it)" },
   maxModelLen: { kind: 'int', optional: true, allowed: 'an integer in [1, 1048576]', description: "Context length (prompt + output); default: the model's maximum" },
   seed: { kind: 'int', allowed: 'an integer in [0, 2147483647]', description: 'Seed of the engine-wide random generator (unseeded requests)' },

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './config-error.js';
-import { hubCacheDir, resolveModelPath } from './model-path.js';
+import { defaultServedModelName, hubCacheDir, resolveModelPath } from './model-path.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'deepinfer-model-path-'));
 const mkdir = (...parts: string[]) => {
@@ -74,5 +74,20 @@ describe('resolveModelPath', () => {
     expect(problem.allowed).toContain('models--nobody--nothing');
     expect(problem.allowed).toContain('huggingface-cli download nobody/nothing');
     expect(problemOf(() => resolveModelPath('/no/such/dir', { cwd, repoRoot })).allowed).not.toContain('huggingface-cli');
+  });
+});
+
+describe('defaultServedModelName', () => {
+  const cwd = mkdir('names', 'cwd');
+  const repoRoot = mkdir('names', 'repo');
+  mkdir('names', 'cwd', 'models', 'mine');
+  mkdir('names', 'hf', 'hub', 'models--Qwen--Qwen3-8B', 'snapshots', 'c0ffee');
+  const env = { HF_HOME: path.join(tmp, 'names', 'hf') };
+
+  it('names a directory by its last component, a Hub id as given (cached or still to download)', () => {
+    expect(defaultServedModelName('models/mine', { cwd, repoRoot, env })).toBe('mine');
+    expect(defaultServedModelName(path.join(cwd, 'models', 'mine') + '/', { cwd, repoRoot, env })).toBe('mine');
+    expect(defaultServedModelName('Qwen/Qwen3-8B', { cwd, repoRoot, env })).toBe('Qwen/Qwen3-8B');
+    expect(defaultServedModelName('meta-llama/Llama-3.1-8B-Instruct', { cwd, repoRoot, env })).toBe('meta-llama/Llama-3.1-8B-Instruct');
   });
 });

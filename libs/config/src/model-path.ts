@@ -73,6 +73,21 @@ export function resolveModelPath(model: string, options: ModelPathOptions = {}):
   ]);
 }
 
+/**
+ * The name clients send for the model when served_model_name is unset, the same in every
+ * service: a Hub id as given (`meta-llama/Llama-3.1-8B-Instruct`, as vLLM serves it), else the
+ * model directory's last component (`models/stories260k` → `stories260k`).
+ */
+export function defaultServedModelName(model: string, options: ModelPathOptions = {}): string {
+  const asDirectory = path.basename(path.resolve(options.cwd ?? process.cwd(), model));
+  try {
+    return resolveModelPath(model, options).origin === 'hf-cache' ? model : asDirectory;
+  } catch {
+    // Not on disk yet (a Hub id to download), or nowhere: name it as the user wrote it.
+    return HUB_ID.test(model) ? model : asDirectory;
+  }
+}
+
 /** The Hugging Face hub cache directory, as huggingface_hub computes it. */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env, homeDir: string = os.homedir()): string {
   if (env['HF_HUB_CACHE']) return env['HF_HUB_CACHE'];

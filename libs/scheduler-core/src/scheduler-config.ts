@@ -19,6 +19,12 @@ export interface SchedulerConfig {
   readonly enablePrefixCaching: boolean;
   /** The model's end-of-sequence ids (generation_config may list several). */
   readonly eosTokenIds: readonly number[];
+  /**
+   * Rows of the model's logits, as the executor reports them. Every token id a request carries to
+   * the executor (prompt, logit bias, stop ids banned under minTokens) must be below it: the
+   * engine refuses a step holding one that is not, which fails every request in that step.
+   */
+  readonly vocabSize: number;
   /** Model identity and revision: enters every block hash, so caches never mix models. */
   readonly modelCacheKey: string;
   /** Waiting requests beyond which submit() refuses with `queue-full`; unlimited if absent. */
@@ -38,6 +44,7 @@ export function validateSchedulerConfig(config: SchedulerConfig, capacity: Execu
   requirePositiveInteger('maxNumBatchedTokens', config.maxNumBatchedTokens);
   requirePositiveInteger('maxNumSeqs', config.maxNumSeqs);
   requirePositiveInteger('maxModelLen', config.maxModelLen);
+  requirePositiveInteger('vocabSize', config.vocabSize);
   requirePositiveInteger('numBlocks', capacity.numBlocks);
   requirePositiveInteger('blockSize', capacity.blockSize);
   if (config.maxNumWaitingRequests !== undefined) requirePositiveInteger('maxNumWaitingRequests', config.maxNumWaitingRequests);
@@ -55,6 +62,8 @@ export function validateSchedulerConfig(config: SchedulerConfig, capacity: Execu
     );
   }
   for (const tokenId of config.eosTokenIds) {
-    if (!Number.isInteger(tokenId) || tokenId < 0) throw new RangeError(`eosTokenIds holds an invalid id ${tokenId}`);
+    if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= config.vocabSize) {
+      throw new RangeError(`eosTokenIds holds ${tokenId}, not a token id of a ${config.vocabSize}-token vocabulary`);
+    }
   }
 }

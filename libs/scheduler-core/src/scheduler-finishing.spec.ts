@@ -92,4 +92,26 @@ describe('Scheduler: finishing rules', () => {
     expect(submit('b', [1], { maxTokens: 2 })).toEqual({ accepted: true });
     expect(submit('c', [1], { maxTokens: 2 })).toMatchObject({ accepted: false, reason: 'queue-full' });
   });
+
+  // The engine refuses a step holding an id outside its logits, failing every request in it; a
+  // client's logit_bias {"200000": 100} on a 128k-vocabulary model once took the executor down.
+  it('refuses prompt, logit_bias and stop token ids outside the model vocabulary, before they are queued', () => {
+    const { scheduler } = createFixture({ vocabSize: 100 });
+    const submit = (requestId: string, promptTokenIds: number[], samplingParams: SamplingParams) =>
+      scheduler.submit({ requestId, promptTokenIds, samplingParams });
+    const refused = { accepted: false, reason: 'invalid' };
+    expect(submit('a', [1, 100], { maxTokens: 1 })).toMatchObject({ ...refused, message: 'prompt token 100 is not a token id of this model (vocabulary size 100)' });
+    expect(submit('a', [1], { maxTokens: 1, logitBias: { '100': 5 } })).toMatchObject({ ...refused, message: 'logit_bias token 100 is not a token id of this model (vocabulary size 100)' });
+    for (const key of ['-1', '1.5', '', ' 7', '0x10']) expect(submit('a', [1], { maxTokens: 1, logitBias: { [key]: 5 } })).toMatchObject(refused);
+    expect(submit('a', [1], { maxTokens: 1, stopTokenIds: [3, 100] })).toMatchObject({ ...refused, message: 'stop token 100 is not a token id of this model (vocabulary size 100)' });
+    expect(scheduler.numWaitingRequests).toBe(0);
+    // The last id of the vocabulary is fine everywhere.
+    expect(submit('b', [99], { maxTokens: 1, logitBias: { '99': 5, '0': -5 }, stopTokenIds: [99], minTokens: 1 })).toEqual({ accepted: true });
+    expect(scheduler.schedule().newRequests[0]).toMatchObject({ requestId: 'b', samplingParams: { logitBias: { '99': 5, '0': -5 }, minTokensBannedTokenIds: [99] } });
+  });
+
+  it('refuses a configuration whose eos ids are outside the vocabulary', () => {
+    expect(() => createFixture({ vocabSize: 100, eosTokenIds: [99] })).not.toThrow();
+    expect(() => createFixture({ vocabSize: 100, eosTokenIds: [100] })).toThrow(/eosTokenIds holds 100, not a token id of a 100-token vocabulary/);
+  });
 });

@@ -131,8 +131,24 @@ export class Scheduler {
     const { requestId, promptTokenIds, samplingParams: params } = submitted;
     if (this.requests.has(requestId)) return refuse('duplicate-id', `request ${requestId} is already live`);
     if (promptTokenIds.length === 0) return refuse('invalid', 'the prompt is empty');
+    const vocabSize = this.config.vocabSize;
     for (const tokenId of promptTokenIds) {
-      if (!Number.isInteger(tokenId) || tokenId < 0) return refuse('invalid', `invalid prompt token id ${tokenId}`);
+      if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocabSize) {
+        return refuse('invalid', `prompt token ${tokenId} is not a token id of this model (vocabulary size ${vocabSize})`);
+      }
+    }
+    // Ids the executor would index the logits with: one out of range fails the engine's whole
+    // step, every other request in it included, so it is refused here (vLLM refuses it too).
+    for (const key of Object.keys(params.logitBias ?? {})) {
+      const tokenId = /^\d+$/.test(key) ? Number(key) : NaN;
+      if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocabSize) {
+        return refuse('invalid', `logit_bias token ${key} is not a token id of this model (vocabulary size ${vocabSize})`);
+      }
+    }
+    for (const tokenId of params.stopTokenIds ?? []) {
+      if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= vocabSize) {
+        return refuse('invalid', `stop token ${tokenId} is not a token id of this model (vocabulary size ${vocabSize})`);
+      }
     }
     if (!Number.isInteger(params.maxTokens) || params.maxTokens < 1) return refuse('invalid', 'maxTokens must be an integer ≥ 1');
     const minTokens = params.minTokens ?? 0;

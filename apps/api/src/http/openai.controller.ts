@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Body, Controller, Get, HttpCode, Inject, Post, Res, UseGuards } from '@nestjs/common';
 import {
   chatChunk,
@@ -20,7 +19,7 @@ import {
   type OpenAIFinishReason,
   type ResponseHeader,
 } from '@deepinfer/api-core';
-import type { DeepInferConfig } from '@deepinfer/config';
+import { defaultServedModelName, type DeepInferConfig } from '@deepinfer/config';
 import type { StreamDelta } from '@deepinfer/contracts';
 import { CONFIG } from '@deepinfer/service-kit';
 import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
@@ -48,7 +47,7 @@ export class OpenAIController {
     private readonly stack: StackClient,
     private readonly metrics: ApiMetrics,
   ) {
-    this.servedModelName = config.servedModelName ?? path.basename(path.resolve(config.model));
+    this.servedModelName = config.servedModelName ?? defaultServedModelName(config.model);
   }
 
   @Get('models')

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
-import { CONFIG_ERROR_EXIT_CODE, ConfigError, isExplicit, resolveModelPath } from '@deepinfer/config';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError, isExplicit } from '@deepinfer/config';
 import { cpuKvCacheBlocks, generate, loadEngine, probeModel, type SamplingParams } from '@deepinfer/engine';
+import { ensureModel, ModelDownloadError } from '@deepinfer/model-hub';
+import { createLogger } from '@deepinfer/observability';
 import { ModelTokenizer } from '@deepinfer/tokenizer-core';
 import { addConfigOptions, resolveConfigOrExit } from '../config-options.js';
 import { GenerateFlagError, parseGenerateFlags, type GenerateFlags } from './generate-flags.js';
@@ -41,9 +43,11 @@ export function generateCommand(): Command {
     if (config.device === 'cuda') fail('device = cuda: the CUDA backend is not built yet; use --device cpu (or auto)', 2);
     let modelDir: string;
     try {
-      modelDir = resolveModelPath(config.model).directory;
+      // A Hub id not in the cache is downloaded first (a bar on a terminal, else a log line per file).
+      modelDir = (await ensureModel(config.model, { logger: createLogger({ name: 'generate', level: config.logLevel, format: config.logFormat }) })).directory;
     } catch (error) {
       if (error instanceof ConfigError) fail(error.message, CONFIG_ERROR_EXIT_CODE);
+      if (error instanceof ModelDownloadError) fail(error.message);
       throw error;
     }
     // `deepinfer generate … | head` closes stdout early: stop quietly rather than crash on EPIPE.

@@ -5,13 +5,15 @@ import { Command } from 'commander';
 import { applyHardwareProfile, CONFIG_ERROR_EXIT_CODE, ConfigError, configsDir, saveConfig } from '@deepinfer/config';
 import { detectGpus } from '@deepinfer/gpu';
 import { LaunchError, StackLauncher } from '@deepinfer/launcher';
+import { ensureModel, ModelDownloadError } from '@deepinfer/model-hub';
 import { createLogger } from '@deepinfer/observability';
 import { addConfigOptions, resolveConfigOrExit } from '../config-options.js';
 
 /**
  * `deepinfer serve`: the launcher for a bare machine. Resolves the configuration once (flags,
- * environment, file, then the GPU's hardware profile for what is still unset), hands it to every
- * service as one YAML file, starts nats-server if none answers, then the four services.
+ * environment, file, then the GPU's hardware profile for what is still unset), makes sure the
+ * model is on disk (downloading a Hub id into the Hugging Face cache), hands the configuration to
+ * every service as one YAML file, starts nats-server if none answers, then the four services.
  */
 export function serveCommand(): Command {
   return addConfigOptions(new Command('serve').description('Start nats-server (if needed) and the four services, and serve the OpenAI-compatible API')).action(
@@ -32,6 +34,20 @@ export function serveCommand(): Command {
         if (err instanceof ConfigError) {
           process.stderr.write(`deepinfer serve: hardware profile: ${err.message}\n`);
           process.exit(CONFIG_ERROR_EXIT_CODE);
+        }
+        throw err;
+      }
+
+      // The model before the services: a Hub id not yet in the cache is downloaded here, with a
+      // progress bar on this terminal, so that the tokenizer and the executor then find it in the
+      // cache instead of each downloading it behind prefixed log lines.
+      try {
+        const model = await ensureModel(config.model, { logger });
+        logger.info('model ready', { model: config.model, directory: model.directory, origin: model.origin });
+      } catch (err) {
+        if (err instanceof ConfigError || err instanceof ModelDownloadError) {
+          process.stderr.write(`deepinfer serve: ${err.message}\n`);
+          process.exit(err instanceof ConfigError ? CONFIG_ERROR_EXIT_CODE : 1);
         }
         throw err;
       }

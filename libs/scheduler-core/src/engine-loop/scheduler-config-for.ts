@@ -4,8 +4,9 @@ import { DEFAULT_MAX_NUM_WAITING_PER_SEQ, type EngineLoopSettings } from './engi
 
 /**
  * The Scheduler's configuration for one executor: the service's settings clipped by what the
- * executor reported (its model's context length, its profiled step size), the model's EOS ids,
- * and the model revision as the prefix-cache key (a new revision never hits old blocks).
+ * executor reported (its model's context length, its profiled step size), the model's EOS ids
+ * and vocabulary size, and the model revision as the prefix-cache key (a new revision never hits
+ * old blocks).
  */
 export function schedulerConfigFor(settings: EngineLoopSettings, registration: ExecutorRegistration): SchedulerConfig {
   return {
@@ -15,6 +16,7 @@ export function schedulerConfigFor(settings: EngineLoopSettings, registration: E
     enableChunkedPrefill: settings.enableChunkedPrefill,
     enablePrefixCaching: settings.enablePrefixCaching,
     eosTokenIds: registration.model.eosTokenIds,
+    vocabSize: registration.model.vocabSize,
     modelCacheKey: registration.model.revision,
     maxNumWaitingRequests: settings.maxNumWaitingRequests ?? DEFAULT_MAX_NUM_WAITING_PER_SEQ * settings.maxNumSeqs,
     policy: settings.policy,

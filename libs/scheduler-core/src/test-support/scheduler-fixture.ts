@@ -22,8 +22,10 @@ export function createFixture(options: FixtureOptions = {}): { scheduler: Schedu
     eosTokenIds: [],
     modelCacheKey: 'test-model@rev1',
     ...options,
+    // One vocabulary for the scheduler's checks and the fake model's sampling.
+    vocabSize: options.vocabSize ?? 1000,
   };
   const scheduler = new Scheduler(config, { numBlocks, blockSize });
-  const executor = new FakeExecutor({ numBlocks, blockSize, vocabSize: options.vocabSize ?? 1000, sampleOverride: options.sampleOverride });
+  const executor = new FakeExecutor({ numBlocks, blockSize, vocabSize: config.vocabSize, sampleOverride: options.sampleOverride });
   return { scheduler, executor, config };
 }
