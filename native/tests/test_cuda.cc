@@ -357,6 +357,71 @@ TEST(cuda_graph_decode_steps_match_eager_steps) {
   di_engine_free(eager);
 }
 
+// The dtype setting on CUDA: matrices converted at upload, K/V stored in the served type (so a
+// f32 checkpoint served as bf16 halves the block), and the CPU backend serving the same dtype
+// (weights rounded to it) agrees within the 16-bit tolerance. A KV type other than the served
+// one is refused before anything is allocated, naming the field.
+TEST(served_dtype_converts_at_load_and_kv_follows_it) {
+  auto create = [](const std::string& model, int backend, const char* dtype, const char* kv, std::string* error) {
+    di_engine_config c;
+    di_engine_config_init(&c);
+    c.model = model.c_str();
+    c.backend = backend;
+    c.num_threads = 2;
+    c.num_kv_blocks = 64;
+    c.block_size = 4;
+    c.dtype = dtype;
+    c.kv_cache_dtype = kv;
+    char err[1024] = {0};
+    di_engine* e = di_engine_create(&c, err, sizeof(err));
+    *error = err;
+    return e;
+  };
+  std::string err;
+  const std::string bf16 = fixtures_dir() + "/llama_bf16";
+  di_engine* gpu = create(bf16, DI_BACKEND_CUDA, "float16", nullptr, &err);
+  CHECK_MSG(gpu != nullptr, "%s", err.c_str());
+  di_engine* cpu = create(bf16, DI_BACKEND_CPU, "float16", nullptr, &err);
+  CHECK_MSG(cpu != nullptr, "%s", err.c_str());
+  if (gpu == nullptr || cpu == nullptr) return;
+  di_engine_info info;
+  di_engine_get_info(gpu, &info);
+  CHECK(std::string(info.dtype) == "float16");
+  CHECK(std::string(info.kv_cache_dtype) == "float16");
+  CHECK(std::string(info.weight_dtype) == "BF16");
+  const int V = info.vocab_size;
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 29; ++i) prompt.push_back((7 * i + 3) % V);
+  std::vector<float> pc, pg;
+  std::vector<std::vector<float>> dc, dg;
+  logits_trace(cpu, prompt, V, 4, &pc, &dc);
+  logits_trace(gpu, prompt, V, 4, &pg, &dg);
+  double e = rel_err(pg.data(), pc.data(), V);
+  for (size_t i = 0; i < dc.size(); ++i) e = std::max(e, rel_err(dg[i].data(), dc[i].data(), V));
+  std::printf("  llama_bf16 served as float16: CUDA vs CPU max error %.2e (tolerance 3e-2)\n", e);
+  CHECK(e <= 3e-2);
+  di_engine_free(gpu);
+  di_engine_free(cpu);
+
+  di_engine* f32 = create(stories(), DI_BACKEND_CUDA, "float32", nullptr, &err);
+  di_engine* narrowed = create(stories(), DI_BACKEND_CUDA, "bfloat16", "bfloat16", &err);
+  CHECK_MSG(f32 != nullptr && narrowed != nullptr, "%s", err.c_str());
+  if (f32 != nullptr && narrowed != nullptr) {
+    di_engine_info a, b;
+    di_engine_get_info(f32, &a);
+    di_engine_get_info(narrowed, &b);
+    CHECK(std::string(b.kv_cache_dtype) == "bfloat16");
+    CHECK_EQ(a.kv_block_bytes, 2 * b.kv_block_bytes);
+    CHECK(b.weight_bytes < a.weight_bytes);
+  }
+  di_engine_free(f32);
+  di_engine_free(narrowed);
+
+  CHECK(create(bf16, DI_BACKEND_CUDA, "float16", "float32", &err) == nullptr);
+  CHECK_MSG(err.find("config.kv_cache_dtype: \"float32\" is not supported by the cuda backend with dtype float16") != std::string::npos,
+            "%s", err.c_str());
+}
+
 TEST(info_and_memory_plan) {
   di_engine_config c;
   di_engine_config_init(&c);
