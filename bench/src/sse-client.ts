@@ -6,6 +6,8 @@ export interface StreamTiming {
   /** Gaps between token-bearing chunks, ms per token. */
   interTokenMs: number[];
   numTokens: number;
+  /** From the final usage chunk. */
+  numPromptTokens: number;
   totalMs: number;
 }
 
@@ -16,7 +18,7 @@ export async function streamCompletion(baseUrl: string, body: Record<string, unk
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
   });
-  const timing: StreamTiming = { ok: res.ok, status: res.status, ttftMs: NaN, interTokenMs: [], numTokens: 0, totalMs: 0 };
+  const timing: StreamTiming = { ok: res.ok, status: res.status, ttftMs: NaN, interTokenMs: [], numTokens: 0, numPromptTokens: 0, totalMs: 0 };
   if (!res.ok || !res.body) {
     await res.text().catch(() => undefined);
     timing.totalMs = performance.now() - started;
@@ -34,9 +36,12 @@ export async function streamCompletion(baseUrl: string, body: Record<string, unk
       buffer = buffer.slice(end + 2);
       end = buffer.indexOf('\n\n');
       if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
-      const chunk = JSON.parse(event.slice(6)) as { error?: unknown; choices?: { text?: string }[]; usage?: { completion_tokens: number } };
+      const chunk = JSON.parse(event.slice(6)) as { error?: unknown; choices?: { text?: string }[]; usage?: { completion_tokens: number; prompt_tokens: number } };
       if (chunk.error) timing.ok = false;
-      if (chunk.usage) timing.numTokens = chunk.usage.completion_tokens;
+      if (chunk.usage) {
+        timing.numTokens = chunk.usage.completion_tokens;
+        timing.numPromptTokens = chunk.usage.prompt_tokens;
+      }
       if (chunk.choices?.[0]?.text) {
         const now = performance.now();
         streamedTokens++;

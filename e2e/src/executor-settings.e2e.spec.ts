@@ -166,6 +166,37 @@ const ROWS: Row[] = [
       expect(report!.settings['decode_ahead_max_seqs']).toBe(0);
     },
   },
+  {
+    setting: 'device sim (the simulated GPU, a measuring instrument) with sim_profile',
+    env: { DEEPINFER_DEVICE: 'sim', DEEPINFER_SIM_PROFILE: 'h100' },
+    check: ({ report, output }, baseline) => {
+      expect(baseline.backend).toMatch(/^cpu-/);
+      expect(report!.backend).toBe('sim-h100');
+      expect(report!.settings['sim_profile']).toBe('h100');
+      expect(output).toMatch(/device sim: a simulated GPU/);
+    },
+  },
+  {
+    setting: 'sim_bandwidth_gbps (device sim)',
+    env: { DEEPINFER_DEVICE: 'sim', DEEPINFER_SIM_BANDWIDTH_GBPS: '900' },
+    check: ({ report }) => {
+      expect(report!.backend).toBe('sim-custom');
+      expect(report!.settings['sim_bandwidth_gbps']).toBe(900);
+    },
+  },
+  {
+    setting: 'dtype float32 with device sim',
+    env: { DEEPINFER_DEVICE: 'sim', DEEPINFER_DTYPE: 'float32' },
+    check: refusedNaming('dtype', /auto or bfloat16 with device sim/),
+  },
+  {
+    setting: 'sim_profile without device sim',
+    env: { DEEPINFER_SIM_PROFILE: 'h200' },
+    check: ({ report, output }) => {
+      expect(report!.backend).toMatch(/^cpu-/);
+      expect(output).toMatch(/sim settings have no effect without device sim/);
+    },
+  },
   cudaOnly('cuda_graphs', 'DEEPINFER_CUDA_GRAPHS', 'false', false),
   cudaOnly('cuda_prefill_attn', 'DEEPINFER_CUDA_PREFILL_ATTN', 'fma', 'fma'),
   cudaOnly('cuda_decode_attn', 'DEEPINFER_CUDA_DECODE_ATTN', 'tiled', 'tiled'),

@@ -46,6 +46,11 @@ const VALUES: Record<string, string> = {
   DEEPINFER_CUDA_DECODE_ATTN: 'tiled',
   DEEPINFER_CUDA_GEMM: 'fallback',
   DEEPINFER_CUBLAS_PATH: '/usr/local/cuda/lib64/libcublas.so.12',
+  // The simulated device's settings, with device cpu: shown and warned about (sim-device.e2e runs device sim).
+  DEEPINFER_SIM_PROFILE: 'h100',
+  DEEPINFER_SIM_BANDWIDTH_GBPS: '900',
+  DEEPINFER_SIM_TFLOPS: '150',
+  DEEPINFER_SIM_MEMORY_GIB: '24',
   DEEPINFER_HOST: '0.0.0.0',
   DEEPINFER_PORT: '1',
   DEEPINFER_API_KEY: API_KEY,
@@ -140,6 +145,8 @@ describe('deepinfer serve with every documented variable set', () => {
       cuda_graphs: false, cuda_prefill_attn: 'fma', cuda_decode_attn: 'tiled', cuda_gemm: 'fallback', cublas_path: VALUES['DEEPINFER_CUBLAS_PATH'], decode_ahead_max_seqs: 0,
     });
     expect(stack.output()).toMatch(/CUDA settings have no effect on the CPU backend/);
+    expect(executor.settings).toMatchObject({ sim_profile: 'h100', sim_bandwidth_gbps: 900, sim_tflops: 150, sim_memory_gib: 24 });
+    expect(stack.output()).toMatch(/sim settings have no effect without device sim.*sim_profile,sim_bandwidth_gbps,sim_tflops,sim_memory_gib/);
   });
 
   it('never decodes ahead with decode_ahead_max_seqs 0', async () => {

@@ -2,17 +2,22 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CONFIG_ERROR_EXIT_CODE, ConfigError, defaultServedModelName, type DeepInferConfig } from '@deepinfer/config';
-import { cpuKernelPath, cpuKvCacheBlocks, EngineSettingError, loadEngine, type Engine } from '@deepinfer/engine';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError, DeepInferConfig, defaultServedModelName, fieldOf } from '@deepinfer/config';
+import { EngineSettingError, settingErrorToConfigError } from '@deepinfer/engine';
 import { detectGpus, type GpuDetection } from '@deepinfer/gpu';
 import { ensureModel } from '@deepinfer/model-hub';
 import type { Logger } from '@deepinfer/observability';
 import { CONFIG, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
-import { cudaSettingsChanged, engineOptionsFor, settingErrorToConfigError } from './engine-options.js';
+import { openNativeEngine } from './native-engine-backend.js';
+import type { RunningEngine } from './running-engine.js';
+import { openSimulatedEngine } from './simulated-engine-backend.js';
+
+/** Settings of the simulated device, by config key (a warning when they are set for another device). */
+const SIM_SETTINGS = ['simProfile', 'simBandwidthGbps', 'simTflops', 'simMemoryGib'] as const;
 
 /** The loaded model and what the executor reports about it. */
 export interface LoadedEngine {
-  engine: Engine;
+  engine: RunningEngine;
   modelDirectory: string;
   servedModelName: string;
   /** Digest of config.json, generation_config.json and the weight files' names and sizes. */
@@ -20,7 +25,6 @@ export interface LoadedEngine {
   maxModelLen: number;
   numKvBlocks: number;
   kvCacheBytes: number;
-  device: string;
   loadSeconds: number;
 }
 
@@ -41,7 +45,7 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(SERVICE_STATE) private readonly state: ServiceState,
   ) {
     state.addDetails(() => ({
-      device: this.loaded?.device ?? 'loading',
+      device: this.loaded?.engine.device ?? 'loading',
       model: this.loaded?.servedModelName,
       numKvBlocks: this.loaded?.numKvBlocks,
       gpu: this.gpus,
@@ -82,21 +86,14 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
     const { config, logger } = this;
     this.gpus = await detectGpus();
     const { directory } = await ensureModel(config.model, { logger });
-    // device: cpu, cuda, or auto — CUDA when nvidia-smi sees a GPU (the engine then checks that
-    // its CUDA backend is built in and the device usable, and says why not). On the CPU the KV
-    // cache is sized by cpu_kv_cache_space_gib; on CUDA the engine fits as many blocks as
-    // gpu_memory_utilization leaves after the weights and a profiling step.
-    const backend = config.device === 'auto' ? (this.gpus.available ? 'auto' : 'cpu') : config.device;
     const started = performance.now();
-    const numKvBlocks =
-      backend === 'cpu' ? cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib }) : undefined;
-    logger.info('loading model', { model: directory, backend, blockSize: config.blockSize, numKvBlocks: numKvBlocks ?? 'fit to gpu_memory_utilization', threads: config.cpuThreads || 'all cores' });
-    const engine = await loadEngine(engineOptionsFor(config, directory, backend, numKvBlocks));
-    const info = engine.info;
-    const ignored = cudaSettingsChanged(config);
-    if (!info.backend.startsWith('cuda') && Object.keys(ignored).length > 0) {
-      logger.warn('CUDA settings have no effect on the CPU backend', { backend: info.backend, ...ignored });
+    if (config.device !== 'sim') {
+      const defaults = new DeepInferConfig();
+      const ignored = SIM_SETTINGS.filter((key) => config[key] !== defaults[key]).map((key) => fieldOf(key).yamlKey);
+      if (ignored.length > 0) logger.warn('sim settings have no effect without device sim', { device: config.device, settings: ignored.join(',') });
     }
+    const engine = config.device === 'sim' ? await openSimulatedEngine(config, directory, logger) : await openNativeEngine(config, directory, this.gpus, logger);
+    const info = engine.info;
     const loadSeconds = (performance.now() - started) / 1000;
     const maxModelLen = Math.min(config.maxModelLen ?? info.maxPositionEmbeddings, info.maxPositionEmbeddings, info.numKvBlocks * info.blockSize);
     if (config.maxModelLen !== undefined && config.maxModelLen > maxModelLen) {
@@ -110,7 +107,6 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
       maxModelLen,
       numKvBlocks: info.numKvBlocks,
       kvCacheBytes: info.numKvBlocks * info.kvBlockBytes,
-      device: info.backend.startsWith('cuda') ? `cuda:${this.gpus.available ? this.gpus.gpus[0]?.name : 'gpu'}` : `cpu:${cpuKernelPath()}`,
       loadSeconds,
     };
     logger.info('model loaded', {
@@ -122,7 +118,7 @@ export class EngineHost implements OnApplicationBootstrap, OnApplicationShutdown
       weightBytes: info.weightBytes,
       kvCacheBytes: this.loaded.kvCacheBytes,
       seconds: Math.round(loadSeconds * 1000) / 1000,
-      device: this.loaded.device,
+      device: engine.device,
     });
     for (const listener of this.listeners.splice(0)) listener(this.loaded);
   }

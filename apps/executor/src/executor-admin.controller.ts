@@ -10,6 +10,7 @@ import { ExecutorMetrics } from './executor-metrics.js';
 const EXECUTOR_SETTINGS = [
   'device', 'dtype', 'kvCacheDtype', 'blockSize', 'gpuMemoryUtilization', 'cpuKvCacheSpaceGib', 'cpuThreads', 'maxNumBatchedTokens', 'seed',
   'cudaGraphs', 'cudaPrefillAttn', 'cudaDecodeAttn', 'cudaGemm', 'cublasPath', 'decodeAheadMaxSeqs',
+  'simProfile', 'simBandwidthGbps', 'simTflops', 'simMemoryGib',
 ] as const;
 
 /**
@@ -34,7 +35,7 @@ export class ExecutorAdminController {
       executorId: this.link.executorId,
       epoch: this.link.epoch,
       status: loaded ? 'ready' : 'loading',
-      device: loaded?.device ?? null,
+      device: loaded?.engine.device ?? null,
       backend: info?.backend ?? null,
       backendDetails: info?.backendDetails || null,
       threads: info?.numThreads ?? null,
@@ -45,6 +46,9 @@ export class ExecutorAdminController {
       settings: Object.fromEntries(EXECUTOR_SETTINGS.map((key) => [fieldOf(key).yamlKey, this.config[key] ?? null])),
       stepTimes: this.metrics.recentStepTimes.summary(),
       decodeAhead: this.link.decodeAheadStats,
+      // device sim only: the simulated GPU's counters; busyMs is modelled device time, so its
+      // rate over wall time is the device's utilisation (what the serving benchmark reports).
+      simulator: loaded?.engine.simulator ? { profile: loaded.engine.simulator.profile, ...loaded.engine.simulator.stats() } : null,
     };
   }
 }

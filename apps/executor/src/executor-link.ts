@@ -8,7 +8,6 @@ import type { Logger } from '@deepinfer/observability';
 import { CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { EngineHost, type LoadedEngine } from './engine-host.js';
 import { ExecutorMetrics } from './executor-metrics.js';
-import { NativeStepEngine } from './native-step-engine.js';
 
 /** Re-registration period: the scheduler treats it as a heartbeat and finds us after it restarts. */
 const REGISTER_INTERVAL_MS = 2000;
@@ -52,7 +51,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
 
   private async start(loaded: LoadedEngine): Promise<void> {
     const info = loaded.engine.info;
-    this.state = new ExecutorState(new NativeStepEngine(loaded.engine), info.blockSize, info.vocabSize, loaded.numKvBlocks, {
+    this.state = new ExecutorState(loaded.engine.stepEngine, info.blockSize, info.vocabSize, loaded.numKvBlocks, {
       maxDecodeAheadSequences: this.config.decodeAheadMaxSeqs,
     });
     this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
@@ -73,7 +72,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
         ...(info.bosTokenId >= 0 ? { bosTokenId: info.bosTokenId } : {}),
         dtype: info.weightDtype,
       },
-      device: loaded.device,
+      device: loaded.engine.device,
       stepSubject: Subjects.executorStep(this.executorId),
     };
     const register = async () => {

@@ -1,5 +1,5 @@
 import {
-  BLOCK_SIZES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, type ConfigKey,
+  BLOCK_SIZES, SIM_PROFILE_NAMES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, type ConfigKey,
 } from './deepinfer-config.js';
 
 export type FieldKind = 'string' | 'int' | 'number' | 'boolean' | 'enum' | 'int-enum';
@@ -39,7 +39,7 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   dtype: { kind: 'enum', choices: DTYPES, aliases: DTYPE_ALIASES, allowed: dtypeChoice(DTYPES), description: "Weight dtype the engine serves in, converted at load; auto keeps the checkpoint's (the CPU backend computes in float32 from weights rounded to it)" },
   maxModelLen: { kind: 'int', optional: true, allowed: 'an integer in [1, 1048576]', description: "Context length (prompt + output); default: the model's maximum" },
   seed: { kind: 'int', allowed: 'an integer in [0, 2147483647]', description: 'Seed of the engine-wide random generator (unseeded requests)' },
-  device: { kind: 'enum', choices: DEVICES, allowed: choice(DEVICES), description: 'Engine backend: cuda, cpu, or auto (cuda when a usable GPU is present)' },
+  device: { kind: 'enum', choices: DEVICES, allowed: choice(DEVICES), description: 'Engine backend: cuda, cpu, auto (cuda when a usable GPU is present), or sim (a simulated GPU that models step times: a measuring instrument for the stack, needs only config.json and a tokenizer)' },
   gpuMemoryUtilization: { kind: 'number', allowed: 'a number in (0, 1]', description: 'Fraction of GPU memory for weights, activations and the KV cache' },
   cpuKvCacheSpaceGib: { kind: 'number', allowed: 'a number of GiB in (0, 4096]', description: 'KV-cache size on the CPU backend, in GiB' },
   cpuThreads: { kind: 'int', allowed: 'an integer in [0, 1024]', description: 'CPU engine threads; 0 = one per core' },
@@ -51,6 +51,10 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   cudaDecodeAttn: { kind: 'enum', choices: CUDA_DECODE_ATTNS, allowed: choice(CUDA_DECODE_ATTNS), description: 'CUDA backend: decode attention kernel (mma: tensor cores; tiled; warp)' },
   cudaGemm: { kind: 'enum', choices: CUDA_GEMMS, allowed: choice(CUDA_GEMMS), description: 'CUDA backend: GEMM library (auto: cuBLAS when it loads, else built-in; cublas: required; fallback: built-in)' },
   cublasPath: { kind: 'string', optional: true, allowed: 'a path to libcublas.so.N', description: 'CUDA backend: the cuBLAS library to load first (default: search libcublas.so.13/.12, $CUDA_HOME/lib64, /usr/local/cuda/lib64)' },
+  simProfile: { kind: 'enum', choices: SIM_PROFILE_NAMES, allowed: choice(SIM_PROFILE_NAMES), description: 'device sim: the card whose step times are modelled' },
+  simBandwidthGbps: { kind: 'number', optional: true, allowed: 'a number of GB/s in [1, 100000]', description: "device sim: peak memory bandwidth instead of the profile's" },
+  simTflops: { kind: 'number', optional: true, allowed: 'a number of TFLOP/s in [1, 100000]', description: "device sim: peak dense bf16 matmul rate instead of the profile's" },
+  simMemoryGib: { kind: 'number', optional: true, allowed: 'a number of GiB in [1, 4096]', description: "device sim: device memory instead of the profile's" },
   decodeAheadMaxSeqs: { kind: 'int', allowed: 'an integer in [0, 4096]', description: "Largest batch the executor decodes one step ahead of the scheduler's next message; 0 = off" },
   maxNumSeqs: { kind: 'int', allowed: 'an integer in [1, 4096]', description: 'Most sequences in one step' },
   maxNumBatchedTokens: { kind: 'int', allowed: 'an integer in [1, 1048576]', description: 'Token budget of one step' },

@@ -8,7 +8,10 @@ export const DTYPE_ALIASES: Readonly<Record<string, string>> = { half: 'float16'
 export const CUDA_PREFILL_ATTNS = ['mma', 'fma'] as const;
 export const CUDA_DECODE_ATTNS = ['mma', 'tiled', 'warp'] as const;
 export const CUDA_GEMMS = ['auto', 'cublas', 'fallback'] as const;
-export const DEVICES = ['auto', 'cuda', 'cpu'] as const;
+/** `sim`: the simulated GPU (libs/sim-device), a measuring instrument, never a real engine. */
+export const DEVICES = ['auto', 'cuda', 'cpu', 'sim'] as const;
+/** The simulated cards (libs/sim-device's SIM_PROFILE_NAMES; a test keeps the two lists equal). */
+export const SIM_PROFILE_NAMES = ['rtx5090', 'rtx4090', 'h100', 'h200'] as const;
 export const BLOCK_SIZES = [8, 16, 32, 64, 128] as const;
 export const LOG_LEVEL_NAMES = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export const LOG_FORMATS = ['text', 'json'] as const;
@@ -37,7 +40,7 @@ export class DeepInferConfig {
   @IsInt() @Min(0) @Max(2 ** 31 - 1) seed = 0;
 
   // --- device and memory ---------------------------------------------------------------------
-  /** `auto`: CUDA when a usable GPU is present, else the CPU backend. */
+  /** `auto`: CUDA when a usable GPU is present, else the CPU backend; `sim`: the step-time simulator. */
   @IsIn(DEVICES) device: (typeof DEVICES)[number] = 'auto';
   /** Fraction of the GPU's memory the executor may use (weights + activations + KV cache). */
   @IsNumber() @Min(Number.MIN_VALUE) @Max(1) gpuMemoryUtilization = 0.9;
@@ -68,6 +71,14 @@ export class DeepInferConfig {
    * tokens are then ready when that step arrives); 0 turns decode-ahead off.
    */
   @IsInt() @Min(0) @Max(4096) decodeAheadMaxSeqs = 8;
+
+  // --- the simulated device (device: sim; a measuring instrument, see libs/sim-device) -------
+  /** The card whose step times the simulator models. */
+  @IsIn(SIM_PROFILE_NAMES) simProfile: (typeof SIM_PROFILE_NAMES)[number] = 'rtx5090';
+  /** Overrides of the profile's peak memory bandwidth (GB/s), bf16 matmul rate (TFLOP/s) and memory (GiB). */
+  @IsOptional() @IsNumber() @Min(1) @Max(100_000) simBandwidthGbps?: number = undefined;
+  @IsOptional() @IsNumber() @Min(1) @Max(100_000) simTflops?: number = undefined;
+  @IsOptional() @IsNumber() @Min(1) @Max(4096) simMemoryGib?: number = undefined;
 
   // --- scheduling ----------------------------------------------------------------------------
   /** Most sequences in one step. */

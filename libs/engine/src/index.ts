@@ -6,3 +6,4 @@ export * from './kv-cache-blocks.js';
 export * from './block-allocator.js';
 export * from './generate.js';
 export * from './step-samples.js';
+export * from './engine-settings.js';

@@ -6,3 +6,4 @@ export * from './random-model/seeded-random.js';
 export * from './random-model/safetensors.writer.js';
 export * from './random-model/hf-model-families.js';
 export * from './random-model/random-model.writer.js';
+export * from './random-model/model-shape.writer.js';

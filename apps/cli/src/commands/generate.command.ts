@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, isExplicit } from '@deepinfer/config';
-import { cpuKvCacheBlocks, generate, loadEngine, probeModel, type SamplingParams } from '@deepinfer/engine';
+import { cpuKvCacheBlocks, engineOptionsFor, EngineSettingError, generate, loadEngine, probeModel, settingErrorToConfigError, type SamplingParams } from '@deepinfer/engine';
 import { ensureModel, ModelDownloadError } from '@deepinfer/model-hub';
+import { detectGpus } from '@deepinfer/gpu';
 import { createLogger } from '@deepinfer/observability';
 import { ModelTokenizer } from '@deepinfer/tokenizer-core';
 import { addConfigOptions, resolveConfigOrExit } from '../config-options.js';
@@ -40,7 +41,7 @@ export function generateCommand(): Command {
     }
     const resolved = resolveConfigOrExit(opts, 'generate');
     const { config } = resolved;
-    if (config.device === 'cuda') fail('device = cuda: the CUDA backend is not built yet; use --device cpu (or auto)', 2);
+    if (config.device === 'sim') fail('device = sim: the simulator is a measuring instrument for the services (deepinfer serve); generate needs a real engine (cpu, cuda or auto)', 2);
     let modelDir: string;
     try {
       // A Hub id not in the cache is downloaded first (a bar on a terminal, else a log line per file).
@@ -58,27 +59,27 @@ export function generateCommand(): Command {
       const promptTokenIds = tokenizer.encode(flags.prompt);
       if (promptTokenIds.length === 0) fail('the prompt encodes to no tokens and this tokenizer adds no BOS; give a non-empty --prompt');
 
-      // KV cache: only what this one sequence can use, capped by cpu_kv_cache_space_gib (the
-      // whole budget would be allocated and zeroed up front for nothing).
+      // KV cache on the CPU: only what this one sequence can use, capped by cpu_kv_cache_space_gib
+      // (the whole budget would be allocated and zeroed up front for nothing). On CUDA (device
+      // cuda, or auto with a usable GPU) the engine's memory plan sizes it.
       const probe = probeModel(modelDir, config.blockSize);
       const contextLength = Math.min(probe.maxPositionEmbeddings, config.maxModelLen ?? Infinity);
       if (promptTokenIds.length >= contextLength) fail(`the prompt has ${promptTokenIds.length} tokens; the context length is ${contextLength}`);
       const maxTokens = Math.min(flags.maxTokens, contextLength - promptTokenIds.length);
       const needBlocks = Math.ceil((promptTokenIds.length + maxTokens) / config.blockSize);
+      // Device auto: CUDA when nvidia-smi sees a GPU (the engine then checks that it is usable), as the executor decides.
+      const backend = config.device === 'auto' ? ((await detectGpus()).available ? 'auto' : 'cpu') : config.device;
       const budgetBlocks = cpuKvCacheBlocks({ model: modelDir, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib });
-      if (budgetBlocks < needBlocks) {
+      if (backend === 'cpu' && budgetBlocks < needBlocks) {
         fail(`cpu_kv_cache_space_gib = ${config.cpuKvCacheSpaceGib} holds ${budgetBlocks} KV blocks; this generation needs ${needBlocks}`, 2);
       }
 
       progress(`loading ${modelDir} (${promptTokenIds.length} prompt tokens)`);
       const started = performance.now();
-      const engine = await loadEngine({
-        model: modelDir,
-        threads: config.cpuThreads,
-        blockSize: config.blockSize,
-        numKvBlocks: needBlocks,
-        maxNumBatchedTokens: config.maxNumBatchedTokens,
-        seed: config.seed,
+      // The settings the executor service would use (dtype, kv_cache_dtype, cuda_*), through the same mapping.
+      const engine = await loadEngine(engineOptionsFor(config, modelDir, backend, backend === 'cpu' ? needBlocks : undefined)).catch((error: unknown) => {
+        if (error instanceof EngineSettingError) fail(settingErrorToConfigError(error, config).message, CONFIG_ERROR_EXIT_CODE);
+        throw error;
       });
       const { info } = engine;
       progress(

@@ -1,13 +1,14 @@
 import { ConfigError, DeepInferConfig, fieldByYamlKey, fieldOf, type ConfigKey } from '@deepinfer/config';
-import type { EngineOptions, EngineSettingError } from '@deepinfer/engine';
+import type { EngineSettingError } from './engine.errors.js';
+import type { EngineOptions } from './engine.types.js';
 
 /** The backend the executor asks the engine for (device `auto` becomes `cpu` without a GPU). */
 export type EngineBackend = NonNullable<EngineOptions['backend']>;
 
 /**
- * The one mapping from the configuration to the engine's options: every engine setting the
- * executor reads goes through here, so a setting the engine gets is a setting the config table
- * has (and the other way round: engine-settings.spec.ts checks both directions).
+ * The one mapping from the configuration to the engine's options, used by the executor service
+ * and by `deepinfer generate`: every engine setting goes through here, so a setting the engine
+ * gets is a setting of the config table.
  */
 export function engineOptionsFor(config: DeepInferConfig, model: string, backend: EngineBackend, numKvBlocks: number | undefined): EngineOptions {
   return {
