@@ -41,6 +41,8 @@ const VALUES: Record<string, string> = {
   DEEPINFER_ENABLE_CHUNKED_PREFILL: 'false',
   DEEPINFER_ENABLE_PREFIX_CACHING: 'false',
   DEEPINFER_DECODE_AHEAD_MAX_SEQS: '0',
+  // One step at a time here; every other e2e file runs with the default (asynchronous).
+  DEEPINFER_ASYNC_SCHEDULING: 'false',
   DEEPINFER_CUDA_GRAPHS: '0',
   DEEPINFER_CUDA_PREFILL_ATTN: 'fma',
   DEEPINFER_CUDA_DECODE_ATTN: 'tiled',

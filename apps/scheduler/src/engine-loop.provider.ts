@@ -20,6 +20,7 @@ export const engineLoopProvider: FactoryProvider<EngineLoop> = {
         maxNumSeqs: config.maxNumSeqs,
         enableChunkedPrefill: config.enableChunkedPrefill,
         enablePrefixCaching: config.enablePrefixCaching,
+        asyncScheduling: config.asyncScheduling,
         maxNumWaitingRequests: options?.maxNumWaitingRequests,
         stepTimeoutMs: options?.stepTimeoutMs,
       },

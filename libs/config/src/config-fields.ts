@@ -59,6 +59,7 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   maxNumSeqs: { kind: 'int', allowed: 'an integer in [1, 4096]', description: 'Most sequences in one step' },
   maxNumBatchedTokens: { kind: 'int', allowed: 'an integer in [1, 1048576]', description: 'Token budget of one step' },
   enableChunkedPrefill: { kind: 'boolean', allowed: 'true or false', description: 'Split long prompts across steps while others decode' },
+  asyncScheduling: { kind: 'boolean', allowed: 'true or false', description: "Schedule and send the next step while one is at the executor, so the host's work overlaps the device's (at most two steps in flight); false: one step at a time" },
   enablePrefixCaching: { kind: 'boolean', allowed: 'true or false', description: 'Reuse KV blocks of identical prompt prefixes' },
   host: { kind: 'string', allowed: 'a host name or address', description: 'Address the API listens on' },
   port: port('Port of the OpenAI-compatible API'),

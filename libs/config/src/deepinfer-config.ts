@@ -87,6 +87,8 @@ export class DeepInferConfig {
   @IsInt() @Min(1) @Max(1_048_576) maxNumBatchedTokens = 2048;
   @IsBoolean() enableChunkedPrefill = true;
   @IsBoolean() enablePrefixCaching = true;
+  /** Schedule and send the next step while one is at the executor (vLLM's async scheduling). */
+  @IsBoolean() asyncScheduling = true;
 
   // --- serving -------------------------------------------------------------------------------
   @IsString() @MinLength(1) host = '0.0.0.0';

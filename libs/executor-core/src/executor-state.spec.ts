@@ -33,6 +33,23 @@ describe('ExecutorState', () => {
     expect([Array.from(decode.tokenIds), decode.startPos, Array.from(decode.blockTable)]).toEqual([[14], 4, [3, 7]]);
   });
 
+  it('runs a step sent ahead after the one before it, computing the token that step samples', async () => {
+    // Asynchronous scheduling: step 2 arrives while step 1 runs, and names position 4, whose
+    // token (the one step 1 samples) only the executor knows.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const engine = new RecordingEngine();
+    const slow: StepEngine = { step: async (seqs) => (engine.batches.length === 0 ? await gate : undefined, engine.step(seqs)) };
+    const state = new ExecutorState(slow, 4, 100, 16);
+    const first = state.execute(step(1, { newRequests: [newRequest('a', [10, 11, 12, 13], [3])] }));
+    const second = state.execute(step(2, { cachedRequests: { requestIds: ['a'], newBlockIds: [[7]], numComputedTokens: [4], numScheduledTokens: [1] } }));
+    expect(state.speculate()).toBe(false); // the next step is already here
+    release();
+    expect((await first).sampled).toEqual([{ requestId: 'a', tokenId: 14 }]);
+    expect((await second).sampled).toEqual([{ requestId: 'a', tokenId: 15 }]);
+    expect(Array.from(engine.batches[1]![0]!.tokenIds)).toEqual([14]);
+  });
+
   it('samples nothing in the middle of a chunked prefill', async () => {
     const engine = new RecordingEngine();
     const state = new ExecutorState(engine, 4, 100, 16);

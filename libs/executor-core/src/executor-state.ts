@@ -60,6 +60,9 @@ export class ExecutorState {
   private lastBatch: readonly ExecutorRequest[] = [];
   private speculation: Speculation | undefined;
   private executing = false;
+  /** Steps received and not started yet; the chain they run on, in arrival order. */
+  private numQueuedSteps = 0;
+  private queueTail: Promise<unknown> = Promise.resolve();
   private numSpeculationsUsed = 0;
   private numSpeculationsDropped = 0;
 
@@ -86,7 +89,9 @@ export class ExecutorState {
    */
   speculate(): boolean {
     const batch = this.lastBatch;
-    if (this.executing || this.speculation || batch.length === 0 || batch.length > this.maxDecodeAheadSequences) return false;
+    // Not when the next step is already here (asynchronous scheduling sends it ahead): the
+    // speculation would only delay it.
+    if (this.executing || this.numQueuedSteps > 0 || this.speculation || batch.length === 0 || batch.length > this.maxDecodeAheadSequences) return false;
     if (this.requests.size !== batch.length) return false; // someone else would join the next step
     for (const request of batch) {
       if (this.requests.get(request.requestId) !== request || !request.canDecodeAhead(this.blockSize)) return false;
@@ -118,13 +123,25 @@ export class ExecutorState {
     this.lastBatch = [];
   }
 
-  async execute(step: SchedulerOutput): Promise<StepResult> {
-    this.executing = true;
-    try {
-      return await this.executeStep(step);
-    } finally {
-      this.executing = false;
-    }
+  /**
+   * Runs `step` after every step received before it (in arrival order): with asynchronous
+   * scheduling the scheduler sends step N+1 while N runs, and N+1 is planned against the books N
+   * leaves (the tokens N samples are the ones N+1 computes). A step that fails does not stop the
+   * ones behind it from being tried (each is checked against the books as they are then).
+   */
+  execute(step: SchedulerOutput): Promise<StepResult> {
+    this.numQueuedSteps++;
+    const run = this.queueTail.then(async () => {
+      this.numQueuedSteps--;
+      this.executing = true;
+      try {
+        return await this.executeStep(step);
+      } finally {
+        this.executing = false;
+      }
+    });
+    this.queueTail = run.catch(() => undefined);
+    return run;
   }
 
   private async executeStep(step: SchedulerOutput): Promise<StepResult> {

@@ -93,7 +93,9 @@ export class KvCacheManager {
     let table = this.tables.get(request.requestId);
     const hits = prefix.blocks;
     if (table && hits.length > 0) throw new Error(`request ${request.requestId} already has blocks`);
-    const numComputedTokens = table ? request.numComputedTokens : prefix.numTokens;
+    // Tokens in steps still at the executor count as computed: asynchronous scheduling allocates
+    // the next step's slots before the previous step's answer (0 in flight otherwise).
+    const numComputedTokens = table ? request.numComputedTokens + request.numScheduledTokensInFlight : prefix.numTokens;
     const numTokensAfter = numComputedTokens + numNewTokens;
     const numHeldBlocks = table ? table.blocks.length : 0;
     const numRequiredBlocks = Math.ceil(numTokensAfter / this.blockSize);
@@ -115,7 +117,10 @@ export class KvCacheManager {
       table.blocks.push(hits[i]);
     }
     for (let i = 0; i < numNewBlocks; i++) table.blocks.push(this.pool.allocate());
-    if (this.enablePrefixCaching) this.cacheFullBlocks(request, table, numTokensAfter, hashedBlocksOut);
+    // Only blocks whose every token is known can be hashed: a step scheduled ahead computes the
+    // token its predecessor samples (unknown here yet), and such a block is hashed by the next
+    // allocation after that token arrives.
+    if (this.enablePrefixCaching) this.cacheFullBlocks(request, table, Math.min(numTokensAfter, request.numTokens), hashedBlocksOut);
     return true;
   }
 

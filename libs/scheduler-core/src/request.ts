@@ -62,8 +62,13 @@ export class Request {
   isKnownToExecutor = false;
   /** Blocks of its table the executor has been told about. */
   numBlocksSentToExecutor = 0;
-  /** Tokens scheduled in the step now at the executor (0 when not in it). */
+  /** Tokens scheduled in the steps now at the executor (0 when in none; with asynchronous
+   * scheduling up to two steps hold it). Invariant: numComputedTokens + this ≤ numTokens + numPendingSamples. */
   numScheduledTokensInFlight = 0;
+  /** Tokens those steps will sample for it: outputs not known yet (placeholders). */
+  numPendingSamples = 0;
+  /** Steps now at the executor that include it; its blocks are freed only when this is 0. */
+  numInFlightSteps = 0;
 
   constructor(init: RequestInit) {
     this.requestId = init.requestId;

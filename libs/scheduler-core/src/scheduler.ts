@@ -24,12 +24,39 @@ import type { SubmitRequest, SubmitResult } from './submit-request.js';
 const NO_BLOCK_IDS: readonly number[] = Object.freeze([]);
 const NO_TOKEN_IDS: readonly number[] = Object.freeze([]);
 
+/** A step sent to the executor and not answered yet. Steps are answered in the order sent. */
+interface InFlightStep {
+  readonly stepId: number;
+  /** The requests it runs, and per request the tokens it computes and whether it samples. */
+  readonly requests: Request[];
+  readonly numTokens: number[];
+  readonly samples: boolean[];
+  /** Blocks it registered in the prefix cache; rolled back if it fails. */
+  readonly hashedBlocks: KvBlock[];
+  /**
+   * An earlier step failed while this one (scheduled ahead) was at the executor: it may rest on
+   * KV that step never wrote (a continued sequence, a prefix hit), so its requests fail too.
+   */
+  poisonedBy: string | undefined;
+}
+
 /**
  * Continuous batching over a paged KV cache with automatic prefix caching; framework-free.
  *
  * The service drives it: submit() / abort() at any time, then per step schedule() → send the
- * SchedulerOutput to the executor → update(its StepResult) → publish the StepOutputsMessage. One step
- * is in flight at a time; every schedule() must be answered by update() before the next.
+ * SchedulerOutput to the executor → update(its StepResult) → publish the StepOutputsMessage.
+ *
+ * Asynchronous scheduling (vLLM v1's): while one step is at the executor, scheduleAhead() may
+ * build the next, so that the host work of answering, publishing and scheduling overlaps the
+ * device. A request in the step in flight is scheduled as if that step had run: its computed
+ * tokens include the in-flight ones, and the token that step samples (unknown here) is the
+ * next one to compute — the executor, which runs steps in order, fills it in from its own books.
+ * A request sure to finish in the step in flight (its last allowed token) is left out; one that
+ * stops there on an eos token runs one wasted position, whose result update() drops. An ahead
+ * step never preempts: when the running requests' next tokens do not fit in the free blocks,
+ * scheduleAhead() returns nothing and the service waits for the answer and calls schedule(),
+ * which may preempt (with no step in flight, so a preempted request is in none). At most two
+ * steps are in flight; update() takes their answers in order.
  *
  * Each step fills a token budget (maxNumBatchedTokens) and a sequence cap (maxNumSeqs): running
  * requests first, in admission order (one decode token each, or the next prefill chunk), then
@@ -53,13 +80,10 @@ export class Scheduler {
   private readonly running: Request[] = [];
 
   private nextStepId = 1;
-  /** The step at the executor, if any, and the requests in it (reused between steps). */
-  private inFlightStepId: number | undefined = undefined;
-  private readonly inFlightRequests: Request[] = [];
-  /** Blocks the in-flight step registered in the prefix cache; rolled back if it fails. */
-  private readonly inFlightHashedBlocks: KvBlock[] = [];
-  /** A step abandoned by a forced cache reset; its late result is ignored. */
-  private discardedStepId: number | undefined = undefined;
+  /** Steps at the executor, oldest first (at most two: one running, one scheduled ahead). */
+  private readonly inFlight: InFlightStep[] = [];
+  /** Steps abandoned by a forced cache reset; their late results are ignored. */
+  private readonly discardedStepIds = new Set<number>();
   /** Ids for the next step's finishedRequestIds / preemptedRequestIds. */
   private pendingFinishedIds: string[] = [];
   private pendingPreemptedIds: string[] = [];
@@ -112,7 +136,12 @@ export class Scheduler {
 
   /** True while a step is at the executor (between schedule() and update()). */
   get isStepInFlight(): boolean {
-    return this.inFlightStepId !== undefined;
+    return this.inFlight.length > 0;
+  }
+
+  /** Steps at the executor: 0, 1, or 2 with a step scheduled ahead. */
+  get numStepsInFlight(): number {
+    return this.inFlight.length;
   }
 
   /** Whether schedule() has anything to do: requests to run or ids the executor must drop. */
@@ -216,22 +245,48 @@ export class Scheduler {
     } else {
       this.waiting.remove(request);
     }
-    const inFlight = request.numScheduledTokensInFlight > 0;
-    this.finish(request, finishedStatusOf(reason), this.clock(), !inFlight);
+    this.finish(request, finishedStatusOf(reason), this.clock(), request.numInFlightSteps === 0);
     return this.outputOf(request, NO_TOKEN_IDS, undefined, error);
   }
 
-  /** Picks the next step. Throws if the previous step has not been answered by update(). */
+  /** Picks the next step. Throws if a step has not been answered by update(). */
   schedule(): SchedulerOutput {
-    if (this.inFlightStepId !== undefined) throw new Error(`step ${this.inFlightStepId} is still in flight; call update() first`);
+    if (this.inFlight.length > 0) throw new Error(`step ${this.inFlight[0]!.stepId} is still in flight; call update() first`);
+    return this.buildStep(false)!;
+  }
+
+  /**
+   * Picks the step after the one in flight (asynchronous scheduling, see the class comment), or
+   * returns undefined: nothing to run yet, or the running requests' next tokens need blocks that
+   * only preemption would free (schedule() does that once the step in flight is answered).
+   * Throws unless exactly one step is in flight.
+   */
+  scheduleAhead(): SchedulerOutput | undefined {
+    if (this.inFlight.length !== 1) throw new Error(`scheduleAhead needs exactly one step in flight (${this.inFlight.length} are)`);
+    if (!this.aheadFits()) return undefined;
+    return this.buildStep(true);
+  }
+
+  /** Whether every running request's next tokens fit in the free blocks without preemption. */
+  private aheadFits(): boolean {
+    const blockSize = this.kv.blockSize;
+    let numNeeded = 0;
+    for (const request of this.running) {
+      const numAfter = Math.min(request.numTokens + request.numPendingSamples, request.numComputedTokens + request.numScheduledTokensInFlight + this.config.maxNumBatchedTokens);
+      numNeeded += Math.max(0, Math.ceil(numAfter / blockSize) - this.kv.numBlocksOf(request.requestId));
+    }
+    return numNeeded <= this.kv.pool.numFreeBlocks;
+  }
+
+  /** Builds a step; `ahead`: one step is in flight (no preemption, skip sure finishers, may be empty → undefined). */
+  private buildStep(ahead: boolean): SchedulerOutput | undefined {
     const now = this.clock();
-    const stepId = this.nextStepId++;
     const chunked = this.config.enableChunkedPrefill;
     let budget = this.config.maxNumBatchedTokens;
-    const hashedBlocks = this.inFlightHashedBlocks;
-    const scheduled = this.inFlightRequests;
-    hashedBlocks.length = 0;
-    scheduled.length = 0;
+    const hashedBlocks: KvBlock[] = [];
+    const scheduled: Request[] = [];
+    const scheduledTokens: number[] = [];
+    const scheduledSamples: boolean[] = [];
 
     const cachedRequestIds: string[] = [];
     const cachedNewBlockIds: (readonly number[])[] = [];
@@ -239,12 +294,23 @@ export class Scheduler {
     const cachedNumScheduledTokens: number[] = [];
     const newRequests: NewRequestData[] = [];
 
-    // 1. Running requests: a decode token each, or the next chunk of an unfinished prefill.
+    // 1. Running requests: a decode token each, or the next prefill chunk. Tokens of a step in
+    // flight count as computed, and the tokens it samples as known (placeholders).
     let preempted = false;
     let i = 0;
     while (i < this.running.length && budget > 0) {
       const request = this.running[i];
-      let numNewTokens = request.numTokens - request.numComputedTokens;
+      const numComputed = request.numComputedTokens + request.numScheduledTokensInFlight;
+      const numTokens = request.numTokens + request.numPendingSamples;
+      if (ahead && request.numPendingSamples > 0 && (request.numOutputTokens + request.numPendingSamples >= request.maxOutputTokens || numTokens >= this.config.maxModelLen)) {
+        i++; // its last token is being sampled in the step in flight
+        continue;
+      }
+      let numNewTokens = numTokens - numComputed;
+      if (numNewTokens <= 0) {
+        i++;
+        continue;
+      }
       if (numNewTokens > budget) {
         if (!chunked) {
           i++;
@@ -253,7 +319,8 @@ export class Scheduler {
         numNewTokens = budget;
       }
       let allocated = this.kv.allocateSlots(request, numNewTokens, undefined, hashedBlocks);
-      while (!allocated) {
+      // An ahead step checked that everything fits (aheadFits); only schedule() preempts.
+      while (!allocated && !ahead) {
         const victimIndex = this.policy.pickPreemptionVictim(this.running, i);
         const victim = this.running[victimIndex];
         this.running.splice(victimIndex, 1);
@@ -262,17 +329,21 @@ export class Scheduler {
         if (victim === request) break;
         allocated = this.kv.allocateSlots(request, numNewTokens, undefined, hashedBlocks);
       }
-      if (!allocated) continue; // running[i] is now the next request
+      if (!allocated) {
+        if (ahead) i++;
+        continue; // running[i] is now the next request
+      }
 
       const numSentBlocks = request.numBlocksSentToExecutor;
       const numBlocks = this.kv.numBlocksOf(request.requestId);
       cachedRequestIds.push(request.requestId);
       cachedNewBlockIds.push(numBlocks > numSentBlocks ? this.kv.blockIdsOf(request.requestId, numSentBlocks) : NO_BLOCK_IDS);
-      cachedNumComputedTokens.push(request.numComputedTokens);
+      cachedNumComputedTokens.push(numComputed);
       cachedNumScheduledTokens.push(numNewTokens);
       request.numBlocksSentToExecutor = numBlocks;
-      request.numScheduledTokensInFlight = numNewTokens;
       scheduled.push(request);
+      scheduledTokens.push(numNewTokens);
+      scheduledSamples.push(numComputed + numNewTokens === numTokens);
       budget -= numNewTokens;
       i++;
     }
@@ -310,16 +381,27 @@ export class Scheduler {
       });
       request.isKnownToExecutor = true;
       request.numBlocksSentToExecutor = blockIds.length;
-      request.numScheduledTokensInFlight = numNewTokens;
       scheduled.push(request);
+      scheduledTokens.push(numNewTokens);
+      scheduledSamples.push(prefix.numTokens + numNewTokens === request.numTokens);
       budget -= numNewTokens;
     }
 
+    // An ahead step with nothing to run is not sent; ids to drop wait for the next step.
+    if (ahead && scheduled.length === 0) return undefined;
+
+    for (let k = 0; k < scheduled.length; k++) {
+      const request = scheduled[k]!;
+      request.numScheduledTokensInFlight += scheduledTokens[k]!;
+      if (scheduledSamples[k]) request.numPendingSamples++;
+      request.numInFlightSteps++;
+    }
+    const stepId = this.nextStepId++;
     const totalNumScheduledTokens = this.config.maxNumBatchedTokens - budget;
     this.numStepsTotal++;
     this.batchSizeHistogram.observe(scheduled.length);
     this.numTokensPerStepHistogram.observe(totalNumScheduledTokens);
-    this.inFlightStepId = stepId;
+    this.inFlight.push({ stepId, requests: scheduled, numTokens: scheduledTokens, samples: scheduledSamples, hashedBlocks, poisonedBy: undefined });
 
     const finishedRequestIds = this.pendingFinishedIds;
     const preemptedRequestIds = this.pendingPreemptedIds;
@@ -341,47 +423,60 @@ export class Scheduler {
   }
 
   /**
-   * Applies the executor's answer to the step in flight: advances computed tokens, appends the
-   * sampled tokens, finishes requests (stop / length / error) and frees or caches their blocks.
-   * Results for requests aborted meanwhile are dropped. Throws on a result for another step or
-   * a token for a request that did not expect one (a broken executor, not a request's fault).
+   * Applies the executor's answer to the oldest step in flight: advances computed tokens,
+   * appends the sampled tokens, finishes requests (stop / length / error) and frees or caches
+   * their blocks. Results for requests finished meanwhile (aborted, or stopped by the step before
+   * while this one was scheduled ahead) are dropped; their blocks are freed once no step in
+   * flight holds them. Throws on a result for another step or a token for a request that did not
+   * expect one (a broken executor, not a request's fault).
    */
   update(result: StepResult): StepOutputsMessage {
-    if (this.discardedStepId !== undefined && result.stepId === this.discardedStepId) {
-      this.discardedStepId = undefined;
-      return { stepId: result.stepId, outputs: [] };
+    if (this.discardedStepIds.delete(result.stepId)) return { stepId: result.stepId, outputs: [] };
+    const step = this.inFlight[0];
+    if (!step || result.stepId !== step.stepId) {
+      throw new Error(`result for step ${result.stepId}, but the oldest step in flight is ${step?.stepId ?? 'none'}`);
     }
-    if (this.inFlightStepId === undefined || result.stepId !== this.inFlightStepId) {
-      throw new Error(`result for step ${result.stepId}, but the step in flight is ${this.inFlightStepId ?? 'none'}`);
-    }
+    this.inFlight.shift();
     const now = this.clock();
-    const scheduled = this.inFlightRequests;
+    const scheduled = step.requests;
     const outputs: RequestOutput[] = [];
     let anyFinished = false;
+    // This step's share of each request's in-flight counters is settled first, whatever happened.
+    for (let k = 0; k < scheduled.length; k++) {
+      const request = scheduled[k]!;
+      request.numScheduledTokensInFlight -= step.numTokens[k]!;
+      if (step.samples[k]) request.numPendingSamples--;
+      request.numInFlightSteps--;
+    }
 
-    if (result.error !== undefined) {
-      // Nothing was written: forget what the step registered before any block is released.
-      this.kv.uncacheBlocks(this.inFlightHashedBlocks);
+    const failure = result.error !== undefined ? `the engine failed a step: ${result.error}` : step.poisonedBy;
+    if (failure !== undefined) {
+      // Its KV is not to be trusted: forget what the step registered before any block is
+      // released, and fail a step sent after it as well (it may continue these sequences or hit
+      // these blocks).
+      this.kv.uncacheBlocks(step.hashedBlocks);
+      for (const later of this.inFlight) later.poisonedBy ??= `${failure} (an earlier step this one depended on)`;
       for (const request of scheduled) {
-        request.numScheduledTokensInFlight = 0;
         if (isFinished(request.status)) {
-          this.kv.free(request);
+          if (request.numInFlightSteps === 0) this.kv.free(request);
           continue;
         }
-        this.finish(request, RequestStatus.FINISHED_ERROR, now, true);
-        outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined, `the engine failed a step: ${result.error}`));
+        this.finish(request, RequestStatus.FINISHED_ERROR, now, request.numInFlightSteps === 0);
+        outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined, failure));
         anyFinished = true;
       }
     } else {
-      for (const request of scheduled) {
-        const numScheduledTokens = request.numScheduledTokensInFlight;
-        request.numScheduledTokensInFlight = 0;
-        if (isFinished(request.status)) this.kv.free(request); // aborted while in flight
-        else request.numComputedTokens += numScheduledTokens;
+      for (let k = 0; k < scheduled.length; k++) {
+        const request = scheduled[k]!;
+        if (isFinished(request.status)) {
+          if (request.numInFlightSteps === 0) this.kv.free(request); // finished while in flight
+        } else {
+          request.numComputedTokens += step.numTokens[k]!;
+        }
       }
       for (const sampled of result.sampled) {
         const request = this.requests.get(sampled.requestId);
-        if (!request) continue; // aborted while in flight: its token is dropped
+        if (!request) continue; // finished while in flight: its token is dropped
         if (request.status !== RequestStatus.RUNNING || request.numComputedTokens !== request.numTokens) {
           throw new Error(`step ${result.stepId}: request ${sampled.requestId} was not due a token`);
         }
@@ -392,7 +487,7 @@ export class Scheduler {
       for (const request of scheduled) {
         // Due a token (all its tokens computed) but none came: the executor failed it.
         if (request.status === RequestStatus.RUNNING && request.numComputedTokens === request.numTokens) {
-          this.finish(request, RequestStatus.FINISHED_ERROR, now, true);
+          this.finish(request, RequestStatus.FINISHED_ERROR, now, request.numInFlightSteps === 0);
           outputs.push(this.outputOf(request, NO_TOKEN_IDS, undefined, 'the engine returned no token for this request'));
           anyFinished = true;
         }
@@ -400,30 +495,26 @@ export class Scheduler {
     }
 
     if (anyFinished) this.removeFinishedFromRunning();
-    scheduled.length = 0;
-    this.inFlightHashedBlocks.length = 0;
-    this.inFlightStepId = undefined;
     return { stepId: result.stepId, outputs };
   }
 
   /**
    * Forgets every cached prefix. Without `force`, it refuses (returns false, changes nothing)
    * while any block is held, i.e. while requests run. With `force` — the executor's KV contents
-   * were lost (restart, device reset) — it also abandons the step in flight (its late result is
-   * ignored), frees the blocks of requests aborted in it, and preempts every running request so
+   * were lost (restart, device reset) — it also abandons the steps in flight (their late results
+   * are ignored), frees the blocks of requests finished in them, and preempts every running request so
    * that it recomputes from scratch; then it cannot fail. Waiting requests are unaffected.
    */
   resetPrefixCache(options: { readonly force?: boolean } = {}): boolean {
     if (!options.force) return this.kv.resetPrefixCache();
-    if (this.inFlightStepId !== undefined) {
-      this.discardedStepId = this.inFlightStepId;
-      for (const request of this.inFlightRequests) {
+    for (const step of this.inFlight.splice(0)) {
+      this.discardedStepIds.add(step.stepId);
+      for (const request of step.requests) {
         request.numScheduledTokensInFlight = 0;
+        request.numPendingSamples = 0;
+        request.numInFlightSteps = 0;
         if (isFinished(request.status)) this.kv.free(request);
       }
-      this.inFlightRequests.length = 0;
-      this.inFlightHashedBlocks.length = 0;
-      this.inFlightStepId = undefined;
     }
     // Youngest first, so that the oldest ends up at the front of the waiting queue.
     for (let i = this.running.length - 1; i >= 0; i--) this.preempt(this.running[i]);
@@ -476,7 +567,7 @@ export class Scheduler {
     } else if (request.numOutputTokens >= request.maxOutputTokens || request.numTokens >= this.config.maxModelLen) {
       finishedStatus = RequestStatus.FINISHED_LENGTH;
     }
-    if (finishedStatus !== undefined) this.finish(request, finishedStatus, now, true);
+    if (finishedStatus !== undefined) this.finish(request, finishedStatus, now, request.numInFlightSteps === 0);
     return this.outputOf(request, [tokenId], sampled.logprobs === undefined ? undefined : [sampled.logprobs]);
   }
 

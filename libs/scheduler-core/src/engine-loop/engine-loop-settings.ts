@@ -14,6 +14,11 @@ export interface EngineLoopSettings {
   readonly enablePrefixCaching: boolean;
   /** Waiting requests beyond which submits are refused `overloaded`; default DEFAULT_MAX_NUM_WAITING_PER_SEQ × maxNumSeqs. */
   readonly maxNumWaitingRequests?: number;
+  /**
+   * Asynchronous scheduling: schedule and send the next step while one is at the executor (at
+   * most two in flight; see Scheduler). Default true.
+   */
+  readonly asyncScheduling?: boolean;
   /** How long a step may take before the executor counts as gone; default DEFAULT_STEP_TIMEOUT_MS. */
   readonly stepTimeoutMs?: number;
   readonly policy?: SchedulingPolicy;

@@ -41,10 +41,17 @@ const ENGINE_LOST = 'the inference engine stopped responding while this request 
  * The loop runs only while there is work: submit() and abort() wake it (one macrotask hop, so
  * that a burst of submits delivered together lands in one step), then it runs schedule() → one
  * sendStep() → update() → one StepOutputsMessage per tokenizer instance and the next schedule()
- * and sendStep() (in one synchronous stretch; a small step sends before it publishes, see
- * run()), back to back, until the Scheduler has nothing to do. It never polls and never sleeps; while a step is at the executor,
- * the event loop serves submits and aborts, which join the next step. Exactly one step is in
- * flight at a time.
+ * and sendStep(), back to back, until the Scheduler has nothing to do. It never polls and never
+ * sleeps; while a step is at the executor, the event loop serves submits and aborts, which join
+ * the next step.
+ *
+ * With asynchronous scheduling (the default), the step after the one at the executor is
+ * scheduled and sent at once (Scheduler.scheduleAhead), so the executor finds its next step
+ * waiting when it answers, and the answer's host work (update, publishing, scheduling the step
+ * after) overlaps the device's work on the step already sent: at most two steps are in flight.
+ * When an ahead step cannot be built (KV pressure: only a synchronous step may preempt), the
+ * loop waits for the answer and schedules synchronously. Without it, exactly one step is in
+ * flight (a small step sends the next before it publishes, see run()).
  *
  * An executor that does not answer within stepTimeoutMs, answers with an error envelope or a
  * result that breaks the step contract is gone: every request of its session ends at once with
@@ -55,6 +62,7 @@ const ENGINE_LOST = 'the inference engine stopped responding while this request 
  */
 export class EngineLoop {
   private readonly stepTimeoutMs: number;
+  private readonly asyncScheduling: boolean;
   private readonly clock: () => number;
   private readonly stepRate: RateMeter;
   private session: ExecutorSession | undefined;
@@ -71,6 +79,7 @@ export class EngineLoop {
     private readonly observer: EngineLoopObserver = {},
   ) {
     this.stepTimeoutMs = settings.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    this.asyncScheduling = settings.asyncScheduling ?? true;
     this.clock = settings.clock ?? (() => performance.now());
     this.stepRate = new RateMeter(this.clock);
   }
@@ -244,6 +253,45 @@ export class EngineLoop {
 
   private async run(): Promise<void> {
     try {
+      if (this.asyncScheduling) await this.runPipelined();
+      else await this.runOneAtATime();
+    } catch (err) {
+      // A bug, not the executor's fault: fail loudly rather than spin on a broken state.
+      this.logger.error('the step loop failed', { err });
+      if (this.session) this.endSession(this.session, `internal error in the step loop: ${(err as Error).message}`, 'internal error in the scheduler');
+    } finally {
+      // Synchronous after the last hasWork() check, so no kick() can slip in between.
+      this.running = undefined;
+    }
+  }
+
+  /**
+   * Asynchronous scheduling: keep a step scheduled ahead behind the one at the executor. Per
+   * answer: apply it and publish its outputs, then (in the same synchronous stretch) schedule and
+   * send the step after the one now running, so the executor is never without its next step
+   * while there is work, and never more than one step ahead.
+   */
+  private async runPipelined(): Promise<void> {
+    const inFlight: InFlightStep[] = [];
+    const first = this.startStep();
+    if (first) inFlight.push(first);
+    while (inFlight.length > 0) {
+      if (inFlight.length === 1) {
+        const ahead = this.startStepAhead(inFlight[0]!.session);
+        if (ahead) inFlight.push(ahead);
+      }
+      const done = await this.finishStep(inFlight.shift()!);
+      if (done) this.completeStep(done);
+      if (inFlight.length === 0) {
+        const next = this.startStep();
+        if (next) inFlight.push(next);
+      }
+    }
+  }
+
+  /** One step in flight at a time (async_scheduling off). */
+  private async runOneAtATime(): Promise<void> {
+    {
       let inFlight = this.startStep();
       while (inFlight) {
         const done = await this.finishStep(inFlight);
@@ -262,22 +310,29 @@ export class EngineLoop {
           if (done) this.completeStep(done);
         }
       }
-    } catch (err) {
-      // A bug, not the executor's fault: fail loudly rather than spin on a broken state.
-      this.logger.error('the step loop failed', { err });
-      if (this.session) this.endSession(this.session, `internal error in the step loop: ${(err as Error).message}`, 'internal error in the scheduler');
-    } finally {
-      // Synchronous after the last hasWork() check, so no kick() can slip in between.
-      this.running = undefined;
     }
   }
 
-  /** Schedules the next step and sends it, when there is one to run. */
+  /** Schedules the next step and sends it, when there is one to run (no step of the session in flight). */
   private startStep(): InFlightStep | undefined {
     const session = this.session;
-    if (this.closed || !session || !session.scheduler.hasWork()) return undefined;
+    if (this.closed || !session || !session.scheduler.hasWork() || session.scheduler.isStepInFlight) return undefined;
+    return this.send(session, session.scheduler.schedule());
+  }
+
+  /**
+   * Schedules and sends the step after the one in flight of `session`, when the scheduler can
+   * build one (asynchronous scheduling); undefined otherwise (the session changed, nothing to
+   * run yet, or KV pressure).
+   */
+  private startStepAhead(session: ExecutorSession): InFlightStep | undefined {
+    if (this.closed || this.session !== session || session.isEnded || session.scheduler.numStepsInFlight !== 1 || !session.scheduler.hasWork()) return undefined;
+    const step = session.scheduler.scheduleAhead();
+    return step ? this.send(session, step) : undefined;
+  }
+
+  private send(session: ExecutorSession, step: SchedulerOutput): InFlightStep {
     const startMs = this.clock();
-    const step = session.scheduler.schedule();
     const result = session.waitUnlessEnded(this.ports.sendStep(session.registration.stepSubject, step, this.stepTimeoutMs));
     return { session, step, startMs, result };
   }

@@ -18,8 +18,8 @@ export class ExecutorSession {
   lastNumPrefixHitTokens = 0;
   lastNumPreemptions = 0;
   private endedFlag = false;
-  /** Settles the one wait in progress (see waitUnlessEnded) when the session ends. */
-  private interruptWait: (() => void) | undefined;
+  /** Settle the waits in progress (see waitUnlessEnded) when the session ends. */
+  private readonly interruptWaits = new Set<() => void>();
 
   constructor(
     readonly registration: ExecutorRegistration,
@@ -40,23 +40,25 @@ export class ExecutorSession {
 
   /**
    * `promise`'s value, or undefined as soon as the session ends, whichever comes first: a step
-   * awaiting a dead or replaced executor stops waiting at once. One wait at a time (the loop's);
-   * nothing is left attached to the session afterwards, so a long session accumulates nothing.
+   * awaiting a dead or replaced executor stops waiting at once. One wait per step in flight (two
+   * with asynchronous scheduling); each leaves nothing attached to the session once settled, so a
+   * long session accumulates nothing.
    */
   waitUnlessEnded<T>(promise: Promise<T>): Promise<T | undefined> {
     if (this.endedFlag) return Promise.resolve(undefined);
     return new Promise<T | undefined>((resolve, reject) => {
-      this.interruptWait = () => resolve(undefined);
+      const interrupt = () => resolve(undefined);
+      this.interruptWaits.add(interrupt);
       promise.then(
-        (value) => ((this.interruptWait = undefined), resolve(value)),
-        (err: unknown) => ((this.interruptWait = undefined), reject(err)),
+        (value) => (this.interruptWaits.delete(interrupt), resolve(value)),
+        (err: unknown) => (this.interruptWaits.delete(interrupt), reject(err)),
       );
     });
   }
 
   end(): void {
     this.endedFlag = true;
-    this.interruptWait?.();
-    this.interruptWait = undefined;
+    for (const interrupt of this.interruptWaits) interrupt();
+    this.interruptWaits.clear();
   }
 }
