@@ -63,6 +63,8 @@ const ENGINE_LOST = 'the inference engine stopped responding while this request 
 export class EngineLoop {
   private readonly stepTimeoutMs: number;
   private readonly asyncScheduling: boolean;
+  /** When the last step's answer was applied (a step sent ahead starts running then). */
+  private lastAnswerAtMs = 0;
   private readonly clock: () => number;
   private readonly stepRate: RateMeter;
   private session: ExecutorSession | undefined;
@@ -356,7 +358,11 @@ export class EngineLoop {
       this.endSession(session, `the executor broke the step contract: ${(err as Error).message}`, ENGINE_LOST, true);
       return undefined;
     }
-    return { ...inFlight, outputs, durationMs: this.clock() - inFlight.startMs };
+    // A step sent ahead waited behind its predecessor: its duration counts from that answer.
+    const now = this.clock();
+    const durationMs = now - Math.max(inFlight.startMs, this.lastAnswerAtMs);
+    this.lastAnswerAtMs = now;
+    return { ...inFlight, outputs, durationMs };
   }
 
   /** Publishes a finished step's outputs and reports it to the observer. */
