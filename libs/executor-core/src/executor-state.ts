@@ -45,8 +45,11 @@ export interface ExecutorStateOptions {
  * behaviour does not change:
  * - the kept samples are what the real step would produce: same tokens, positions and block
  *   tables, and the engine's output does not depend on batch composition or timing; only
- *   greedy or per-request-seeded sequences qualify, so the engine's shared generator is never
- *   drawn from by a step that may be dropped;
+ *   greedy or per-request-seeded sequences qualify, whose tokens never depend on the engine's
+ *   shared generator. (The engine still draws from it once per sampling row, greedy ones
+ *   included, so a dropped speculation advances it: unseeded random requests, whose draws
+ *   already depend on the order and number of rows in each step, are not reproducible run to
+ *   run; seeded and greedy ones are.)
  * - a dropped speculation only wrote the KV of one position per request, in a block the request
  *   held and that was not full (full blocks can be shared through the prefix cache; partial ones
  *   never are). If the scheduler has meanwhile freed that block and hands it to another request
