@@ -23,6 +23,7 @@ import type { SchedulerOutput } from '@deepinfer/contracts';
 import { ExecutorState, type EngineSample, type EngineSequence, type StepEngine } from '@deepinfer/executor-core';
 import { Scheduler } from '@deepinfer/scheduler-core';
 import { SimulatedDevice, simProfile, SIM_PROFILE_NAMES, type SimProfileName } from '@deepinfer/sim-device';
+import { LLAMA_31_8B_DIMS, writeModelShape } from '@deepinfer/testing';
 
 interface Options {
   requests: number;
@@ -83,33 +84,11 @@ function tokens(seed: number, length: number): number[] {
   });
 }
 
-/** A model directory with Llama-3.1-8B-Instruct's config.json sizes and EOS/BOS ids: all the simulator reads. */
-function writeLlama8bConfig(): string {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'scheduler-scale-bench-'));
-  const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    vocab_size: 128256,
-    max_position_embeddings: 131072,
-    tie_word_embeddings: false,
-    bos_token_id: 128000,
-    eos_token_id: [128001, 128008, 128009],
-    torch_dtype: 'bfloat16',
-  };
-  fs.writeFileSync(path.join(directory, 'config.json'), JSON.stringify(config));
-  return directory;
-}
-
 const percentile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const modelDirectory = writeLlama8bConfig();
+  const modelDirectory = writeModelShape({ architecture: 'llama', dims: LLAMA_31_8B_DIMS, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'scheduler-scale-bench-')) });
   const device = await SimulatedDevice.create({
     model: modelDirectory,
     profile: simProfile(opts.profile),

@@ -372,10 +372,7 @@ TEST(served_dtype_converts_at_load_and_kv_follows_it) {
     c.block_size = 4;
     c.dtype = dtype;
     c.kv_cache_dtype = kv;
-    char err[1024] = {0};
-    di_engine* e = di_engine_create(&c, err, sizeof(err));
-    *error = err;
-    return e;
+    return create_engine(c, error);
   };
   std::string err;
   const std::string bf16 = fixtures_dir() + "/llama_bf16";

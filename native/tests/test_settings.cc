@@ -31,10 +31,7 @@ di_engine* create(const std::string& model, const Settings& s, std::string* erro
   c.kv_cache_dtype = s.kv_cache_dtype;
   c.cuda_decode_attn = s.cuda_decode_attn;
   c.cuda_gemm = s.cuda_gemm;
-  char err[1024] = {0};
-  di_engine* e = di_engine_create(&c, err, sizeof(err));
-  if (error != nullptr) *error = err;
-  return e;
+  return create_engine(c, error);
 }
 
 // Last-position logits of one prompt run as a single prefill.

@@ -99,6 +99,14 @@ inline di_engine* make_engine(const std::string& model, int threads = 2, int num
   return e;
 }
 
+// Creates an engine from `c`, or returns NULL with the engine's message in *error.
+inline di_engine* create_engine(const di_engine_config& c, std::string* error) {
+  char err[1024] = {0};
+  di_engine* e = di_engine_create(&c, err, sizeof(err));
+  if (error != nullptr) *error = err;
+  return e;
+}
+
 // Expects creation to fail with a message containing `needle`.
 inline void expect_create_error(const std::string& model, const std::string& needle) {
   di_engine_config c;

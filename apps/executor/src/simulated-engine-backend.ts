@@ -1,11 +1,14 @@
 import { ConfigError, DeepInferConfig, fieldOf } from '@deepinfer/config';
-import type { EngineInfo } from '@deepinfer/engine';
+import { CUDA_ONLY_SETTINGS } from '@deepinfer/engine';
 import type { Logger } from '@deepinfer/observability';
 import { SimulatedDevice, simProfile } from '@deepinfer/sim-device';
 import type { RunningEngine } from './running-engine.js';
 
-/** Settings the simulator has no use for (it models a bf16 model on a GPU), by config key. */
-const IGNORED_BY_THE_SIMULATOR = ['cpuThreads', 'cpuKvCacheSpaceGib', 'cudaGraphs', 'cudaPrefillAttn', 'cudaDecodeAttn', 'cudaGemm', 'cublasPath'] as const;
+/**
+ * Settings the simulator has no use for: the CPU backend's and the CUDA kernel choices (it does
+ * model gpu_memory_utilization, for its KV memory plan).
+ */
+const IGNORED_BY_THE_SIMULATOR = ['cpuThreads', 'cpuKvCacheSpaceGib', ...CUDA_ONLY_SETTINGS.filter((key) => key !== 'gpuMemoryUtilization')] as const;
 
 /**
  * device: sim — the simulated GPU of libs/sim-device, a MEASURING INSTRUMENT: the executor's
@@ -38,10 +41,9 @@ export async function openSimulatedEngine(config: DeepInferConfig, directory: st
     numKvBlocks: device.info.numKvBlocks,
     details: device.info.backendDetails,
   });
-  const info: EngineInfo = { ...device.info, eosTokenIds: Object.freeze([...device.info.eosTokenIds]) };
   return {
     stepEngine: device,
-    info,
+    info: device.info,
     device: `sim:${profile.name}`,
     simulator: { profile: profile.name, stats: () => ({ ...device.stats }) },
     close: () => device.close(),

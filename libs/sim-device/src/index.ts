@@ -8,7 +8,6 @@ export { readModelShape } from './model-shape/read-model-shape.js';
 export { StepTimeModel, type StepCostSequence } from './time-model/step-time-model.js';
 export { planKvMemory, activationScratchBytes, RUNTIME_RESERVE_BYTES, type KvMemoryPlan, type KvMemoryPlanInput } from './memory-plan/kv-memory-plan.js';
 export { SimulatedDevice, type SimulatedDeviceOptions, type SimulatedDeviceStats, type ComputedStep } from './device/simulated-device.js';
-export type { SimEngineInfo } from './device/sim-engine-info.js';
 export { DeviceClock } from './clock/device-clock.js';
 export { DeviceTimer } from './clock/device-timer.js';
 export { measureTimerAccuracy, type TimerAccuracy } from './clock/timer-accuracy.js';

@@ -60,6 +60,28 @@ function setup(settings: Partial<ConstructorParameters<typeof EngineLoop>[0]> = 
 }
 
 describe('EngineLoop', () => {
+  it.each([true, false])('async_scheduling %s: two steps in flight when on, one when off, the same outputs either way', async (asyncScheduling) => {
+    const { ports, loop } = setup({ asyncScheduling });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const send = ports.sendStep.bind(ports);
+    ports.sendStep = async (subject, step) => {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      try {
+        return await send(subject, step);
+      } finally {
+        inFlight--;
+      }
+    };
+    loop.register(registration());
+    loop.submit(submit('r1', [1, 2, 3, 4, 5], 12));
+    loop.submit(submit('r2', [9, 8, 7], 9));
+    await loop.whenIdle();
+    expect(maxInFlight).toBe(asyncScheduling ? 2 : 1);
+    expect(ports.outputsOf('r1').flatMap((o) => o.newTokenIds)).toEqual(FakeExecutor.referenceTokens([1, 2, 3, 4, 5], 12, VOCAB));
+    expect(ports.outputsOf('r2').flatMap((o) => o.newTokenIds)).toEqual(FakeExecutor.referenceTokens([9, 8, 7], 9, VOCAB));
+  });
+
   it('refuses submits with `unavailable` until an executor registers', () => {
     const { loop } = setup();
     expect(loop.submit(submit('r1', [1, 2, 3]))).toMatchObject({ accepted: false, code: 'unavailable' });

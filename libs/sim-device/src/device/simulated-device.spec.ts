@@ -27,7 +27,7 @@ afterAll(() => {
 });
 
 describe('SimulatedDevice: what it reports', () => {
-  it('reports the native engine info fields, saying it is a simulator, with the memory plan of the card', async () => {
+  it('reports itself as a simulator in the engine info, with the memory plan of the card', async () => {
     const d = await device({ model: llama8b, profile: SIM_PROFILES.rtx5090, blockSize: 16, maxNumBatchedTokens: 8192, numKvBlocks: undefined });
     expect(d.info).toMatchObject({
       numLayers: 32,
@@ -56,12 +56,6 @@ describe('SimulatedDevice: what it reports', () => {
     expect(d.info.deviceFreeBytes).toBeGreaterThanOrEqual(0);
     expect(d.info.deviceFreeBytes).toBeLessThan(d.info.kvBlockBytes + 0.1 * d.info.deviceTotalBytes + 1);
     expect(d.info.backendDetails).toMatch(/^step-time model \(a measuring instrument, not a device\) of NVIDIA GeForce RTX 5090: 1792 GB\/s .* → 5767 KV blocks of 2 MiB$/);
-    expect(Object.keys(d.info).sort()).toEqual(
-      [
-        'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'hiddenSize', 'vocabSize', 'maxPositionEmbeddings', 'bosTokenId', 'eosTokenIds', 'architecture', 'weightDtype', 'dtype',
-        'kvCacheDtype', 'backend', 'weightBytes', 'weightBytesPerStep', 'blockSize', 'numKvBlocks', 'kvBlockBytes', 'numThreads', 'deviceName', 'deviceFreeBytes', 'deviceTotalBytes', 'backendDetails',
-      ].sort(),
-    );
   });
 
   it('says custom when the profile was overridden, and refuses a memory plan or block count that does not fit', async () => {

@@ -10,7 +10,7 @@ import { DeviceRng } from '../tokens/device-rng.js';
 import { modelRoot } from '../tokens/fingerprint.js';
 import { KvFingerprintStore } from '../tokens/kv-fingerprint-store.js';
 import { TokenSampler } from '../tokens/token-sampler.js';
-import type { SimEngineInfo } from './sim-engine-info.js';
+import type { EngineInfo } from '@deepinfer/engine';
 
 // Module constants for what the per-sequence checks call: global lookups are slow in jest's vm context.
 const { ceil } = Math;
@@ -74,7 +74,12 @@ export interface ComputedStep {
  * No test of the real engine uses it; tests of the stack's timing and throughput may.
  */
 export class SimulatedDevice implements StepEngine {
-  readonly info: SimEngineInfo;
+  /**
+   * What the executor reports about its engine, in the native engine's own type (so the executor
+   * registers the simulator like an engine); the values say what it is: backend `sim-<profile>`,
+   * deviceName `simulated <card> (step-time model, not a device)`, weights and KV in bf16.
+   */
+  readonly info: EngineInfo;
   readonly timeModel: StepTimeModel;
   readonly shape: ModelShape;
   readonly stats: SimulatedDeviceStats = { numSteps: 0, busyMs: 0, numTokens: 0 };
@@ -144,7 +149,7 @@ export class SimulatedDevice implements StepEngine {
       vocabSize: shape.vocabSize,
       maxPositionEmbeddings: shape.maxPositionEmbeddings,
       bosTokenId: shape.bosTokenId,
-      eosTokenIds: [...shape.eosTokenIds],
+      eosTokenIds: Object.freeze([...shape.eosTokenIds]),
       architecture: shape.architecture,
       weightDtype: 'BF16',
       dtype: 'bfloat16',
