@@ -15,18 +15,16 @@
 // device's modelled busy time over the wall time (1.0 = the device never waited for the host,
 // i.e. throughput equals the ideal throughput of the batches the stack formed), the mean batch,
 // and the modelled decode step time at that batch next to the measured ITL.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readModelShape, simProfile, StepTimeModel, type SimProfileName } from '@deepinfer/sim-device';
 import fs from 'node:fs';
 import os from 'node:os';
-import { getFreePort, LLAMA_31_8B_DIMS, waitFor, writeModelShape } from '@deepinfer/testing';
+import { LLAMA_31_8B_DIMS, writeModelShape } from '@deepinfer/testing';
+import { markdownTable as table } from './report-table.js';
+import { SERVICES, startStack, type Service } from './stack-process.js';
 import { delta, scrape } from './metrics-scrape.js';
-import { streamCompletion, type StreamTiming } from './sse-client.js';
-
-const SERVICES = ['api', 'tokenizer', 'scheduler', 'executor'] as const;
-type Service = (typeof SERVICES)[number];
+import { runClosedLoop } from './closed-loop.js';
+import { streamCompletion } from './sse-client.js';
 
 interface Options {
   url?: string;
@@ -55,26 +53,6 @@ function parseArgs(argv: string[]): Options {
     i++;
   }
   return opts;
-}
-
-const percentile = (values: number[], q: number) => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-};
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function startStack(extraArgs: string[]): Promise<{ url: string; adminPorts: Record<Service, number>; child: ChildProcess }> {
-  const port = await getFreePort();
-  const nats = await getFreePort();
-  const adminPorts = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await getFreePort()]))) as Record<Service, number>;
-  const args = [path.join(repo, 'bin/deepinfer.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--nats-url', `nats://127.0.0.1:${nats}`, '--log-level', 'warn', ...SERVICES.flatMap((s) => [`--${s}-admin-port`, String(adminPorts[s])]), ...extraArgs];
-  const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  process.stderr.write('starting the stack…\n');
-  await waitFor('the stack', async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200, 120000, 250);
-  return { url, adminPorts, child };
 }
 
 async function main(): Promise<void> {
@@ -112,26 +90,14 @@ async function main(): Promise<void> {
     process.stderr.write(`concurrency ${concurrency}: ${numRequests} requests of ${opts.maxTokens} tokens…\n`);
     const before = await Promise.all(SERVICES.map(metricsOf));
     const simBefore = sim ? (await executorReport()).simulator : null;
-    const timings: StreamTiming[] = [];
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < numRequests) {
-          const i = next++;
-          timings.push(await streamCompletion(url, { prompt: prompts[i % prompts.length], max_tokens: opts.maxTokens, temperature: 0, ignore_eos: true }));
-        }
-      }),
-    );
-    const wallS = (performance.now() - started) / 1000;
+    const run = await runClosedLoop(url, concurrency, numRequests, (i) => ({ prompt: prompts[i % prompts.length], max_tokens: opts.maxTokens, temperature: 0, ignore_eos: true }));
+    const wallS = run.wallS;
     const after = await Promise.all(SERVICES.map(metricsOf));
     const reportAfter = sim ? await executorReport() : null;
     const simAfter = reportAfter?.simulator ?? null;
-    const ok = timings.filter((t) => t.ok);
-    const tokens = ok.reduce((n, t) => n + t.numTokens, 0);
-    const itl = ok.flatMap((t) => t.interTokenMs);
-    const ttft = ok.map((t) => t.ttftMs);
-    rows.push([String(concurrency), String(numRequests), String(timings.length - ok.length), (tokens / wallS).toFixed(0), percentile(ttft, 0.5).toFixed(1), percentile(ttft, 0.99).toFixed(1), percentile(itl, 0.5).toFixed(2), percentile(itl, 0.99).toFixed(2)]);
+    const ok = run.timings.filter((t) => t.ok);
+    const tokens = run.outputTokens;
+    rows.push([String(concurrency), String(numRequests), String(run.numFailed), run.outputTokensPerS.toFixed(0), run.ttftMs.p50.toFixed(1), run.ttftMs.p99.toFixed(1), run.itlMs.p50.toFixed(2), run.itlMs.p99.toFixed(2)]);
     const cpuUsPerToken = SERVICES.map((_, i) => (delta(before[i]!, after[i]!, 'deepinfer_process_cpu_seconds_total') / tokens) * 1e6);
     const engineUsPerToken = (delta(before[3]!, after[3]!, 'deepinfer_executor_step_duration_seconds_sum') / tokens) * 1e6;
     hopRows.push([String(concurrency), ...cpuUsPerToken.map((v) => v.toFixed(0)), engineUsPerToken.toFixed(0)]);
@@ -144,18 +110,13 @@ async function main(): Promise<void> {
       const decodeStepMs = timeModel.stepTimeMs(Array.from({ length: Math.max(1, Math.round(meanBatch)) }, () => ({ numTokens: 1, contextLen: meanContext })));
       simRows.push([
         String(concurrency), (busyMs / (wallS * 1000)).toFixed(3), (tokens / wallS).toFixed(0), (tokens / (busyMs / 1000)).toFixed(0), meanBatch.toFixed(1),
-        decodeStepMs.toFixed(2), percentile(itl, 0.99).toFixed(2), (percentile(itl, 0.99) / decodeStepMs).toFixed(2),
+        decodeStepMs.toFixed(2), run.itlMs.p99.toFixed(2), (run.itlMs.p99 / decodeStepMs).toFixed(2),
         // The executor's recent steps as they ran (decode and mixed prefill steps alike).
-        String(reportAfter!.stepTimes.p99Ms ?? NaN), (percentile(itl, 0.99) / (reportAfter!.stepTimes.p99Ms ?? NaN)).toFixed(2),
+        String(reportAfter!.stepTimes.p99Ms ?? NaN), (run.itlMs.p99 / (reportAfter!.stepTimes.p99Ms ?? NaN)).toFixed(2),
       ]);
     }
   }
 
-  const table = (head: string[], body: string[][]) => {
-    const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(' | ')} |`;
-    return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
-  };
   const what = sim ? `on the simulated ${opts.simProfile} (a measuring instrument), model ${simModel}` : url;
   console.log(`\nServing benchmark: ${opts.maxTokens}-token streamed completions (greedy, ignore_eos), ${what}\n`);
   console.log(table(['concurrency', 'requests', 'failed', 'output tok/s', 'TTFT p50 ms', 'TTFT p99 ms', 'ITL p50 ms', 'ITL p99 ms'], rows));
@@ -167,10 +128,7 @@ async function main(): Promise<void> {
     console.log("executor's p99 step time over its recent steps (mixed prefill + decode steps included), vs measured ITL p99:\n");
     console.log(table(['concurrency', 'efficiency', 'stack tok/s', 'ideal tok/s', 'mean batch', 'decode step ms', 'ITL p99 ms', 'ITL p99 ÷ decode step', 'step p99 ms', 'ITL p99 ÷ step p99'], simRows));
   }
-  if (own) {
-    own.child.kill('SIGINT');
-    await new Promise((r) => own.child.once('exit', r));
-  }
+  await own?.stop();
 }
 
 await main();

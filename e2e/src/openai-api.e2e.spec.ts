@@ -59,6 +59,34 @@ describe('OpenAI API end to end', () => {
     expect(streamedUsage).toEqual(expect.objectContaining({ prompt_tokens: whole.usage!.prompt_tokens, completion_tokens: whole.usage!.completion_tokens }));
   });
 
+  it('returns token ids with return_token_ids, streamed and not, on both endpoints', async () => {
+    type WithIds = { token_ids: number[]; prompt_token_ids?: number[] };
+    const body = withVllmParams({ model: MODEL_NAME, prompt: [1, 403, 407, 261], max_tokens: 12, temperature: 0 }, { return_token_ids: true });
+    const whole = await client.completions.create(body);
+    const choice = whole.choices[0] as unknown as WithIds;
+    // The prompt as given (ids pass through untouched), and one id per generated token.
+    expect(choice.prompt_token_ids).toEqual([1, 403, 407, 261]);
+    expect(choice.token_ids).toHaveLength(whole.usage!.completion_tokens);
+    const streamed: number[] = [];
+    let streamedPrompt: number[] | undefined;
+    for await (const chunk of await client.completions.create({ ...body, stream: true })) {
+      const c = chunk.choices[0] as unknown as WithIds;
+      streamed.push(...c.token_ids);
+      if (c.prompt_token_ids) {
+        expect(streamedPrompt).toBeUndefined(); // on the first chunk only
+        streamedPrompt = c.prompt_token_ids;
+      }
+    }
+    expect(streamed).toEqual(choice.token_ids);
+    expect(streamedPrompt).toEqual([1, 403, 407, 261]);
+
+    const chat = await client.chat.completions.create(withVllmParams({ model: MODEL_NAME, messages: [{ role: 'user' as const, content: 'Hi' }], max_tokens: 5, temperature: 0 }, { return_token_ids: true }));
+    expect((chat as unknown as { prompt_token_ids: number[] }).prompt_token_ids).toHaveLength(chat.usage!.prompt_tokens);
+    expect((chat.choices[0] as unknown as WithIds).token_ids).toHaveLength(chat.usage!.completion_tokens);
+    // Without the flag, nothing extra.
+    expect(Object.keys((await client.completions.create({ model: MODEL_NAME, prompt: 'Hi', max_tokens: 2 })).choices[0]!)).not.toContain('token_ids');
+  });
+
   it('serves 64 concurrent streams, each exactly as when run alone', async () => {
     const prompts = Array.from({ length: 64 }, (_, i) => `Once upon a time, a ${['cat', 'dog', 'girl', 'boy'][i % 4]} named ${['Tim', 'Sue', 'Max', 'Lily'][Math.floor(i / 4) % 4]} saw ${i} birds`);
     const alone: string[] = [];

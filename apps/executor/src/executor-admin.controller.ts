@@ -15,7 +15,7 @@ const EXECUTOR_SETTINGS = [
 
 /**
  * GET /executor: device, memory, model (served and checkpoint dtypes), KV blocks and their
- * dtype, the engine settings in effect, the backend's own choices, the recent step-time
+ * dtype, CUDA graphs captured so far, the engine settings in effect, the backend's own choices, the recent step-time
  * distribution and decode-ahead counts.
  */
 @Controller()
@@ -38,6 +38,7 @@ export class ExecutorAdminController {
       device: loaded?.engine.device ?? null,
       backend: info?.backend ?? null,
       backendDetails: info?.backendDetails || null,
+      cudaGraphsCaptured: loaded?.engine.cudaGraphsCaptured?.() ?? 0,
       threads: info?.numThreads ?? null,
       gpu: this.host.gpus ?? null,
       model: loaded && info ? { name: loaded.servedModelName, directory: loaded.modelDirectory, revision: loaded.revision, architecture: info.architecture, dtype: info.dtype, checkpointDtype: info.weightDtype, numLayers: info.numLayers, vocabSize: info.vocabSize, maxModelLen: loaded.maxModelLen, loadSeconds: loaded.loadSeconds } : null,

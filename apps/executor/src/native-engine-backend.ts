@@ -28,6 +28,7 @@ export async function openNativeEngine(config: DeepInferConfig, directory: strin
     stepEngine: new NativeStepEngine(engine),
     info,
     device: onCuda ? `cuda:${gpus.available ? gpus.gpus[0]?.name : 'gpu'}` : `cpu:${cpuKernelPath()}`,
+    cudaGraphsCaptured: () => engine.cudaGraphsCaptured,
     close: () => engine.close(),
   };
 }

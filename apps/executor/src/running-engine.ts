@@ -20,5 +20,7 @@ export interface RunningEngine {
   /** For logs and registration: `cpu:avx2`, `cuda:NVIDIA H200`, `sim:rtx5090`. */
   readonly device: string;
   readonly simulator?: SimulatorReport;
+  /** Decode-step CUDA graphs captured so far (native engine; 0 on the CPU backend). */
+  cudaGraphsCaptured?(): number;
   close(): void;
 }

@@ -11,6 +11,8 @@ export class StreamGapError extends Error {}
 export class ChoiceState {
   text = '';
   readonly tokenIds: number[] = [];
+  /** The prompt's token ids, known once it is encoded (before the choice is submitted). */
+  promptTokenIds: readonly number[] = [];
   readonly logprobs: DeltaTokenLogprob[] = [];
   finishReason: FinishReason | undefined;
   stopReason: string | number | undefined;

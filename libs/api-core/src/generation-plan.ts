@@ -30,6 +30,8 @@ export interface GenerationPlan {
   /** Sampling for choice 0; choice i uses seed + i when a seed is given (distinct, reproducible). */
   sampling: Omit<SamplingParamsMessage, 'maxTokens'>;
   detokenize: DetokenizeParams;
+  /** return_token_ids: answer with the token ids of each choice and of its prompt. */
+  returnTokenIds: boolean;
 }
 
 /** vLLM's and OpenAI's default for /v1/completions. */
@@ -78,7 +80,7 @@ export function planChat(dto: ChatCompletionRequestDto): GenerationPlan {
   };
 }
 
-function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize'> {
+function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds'> {
   if (dto.min_tokens !== undefined && dto.max_tokens !== undefined && dto.min_tokens > dto.max_tokens) {
     throw OpenAIError.badRequest(`min_tokens (${dto.min_tokens}) must not exceed max_tokens (${dto.max_tokens})`, 'min_tokens');
   }
@@ -87,6 +89,7 @@ function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' 
     n: dto.n ?? 1,
     stream: dto.stream ?? false,
     includeUsage: dto.stream_options?.include_usage ?? false,
+    returnTokenIds: dto.return_token_ids ?? false,
     sampling: dropUndefined({
       minTokens: dto.min_tokens,
       stopTokenIds: dto.stop_token_ids,

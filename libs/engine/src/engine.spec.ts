@@ -41,6 +41,9 @@ describe('Engine (real addon, stories260k)', () => {
     // 2 (K, V) × 5 layers × 16 slots × 4 heads × 8 dims × 4 bytes
     expect(engine.info.kvBlockBytes).toBe(2 * 5 * 16 * 4 * 8 * 4);
     expect(engine.info.backend).toMatch(/^cpu-/);
+    // The CPU backend captures no CUDA graphs (the counter is live on CUDA: test_cuda checks it there).
+    expect(engine.info.cudaGraphsCaptured).toBe(0);
+    expect(engine.cudaGraphsCaptured).toBe(0);
   });
 
   it('greedy generation from [BOS] for 200 tokens reproduces the llama2.c golden', async () => {

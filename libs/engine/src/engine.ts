@@ -22,6 +22,14 @@ export class Engine {
     return new Engine(native);
   }
 
+  /**
+   * Decode-step CUDA graphs captured so far (0 on the CPU backend): unlike `info`, read from the
+   * engine now (as of the last completed step).
+   */
+  get cudaGraphsCaptured(): number {
+    return this.native.info().cudaGraphsCaptured;
+  }
+
   /** A step is running (its Promise has not settled). */
   get busy(): boolean {
     return this.native.busy;

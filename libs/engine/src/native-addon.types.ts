@@ -72,6 +72,8 @@ export interface NativeEngineInfo {
   deviceTotalBytes: number;
   /** The backend's choices: GEMM library, attention kernels, CUDA graphs. */
   backendDetails: string;
+  /** Decode-step CUDA graphs captured so far (one per batch bucket used; 0 on the CPU backend). Read afresh by each info() between steps. */
+  cudaGraphsCaptured: number;
 }
 
 export interface NativeModelProbe {

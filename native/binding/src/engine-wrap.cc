@@ -46,6 +46,9 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
 Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!state_) throw Napi::Error::New(env, "info: the engine is closed");
+  // The few fields that change as the engine runs (CUDA graphs captured) are read again, but
+  // only between steps: during one the worker thread owns the backend, and the last values stand.
+  if (!state_->busy && !state_->closed) di_engine_get_info(state_->engine, &state_->info);
   const di_engine_info& i = state_->info;
   Napi::Object o = Napi::Object::New(env);
   o.Set("numLayers", i.num_layers);
@@ -75,6 +78,7 @@ Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("deviceFreeBytes", static_cast<double>(i.device_free_bytes));
   o.Set("deviceTotalBytes", static_cast<double>(i.device_total_bytes));
   o.Set("backendDetails", std::string(i.backend_details));
+  o.Set("cudaGraphsCaptured", i.cuda_graphs_captured);
   return o;
 }
 

@@ -84,6 +84,7 @@ export class GenerationService {
         const encoded = await this.encode(plan.prompts[p]!, plan, streams);
         unsubmitted.set(encoded.tokenizerInstanceId, [...(unsubmitted.get(encoded.tokenizerInstanceId) ?? []), ...promptChoices.map((c) => c.requestId)]);
         const tokenIds = plan.prompts[p]!.kind === 'tokens' ? (plan.prompts[p] as { tokenIds: number[] }).tokenIds : encoded.tokenIds;
+        for (const choice of promptChoices) choice.promptTokenIds = tokenIds;
         prompts.push({ tokenIds, text: encoded.prompt ?? (plan.prompts[p]!.kind === 'text' ? (plan.prompts[p] as { text: string }).text : undefined) });
         const maxTokens = resolveMaxTokens(plan, tokenIds.length, encoded.maxModelLen);
         if (tokenIds.length === 0) throw OpenAIError.badRequest('the prompt is empty after tokenization', 'prompt');

@@ -97,14 +97,17 @@ export class OpenAIController {
       const finish = openAIFinish(choice);
       const stopReason = choice.finished ? (choice.stopReason ?? null) : null;
       if (plan.kind === 'chat') {
-        const role = sentRole.has(choice) ? {} : (sentRole.add(choice), { role: 'assistant' as const });
+        const first = !sentRole.has(choice);
+        const role = first ? (sentRole.add(choice), { role: 'assistant' as const }) : {};
         const logprobs = plan.logprobs !== undefined && delta.logprobs ? chatLogprobs(delta.logprobs) : null;
-        sse.send(chatChunk(header, choice.index, { ...role, content: delta.text }, logprobs, finish, stopReason));
+        const chunk = chatChunk(header, choice.index, { ...role, content: delta.text }, logprobs, finish, stopReason);
+        sse.send(plan.returnTokenIds ? withTokenIds(chunk, delta.tokenIds, first ? choice.promptTokenIds : undefined) : chunk);
       } else {
-        const offset = textOffsets.get(choice) ?? 0;
-        const logprobs = plan.logprobs !== undefined && delta.logprobs ? completionLogprobs(delta.logprobs, offset) : null;
-        textOffsets.set(choice, offset + delta.text.length);
-        sse.send(completionChunk(header, choice.index, delta.text, logprobs, finish, stopReason));
+        const offset = textOffsets.get(choice);
+        const logprobs = plan.logprobs !== undefined && delta.logprobs ? completionLogprobs(delta.logprobs, offset ?? 0) : null;
+        textOffsets.set(choice, (offset ?? 0) + delta.text.length);
+        const chunk = completionChunk(header, choice.index, delta.text, logprobs, finish, stopReason);
+        sse.send(plan.returnTokenIds ? withTokenIds(chunk, delta.tokenIds, offset === undefined ? choice.promptTokenIds : undefined) : chunk);
       }
     };
 
@@ -155,15 +158,16 @@ export class OpenAIController {
       for (const prompt of generation.prompts) prompt.text ??= (await this.stack.decode({ tokenIds: prompt.tokenIds, skipSpecialTokens: false })).text;
     }
     if (plan.kind === 'chat') {
-      res.status(200).json(
-        chatResponse(header, generation.choices.map((c) => ({
-          index: c.index,
-          message: { role: 'assistant' as const, content: c.text },
-          logprobs: plan.logprobs !== undefined ? chatLogprobs(c.logprobs) : null,
-          finish_reason: openAIFinish(c),
-          stop_reason: c.stopReason ?? null,
-        })), u),
-      );
+      const response = chatResponse(header, generation.choices.map((c) => ({
+        index: c.index,
+        message: { role: 'assistant' as const, content: c.text },
+        logprobs: plan.logprobs !== undefined ? chatLogprobs(c.logprobs) : null,
+        finish_reason: openAIFinish(c),
+        stop_reason: c.stopReason ?? null,
+        ...(plan.returnTokenIds ? { token_ids: c.tokenIds } : {}),
+      })), u);
+      // One conversation, one prompt: vLLM puts its ids beside the choices.
+      res.status(200).json(plan.returnTokenIds ? { ...response, prompt_token_ids: generation.choices[0]?.promptTokenIds ?? [] } : response);
       return;
     }
     res.status(200).json(
@@ -175,10 +179,17 @@ export class OpenAIController {
           logprobs: plan.logprobs !== undefined ? completionLogprobs(c.logprobs, prompt.length) : null,
           finish_reason: openAIFinish(c),
           stop_reason: c.stopReason ?? null,
+          ...(plan.returnTokenIds ? { prompt_token_ids: c.promptTokenIds, token_ids: c.tokenIds } : {}),
         };
       }), u),
     );
   }
+}
+
+/** A stream chunk's one choice with its token ids (and its prompt's, on the choice's first chunk). */
+function withTokenIds<T extends { choices: object[] }>(chunk: T, tokenIds: readonly number[], promptTokenIds: readonly number[] | undefined): T {
+  const choice = { ...chunk.choices[0]!, token_ids: tokenIds, ...(promptTokenIds ? { prompt_token_ids: promptTokenIds } : {}) };
+  return { ...chunk, choices: [choice] };
 }
 
 function openAIFinish(choice: ChoiceState): OpenAIFinishReason {

@@ -35,6 +35,8 @@ export abstract class GenerationRequestDto {
   @IsOptional() @IsInt() @Min(0) min_tokens?: number;
   @IsOptional() @IsBoolean() skip_special_tokens?: boolean;
   @IsOptional() @IsBoolean() spaces_between_special_tokens?: boolean;
+  /** vLLM's: each choice also carries its token ids (`token_ids`) and its prompt's (`prompt_token_ids`). */
+  @IsOptional() @IsBoolean() return_token_ids?: boolean;
   /** Accepted and ignored (OpenAI's end-user id). */
   @IsOptional() @IsString() user?: string;
 }

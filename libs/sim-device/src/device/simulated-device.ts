@@ -167,6 +167,8 @@ export class SimulatedDevice implements StepEngine {
       backendDetails:
         `${this.timeModel.describe()}; memory plan: ${mib(profile.memoryBytes)} × ${options.gpuMemoryUtilization} − weights ${mib(this.timeModel.weightBytes)} ` +
         `− activations ${mib(plan.activationReserveBytes)} → ${numKvBlocks} KV blocks of ${mib(plan.kvBlockBytes)}${options.numKvBlocks === undefined ? '' : ' (set explicitly)'}`,
+      // The simulator models a step's time, not how the kernels are launched.
+      cudaGraphsCaptured: 0,
     };
   }
 

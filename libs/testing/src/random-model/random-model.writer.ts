@@ -4,7 +4,7 @@ import path from 'node:path';
 import { encodeBf16 } from './bf16.js';
 import { HF_MODEL_FAMILIES, SMALL_MODEL_DIMS, tensorSpecsOf, type RandomModelArchitecture, type RandomModelDims, type TensorSpec } from './hf-model-families.js';
 import { SeededRandom } from './seeded-random.js';
-import { writeSafetensorsFile, type TensorToWrite } from './safetensors.writer.js';
+import { writeSafetensorsStream, type TensorSource } from './safetensors.writer.js';
 
 export interface RandomModelOptions {
   readonly architecture: RandomModelArchitecture;
@@ -19,6 +19,8 @@ export interface RandomModelOptions {
   readonly tokenizerDirectory?: string;
   /** Rows of the embedding and lm_head. Default: the tokenizer's full vocabulary (added tokens included). */
   readonly vocabSize?: number;
+  /** Called after each shard is written (progress of large models: the 8B shape is 16 GB). */
+  readonly onShardWritten?: (file: string, index: number, numShards: number) => void;
 }
 
 export interface RandomModel {
@@ -72,8 +74,9 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
   let totalSizeBytes = 0;
   groups.forEach((group, i) => {
     const tensors = group.map((spec) => randomTensor(spec, seed));
-    totalSizeBytes += writeSafetensorsFile(path.join(directory, shardFiles[i]!), tensors, { format: 'pt' });
+    totalSizeBytes += writeSafetensorsStream(path.join(directory, shardFiles[i]!), tensors, { format: 'pt' });
     for (const spec of group) weightMap[spec.name] = shardFiles[i]!;
+    options.onShardWritten?.(shardFiles[i]!, i, groups.length);
   });
   if (groups.length > 1) {
     // transformers writes the map with sorted keys; readers must not rely on shard order.
@@ -115,19 +118,28 @@ function splitIntoShards(specs: readonly TensorSpec[], numShards: number): Tenso
   return groups;
 }
 
-function randomTensor(spec: TensorSpec, seed: number): TensorToWrite {
+/** Elements drawn per piece: 16 MiB of f32 at a time, whatever the tensor's size (Llama-3.1-8B's embedding is 525M elements). */
+const CHUNK_ELEMENTS = 1 << 22;
+
+function randomTensor(spec: TensorSpec, seed: number): TensorSource {
   const numElements = spec.shape.reduce((a, b) => a * b, 1);
-  const random = SeededRandom.forStream(seed, spec.name);
-  let values: Float32Array;
-  if (spec.kind === 'norm') {
-    values = random.uniform(numElements, NORM_WEIGHT_SPREAD);
-    for (let i = 0; i < values.length; i++) values[i]! += 1;
-  } else {
-    // Uniform on ±a has RMS a/√3; a = √3/√fan-in gives RMS 1/√fan-in.
-    const fanIn = spec.shape[spec.shape.length - 1]!;
-    values = random.uniform(numElements, Math.sqrt(3 / fanIn));
-  }
-  return { name: spec.name, dtype: 'BF16', shape: spec.shape, data: encodeBf16(values) };
+  // Uniform on ±a has RMS a/√3; a = √3/√fan-in gives RMS 1/√fan-in. Norms are 1 ± spread.
+  const isNorm = spec.kind === 'norm';
+  const halfWidth = isNorm ? NORM_WEIGHT_SPREAD : Math.sqrt(3 / spec.shape[spec.shape.length - 1]!);
+  return {
+    name: spec.name,
+    dtype: 'BF16',
+    shape: spec.shape,
+    // One stream per tensor drawn in order, so the values do not depend on the chunk size.
+    *chunks() {
+      const random = SeededRandom.forStream(seed, spec.name);
+      for (let done = 0; done < numElements; done += CHUNK_ELEMENTS) {
+        const values = random.uniform(Math.min(CHUNK_ELEMENTS, numElements - done), halfWidth);
+        if (isNorm) for (let i = 0; i < values.length; i++) values[i]! += 1;
+        yield encodeBf16(values);
+      }
+    },
+  };
 }
 
 function shardNumber(n: number): string {

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseSafetensors } from '../test-support/safetensors.reader.js';
-import { encodeSafetensors, type TensorToWrite } from './safetensors.writer.js';
+import { encodeSafetensors, writeSafetensorsStream, type TensorToWrite } from './safetensors.writer.js';
 
 describe('encodeSafetensors', () => {
   const tensors: TensorToWrite[] = [
@@ -42,5 +45,28 @@ describe('encodeSafetensors', () => {
     expect(() => encodeSafetensors([{ name: 'a', dtype: 'BF16', shape: [2, 2], data: new Uint8Array(6) }])).toThrow(/needs 8 bytes, got 6/);
     expect(() => encodeSafetensors([tensors[2]!, tensors[2]!])).toThrow(/reserved or repeated/);
     expect(() => encodeSafetensors([{ ...tensors[2]!, name: '__metadata__' }])).toThrow(/reserved or repeated/);
+  });
+});
+
+describe('writeSafetensorsStream', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'safetensors-stream-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const a = new Float32Array([1, 2, 3, 4, 5, 6]);
+  const b = Uint8Array.from([0x80, 0x3f, 0x00, 0xc0, 0x00, 0x3f]);
+
+  it('writes the same bytes as encodeSafetensors, whatever the pieces', () => {
+    const file = path.join(dir, 'pieces.safetensors');
+    const size = writeSafetensorsStream(file, [
+      // a in three uneven pieces, b in one
+      { name: 'a', dtype: 'F32', shape: [2, 3], *chunks() { const bytes = new Uint8Array(a.buffer); yield bytes.subarray(0, 5); yield bytes.subarray(5, 5); yield bytes.subarray(5); } },
+      { name: 'b', dtype: 'BF16', shape: [3], chunks: () => [b] },
+    ], { format: 'pt' });
+    expect(size).toBe(30);
+    const whole = encodeSafetensors([{ name: 'a', dtype: 'F32', shape: [2, 3], data: new Uint8Array(a.buffer) }, { name: 'b', dtype: 'BF16', shape: [3], data: b }], { format: 'pt' });
+    expect(fs.readFileSync(file).equals(whole)).toBe(true);
+  });
+
+  it('refuses a source whose pieces do not add up to its shape', () => {
+    expect(() => writeSafetensorsStream(path.join(dir, 'short.safetensors'), [{ name: 'a', dtype: 'BF16', shape: [2, 2], chunks: () => [new Uint8Array(6)] }])).toThrow(/a: shape \[2, 2\] BF16 needs 8 bytes, got 6/);
   });
 });
