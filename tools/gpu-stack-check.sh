@@ -34,8 +34,9 @@
 # Env: DEVICE (cuda when nvidia-smi sees a GPU, else cpu), SHAPE (llama-3.1-8b on cuda, small on
 # cpu), CONCURRENCY (1,32,128,256 on cuda; 1,4,16 on cpu), PROMPT_TOKENS (256; 64 on cpu),
 # MAX_TOKENS (128; 32 on cpu), SETTINGS (extra `deepinfer serve` flags for both the engine alone
-# and the stack), MODEL_DIR (reuse a written model), DEEPINFER_CUDA_ARCHITECTURES (default: the
-# local GPU's), JOBS, GPU_CHECK=1, STAGE_TIMEOUT (seconds per stage, default 600).
+# and the stack), MODEL_DIR (write the model there and keep it, or reuse one written before;
+# default: a temporary folder, removed after), DEEPINFER_CUDA_ARCHITECTURES (default: the local
+# GPU's), JOBS, GPU_CHECK=1, STAGE_TIMEOUT (seconds per stage, default 600).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bundle_name="deepinfer-stack.tar.xz"
@@ -145,7 +146,8 @@ run() {
   limited bash "$repo/native/scripts/build-binding.sh" >"$out/build-binding.log" 2>&1 ||
     { tail -40 "$out/build-binding.log"; die "addon build failed (log: $out/build-binding.log)"; }
 
-  local model="${MODEL_DIR:-$out/model-$shape}"
+  # Not under OUT: the 8B model is 16 GB, and OUT is what comes back from a device machine.
+  local model="${MODEL_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/deepinfer-stack-model.XXXXXX")}"
   if [ ! -f "$model/config.json" ]; then
     say "write the $shape model"
     limited node "$repo/bench/dist/stack-check.js" write-model --shape "$shape" --dir "$model"
@@ -156,8 +158,8 @@ run() {
   # shellcheck disable=SC2086 # SETTINGS is a list of flags
   limited node "$repo/bench/dist/stack-check.js" run --model "$model" --out "$out" --concurrency "$concurrency" \
     --prompt-tokens "$prompt_tokens" --max-tokens "$max_tokens" -- --device "$device" --max-num-batched-tokens 8192 ${SETTINGS:-} || status=$?
-  # The 8B model is 16 GB: not left behind unless asked for (MODEL_DIR).
-  [ -z "${MODEL_DIR:-}" ] && [ "$shape" != small ] && rm -rf "$model"
+  # A model written here is not left behind (16 GB for the 8B shape); one given in MODEL_DIR stays.
+  [ -z "${MODEL_DIR:-}" ] && rm -rf "$model"
   say "done (status $status); results in $out"
   return $status
 }
