@@ -226,6 +226,9 @@ describe('OpenAI API end to end', () => {
       ['an unknown role', '/v1/chat/completions', JSON.stringify({ messages: [{ role: 'wizard', content: 'x' }] }), 400],
       ['a 10 MB body', '/v1/completions', JSON.stringify({ prompt: 'x'.repeat(10 * 1024 * 1024) }), 413],
       ['an unknown route', '/v1/nothing', '{}', 404],
+      // It overflowed the validation's stack (a 500) before the nesting limit.
+      ['a body nested 5,000 levels deep', '/v1/completions', `{"prompt":"x","extra":${'['.repeat(5000)}${']'.repeat(5000)}}`, 400],
+      ['chat content nested 5,000 levels deep', '/v1/chat/completions', `{"messages":[{"role":"user","content":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}]}`, 400],
     ])('%s', async (_label, path, body, status) => {
       const res = await post(path, body);
       expect(res.status).toBe(status);
@@ -234,6 +237,12 @@ describe('OpenAI API end to end', () => {
       expect(json.error.message.length).toBeGreaterThan(0);
       expect(await greedy('Once', 3)).toEqual(expect.any(String));
     });
+  });
+
+  it('runs a request with a field it does not know (reject_unknown_fields is off by default)', async () => {
+    const res = await fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Once', max_tokens: 2, not_a_field: 1, stream_options: undefined }) });
+    expect(res.status).toBe(200);
+    // settings.e2e.spec.ts runs reject_unknown_fields: true and gets a 400 for the same field.
   });
 
   it('GET /health is 200 when every service answers, and /metrics counts requests', async () => {

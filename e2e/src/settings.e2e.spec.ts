@@ -57,6 +57,7 @@ const VALUES: Record<string, string> = {
   DEEPINFER_PORT: '1',
   DEEPINFER_API_KEY: API_KEY,
   DEEPINFER_ADMIN_KEY: ADMIN_KEY,
+  DEEPINFER_REJECT_UNKNOWN_FIELDS: 'true',
   DEEPINFER_API_ADMIN_PORT: '1',
   DEEPINFER_TOKENIZER_ADMIN_PORT: '1',
   DEEPINFER_SCHEDULER_ADMIN_PORT: '1',
@@ -159,6 +160,11 @@ describe('deepinfer serve with every documented variable set', () => {
 
   it('refuses a prompt over max_model_len', async () => {
     await expect(client.completions.create({ model: SERVED_NAME, prompt: 'Once upon a time '.repeat(80), max_tokens: 4 })).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('refuses a request field it does not know (reject_unknown_fields)', async () => {
+    const extra = { model: SERVED_NAME, prompt: 'Once', max_tokens: 2, not_a_field: 1 } as unknown as OpenAI.CompletionCreateParamsNonStreaming;
+    await expect(client.completions.create(extra)).rejects.toMatchObject({ status: 400, error: { message: 'Unrecognized request argument supplied: not_a_field', param: 'not_a_field' } });
   });
 
   it('schedules with the configured limits and no prefix caching', async () => {

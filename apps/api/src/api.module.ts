@@ -6,6 +6,7 @@ import { PeerWatch } from './generation/peer-watch.js';
 import { StackClient } from './generation/stack-client.js';
 import { ApiKeyGuard } from './http/api-key.guard.js';
 import { OpenAIController } from './http/openai.controller.js';
+import { RequestBodyValidator } from './http/request-body.validator.js';
 import { UtilityController } from './http/utility.controller.js';
 
 /**
@@ -14,6 +15,6 @@ import { UtilityController } from './http/utility.controller.js';
  */
 @Module({
   controllers: [OpenAIController, UtilityController],
-  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard],
+  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, RequestBodyValidator],
 })
 export class ApiModule {}

@@ -1,6 +1,6 @@
 import { ChatCompletionRequestDto } from './dto/chat-completion-request.dto.js';
 import { CompletionRequestDto } from './dto/completion-request.dto.js';
-import { validateBody } from './dto/validate-body.js';
+import { MAX_BODY_NESTING, nestingExceeds, validateBody } from './dto/validate-body.js';
 import { ChoiceState, StreamGapError } from './choice-state.js';
 import { planChat, planCompletion, resolveMaxTokens, samplingForChoice } from './generation-plan.js';
 import { OpenAIError, toOpenAIError } from './openai-error.js';
@@ -17,6 +17,42 @@ const badRequest = (fn: () => unknown): OpenAIError => {
   }
   throw new Error('expected a 400');
 };
+
+describe('request bodies: nesting and unknown fields', () => {
+  const nested = (depth: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+
+  it('measures nesting without recursion, at any depth', () => {
+    expect(nestingExceeds({ a: nested(63) }, MAX_BODY_NESTING)).toBe(false);
+    expect(nestingExceeds({ a: nested(64) }, MAX_BODY_NESTING)).toBe(true);
+    expect(nestingExceeds(nested(200_000), MAX_BODY_NESTING)).toBe(true);
+    expect(nestingExceeds('text', 1)).toBe(false);
+  });
+
+  it('answers 400 to a body nested deeper than the limit, wherever the nesting is', () => {
+    expect(badRequest(() => validateBody(CompletionRequestDto, { prompt: 'x', extra: nested(5000) })).message).toMatch(/nested more than 64 levels/);
+    badRequest(() => validateBody(ChatCompletionRequestDto, { messages: [{ role: 'user', content: nested(100) }] }));
+    expect(validateBody(ChatCompletionRequestDto, { messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] })).toBeInstanceOf(ChatCompletionRequestDto);
+  });
+
+  it('names unknown fields, top level and in nested DTOs, to a callback or as a 400', () => {
+    const seen: string[][] = [];
+    const body = { prompt: 'x', stream: true, stream_options: { include_usage: true, chunk_size: 4 }, metadata: { a: 1 }, top_k: 3 };
+    expect(validateBody(CompletionRequestDto, body, { unknownFields: (paths) => seen.push(paths) })).toBeInstanceOf(CompletionRequestDto);
+    expect(seen).toEqual([['stream_options.chunk_size', 'metadata']]);
+    const error = badRequest(() => validateBody(CompletionRequestDto, body, { unknownFields: 'reject' }));
+    expect(error.message).toBe('Unrecognized request arguments supplied: stream_options.chunk_size, metadata');
+    expect(error.param).toBe('stream_options.chunk_size');
+    // Declared fields, the inherited ones included, are never reported; without the option nothing is checked.
+    seen.length = 0;
+    validateBody(ChatCompletionRequestDto, { messages: [{ role: 'user', content: 'x' }], top_logprobs: 1, ignore_eos: true, model: 'm' }, { unknownFields: (paths) => seen.push(paths) });
+    expect(seen).toEqual([]);
+    expect(validateBody(CompletionRequestDto, body)).toBeInstanceOf(CompletionRequestDto);
+  });
+});
 
 describe('request validation', () => {
   it.each([

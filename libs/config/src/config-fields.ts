@@ -64,6 +64,7 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   host: { kind: 'string', allowed: 'a host name or address', description: 'Address the API listens on' },
   port: port('Port of the OpenAI-compatible API'),
   apiKey: { kind: 'string', optional: true, secret: true, allowed: 'a non-empty string', description: 'Require this Bearer key on API requests' },
+  rejectUnknownFields: { kind: 'boolean', allowed: 'true or false', description: "Refuse request fields the API does not know with a 400 (OpenAI's behaviour); false: run the request and warn once per field name (vLLM's)" },
   adminKey: { kind: 'string', optional: true, secret: true, allowed: 'a non-empty string', description: 'Require this Bearer key on admin routes' },
   apiAdminPort: port('Admin HTTP port of the api service'),
   tokenizerAdminPort: port('Admin HTTP port of the tokenizer service'),

@@ -96,6 +96,8 @@ export class DeepInferConfig {
   @IsInt() @Min(1) @Max(65535) port = 8000;
   /** When set, clients must send `Authorization: Bearer <api_key>`. */
   @IsOptional() @IsString() @MinLength(1) apiKey?: string = undefined;
+  /** Answer 400 to request fields the API does not know (OpenAI's behaviour) instead of warning and ignoring them (vLLM's). */
+  @IsBoolean() rejectUnknownFields = false;
   /** When set, admin routes need `Authorization: Bearer <admin_key>`. */
   @IsOptional() @IsString() @MinLength(1) adminKey?: string = undefined;
   /** Admin HTTP ports, one per service (health, metrics, service-specific views). */

@@ -13,7 +13,6 @@ import {
   planCompletion,
   usage,
   usageChunk,
-  validateBody,
   type ChoiceState,
   type GenerationPlan,
   type OpenAIFinishReason,
@@ -26,6 +25,7 @@ import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
 import { GenerationService, type Generation } from '../generation/generation.service.js';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
+import { RequestBodyValidator } from './request-body.validator.js';
 import { SseWriter, type SseResponse } from './sse-writer.js';
 
 interface JsonResponse extends SseResponse {
@@ -46,6 +46,7 @@ export class OpenAIController {
     private readonly generations: GenerationService,
     private readonly stack: StackClient,
     private readonly metrics: ApiMetrics,
+    private readonly bodies: RequestBodyValidator,
   ) {
     this.servedModelName = config.servedModelName ?? defaultServedModelName(config.model);
   }
@@ -62,7 +63,7 @@ export class OpenAIController {
   @Post('completions')
   @HttpCode(200)
   async completions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
-    const plan = planCompletion(validateBody(CompletionRequestDto, body));
+    const plan = planCompletion(this.bodies.validate(CompletionRequestDto, body, '/v1/completions'));
     this.checkModel((body as { model?: string }).model);
     await this.run(plan, 'cmpl', res, '/v1/completions');
   }
@@ -70,7 +71,7 @@ export class OpenAIController {
   @Post('chat/completions')
   @HttpCode(200)
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
-    const plan = planChat(validateBody(ChatCompletionRequestDto, body));
+    const plan = planChat(this.bodies.validate(ChatCompletionRequestDto, body, '/v1/chat/completions'));
     this.checkModel((body as { model?: string }).model);
     await this.run(plan, 'chatcmpl', res, '/v1/chat/completions');
   }

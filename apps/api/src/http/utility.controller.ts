@@ -1,12 +1,13 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsOptional, IsString, Min } from 'class-validator';
-import { OpenAIError, validateBody } from '@deepinfer/api-core';
+import { OpenAIError } from '@deepinfer/api-core';
 import { HealthReply, Subjects } from '@deepinfer/contracts';
 import { detectGpus } from '@deepinfer/gpu';
 import type { MessageBus } from '@deepinfer/messaging';
 import { MESSAGE_BUS, readVersion } from '@deepinfer/service-kit';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
+import { RequestBodyValidator } from './request-body.validator.js';
 
 /** POST /tokenize (vLLM's shape): a prompt or chat messages. */
 class TokenizeRequestDto {
@@ -28,6 +29,7 @@ export class UtilityController {
   constructor(
     private readonly stack: StackClient,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    private readonly bodies: RequestBodyValidator,
   ) {}
 
   @Get('version')
@@ -39,7 +41,7 @@ export class UtilityController {
   @HttpCode(200)
   @UseGuards(ApiKeyGuard)
   async tokenize(@Body() body: unknown) {
-    const dto = validateBody(TokenizeRequestDto, body);
+    const dto = this.bodies.validate(TokenizeRequestDto, body, '/tokenize');
     if ((dto.prompt === undefined) === (dto.messages === undefined)) throw OpenAIError.badRequest('give exactly one of prompt and messages', 'prompt');
     const reply =
       dto.messages !== undefined
@@ -52,7 +54,7 @@ export class UtilityController {
   @HttpCode(200)
   @UseGuards(ApiKeyGuard)
   async detokenize(@Body() body: unknown) {
-    const dto = validateBody(DetokenizeRequestDto, body);
+    const dto = this.bodies.validate(DetokenizeRequestDto, body, '/detokenize');
     return { prompt: (await this.stack.decode({ tokenIds: dto.tokens })).text };
   }
 

@@ -9,7 +9,7 @@ export class StreamOptionsDto {
 /**
  * The parameters /v1/completions and /v1/chat/completions share, in OpenAI's names plus vLLM's
  * extensions (top_k, min_p, repetition_penalty, stop_token_ids, ignore_eos, min_tokens, ...).
- * Unknown fields are ignored (and logged at debug), as OpenAI's own API does.
+ * A field not declared here is warned about or refused (validateBody, reject_unknown_fields).
  */
 export abstract class GenerationRequestDto {
   /** The served model name; optional (the one model served), but a wrong name is a 404. */
