@@ -49,11 +49,14 @@ void set_err(char* err, size_t len, const char* msg) {
   std::snprintf(err, len, "%s", msg);
 }
 
-deepinfer::DType dominant_dtype(const deepinfer::SafetensorsCatalog& cat) {
-  size_t bytes[3] = {0, 0, 0};
+// The type most of the checkpoint's bytes are stored in. `with_fp8` false: among the
+// unquantized tensors only (FP8 is a storage type of linear weights, never a served type).
+deepinfer::DType dominant_dtype(const deepinfer::SafetensorsCatalog& cat, bool with_fp8) {
+  size_t bytes[4] = {0, 0, 0, 0};
   for (const auto& kv : cat.tensors()) bytes[static_cast<int>(kv.second.dtype)] += kv.second.nbytes;
+  if (!with_fp8) bytes[static_cast<int>(deepinfer::DType::kF8E4M3)] = 0;
   int best = 0;
-  for (int i = 1; i < 3; ++i) {
+  for (int i = 1; i < 4; ++i) {
     if (bytes[i] > bytes[best]) best = i;
   }
   return static_cast<deepinfer::DType>(best);
@@ -307,9 +310,10 @@ di_engine* di_engine_create(const di_engine_config* c, char* err, size_t err_len
     e->cfg = deepinfer::load_model_config(dir);
     e->catalog = deepinfer::SafetensorsCatalog::open_dir(dir);
     e->weights = deepinfer::bind_weights(e->cfg, *e->catalog);
-    const deepinfer::DType checkpoint = dominant_dtype(*e->catalog);
-    e->weight_dtype = deepinfer::dtype_name(checkpoint);
-    const deepinfer::BackendOptions options = backend_options(*c, checkpoint);
+    e->weight_dtype = deepinfer::dtype_name(dominant_dtype(*e->catalog, /*with_fp8=*/true));
+    // dtype auto serves the unquantized tensors in their checkpoint type; FP8 linear weights
+    // stay FP8 whatever dtype says (the backend dequantizes them in its matmuls).
+    const deepinfer::BackendOptions options = backend_options(*c, dominant_dtype(*e->catalog, /*with_fp8=*/false));
     e->dtype = options.dtype;
     if (use_cuda) {
       e->backend = cuda_api_or_throw()->create(0, options);

@@ -109,6 +109,21 @@ TEST(cuda_logits_match_cpu_on_fixtures) {
   }
 }
 
+TEST(fp8_checkpoints_are_refused_until_the_cuda_backend_runs_them) {
+  // The CPU backend runs them (test_reference_logits); CUDA must say so rather than widen them.
+  di_engine_config c;
+  di_engine_config_init(&c);
+  const std::string model = fixtures_dir() + "/llama_fp8_channel";
+  c.model = model.c_str();
+  c.backend = DI_BACKEND_CUDA;
+  c.num_kv_blocks = 16;
+  char err[1024] = {0};
+  di_engine* e = di_engine_create(&c, err, sizeof(err));
+  CHECK(e == nullptr);
+  if (e != nullptr) di_engine_free(e);
+  CHECK_MSG(std::strstr(err, "not supported by the cuda backend") != nullptr, "%s", err);
+}
+
 TEST(stories260k_golden_greedy_on_cuda) {
   std::vector<int32_t> want = read_ids(stories() + "/expected_greedy_from_bos_200_tokens.ids");
   di_engine* e = make(stories(), DI_BACKEND_CUDA);

@@ -143,6 +143,97 @@ TEST(unsupported_dtype_is_named) {
   expect_create_error(d, "unsupported dtype I8 for tensor model.norm.weight");
 }
 
+// FP8 checkpoints: the quantization_config and the scale tensors are checked; anything the
+// engine would misread is refused by name.
+namespace {
+
+std::string fp8_model() { return fixtures_dir() + "/llama_fp8_channel"; }
+
+std::vector<TensorToWrite> fp8_tensors() {
+  auto cat = SafetensorsCatalog::open_dir(fp8_model());
+  std::vector<TensorToWrite> out;
+  for (const auto& kv : cat->tensors()) {
+    const TensorView& v = kv.second;
+    out.push_back({v.name, v.dtype, v.shape, std::vector<uint8_t>(v.data, v.data + v.nbytes)});
+  }
+  return out;
+}
+
+std::string fp8_config_with(const std::string& from, const std::string& to) {
+  std::string c = read_text_file(fp8_model() + "/config.json");
+  const size_t p = c.find(from);
+  CHECK_MSG(p != std::string::npos, "fixture config has no %s", from.c_str());
+  return p == std::string::npos ? c : c.replace(p, from.size(), to);
+}
+
+std::string fp8_dir(const std::string& name, const std::vector<TensorToWrite>& tensors, const std::string& config) {
+  const std::string d = tmp_root() + "/" + name;
+  ::mkdir(d.c_str(), 0755);
+  write_file(d + "/config.json", config);
+  write_safetensors(d + "/model.safetensors", tensors);
+  return d;
+}
+
+}  // namespace
+
+TEST(fp8_checkpoints_load_with_their_types_reported) {
+  di_engine* e = make_engine(fp8_model());
+  if (e == nullptr) return;
+  di_engine_info info;
+  di_engine_get_info(e, &info);
+  CHECK(std::string(info.weight_dtype) == "F8_E4M3");  // most bytes are the FP8 linear weights
+  CHECK(std::string(info.dtype) == "bfloat16");        // the unquantized tensors, as served
+  // The linear layers stay one byte per weight plus one f32 scale per row: per layer, q|k|v
+  // 128 rows x 64, o 64 x 64, gate|up 256 x 64, down 64 x 128 -> 36864 bytes + 512 scales
+  // (2048 bytes); lm_head is unquantized (the checkpoint's ignore list), packed as f32.
+  CHECK_EQ(info.weight_bytes_per_step, static_cast<int64_t>(2 * (36864 + 2048) + 128 * 64 * 4));
+  di_engine_free(e);
+}
+
+TEST(fp8_configs_and_scales_are_checked) {
+  const auto t = fp8_tensors();
+  const std::string quant = "\"quant_method\": \"compressed-tensors\"";
+  expect_create_error(fp8_dir("fp8_awq", t, fp8_config_with(quant, "\"quant_method\": \"awq\"")),
+                      "quant_method\" \"awq\" is not supported");
+  expect_create_error(fp8_dir("fp8_pack", t, fp8_config_with("\"float-quantized\"", "\"pack-quantized\"")),
+                      "format\" \"pack-quantized\" is not supported");
+  expect_create_error(fp8_dir("fp8_static", t, fp8_config_with("\"strategy\": \"token\",\n          \"dynamic\": true", "\"strategy\": \"tensor\",\n          \"dynamic\": false")),
+                      "static activation scales");
+  expect_create_error(fp8_dir("fp8_int8", t, fp8_config_with("\"type\": \"float\",\n          \"strategy\": \"channel\"", "\"type\": \"int\",\n          \"strategy\": \"channel\"")),
+                      "8-bit float weights");
+  expect_create_error(fp8_dir("fp8_kv", t, fp8_config_with("\"kv_cache_scheme\": null", "\"kv_cache_scheme\": {\"num_bits\": 8}")),
+                      "kv_cache_scheme");
+  // The weights without the config that says how to read them.
+  const std::string cfg = read_text_file(fp8_model() + "/config.json");
+  const size_t q = cfg.find("\"quantization_config\"");
+  expect_create_error(fp8_dir("fp8_noconfig", t, cfg.substr(0, q) + "\"quantization_config\": null\n}\n"),
+                      "is F8_E4M3 but config.json has no quantization_config");
+
+  auto missing = fp8_tensors();
+  for (size_t i = 0; i < missing.size(); ++i) {
+    if (missing[i].name == "model.layers.1.mlp.up_proj.weight_scale") missing.erase(missing.begin() + static_cast<long>(i));
+  }
+  expect_create_error(fp8_dir("fp8_noscale", missing, cfg), "missing tensor model.layers.1.mlp.up_proj.weight_scale");
+  auto shaped = fp8_tensors();
+  for (auto& x : shaped) {
+    if (x.name == "model.layers.0.self_attn.q_proj.weight_scale") {
+      x.shape = {1, 64};
+    }
+  }
+  expect_create_error(fp8_dir("fp8_scaleshape", shaped, cfg),
+                      "tensor model.layers.0.self_attn.q_proj.weight_scale has shape [1, 64] but the quantization_config implies [64, 1]");
+  auto embed = fp8_tensors();
+  for (auto& x : embed) {
+    if (x.name == "model.norm.weight") {
+      x.dtype = DType::kF8E4M3;
+      x.bytes.resize(64);
+    }
+  }
+  expect_create_error(fp8_dir("fp8_norm", embed, cfg), "tensor model.norm.weight is F8_E4M3; only linear layers may be FP8");
+  // fp8 method: block scales are required, activations must be dynamic.
+  expect_create_error(fp8_dir("fp8_noblock", t, fp8_config_with(quant, "\"quant_method\": \"fp8\"")), "weight_block_size\" is missing");
+}
+
 TEST(truncated_files) {
   auto t = fixture_tensors();
   const std::string d = make_dir("truncated", &t);

@@ -1,5 +1,5 @@
 // Logits of tiny random-weight models (tests/fixtures, made by reference/make_goldens.py
-// with an independent float64 torch forward) must match the goldens at every prompt
+// with an independent float64 torch forward, and the FP8 ones by make_fp8_goldens.py in numpy) must match the goldens at every prompt
 // position, both when the prompt is prefilled in one step and when it is decoded token by
 // token through a scrambled block table.
 //
@@ -106,5 +106,10 @@ TEST(llama3_rope_scaling) { check_model("llama3_rope_scaling"); }
 TEST(bf16_weights) { check_model("llama_bf16"); }
 TEST(mistral_f16_weights) { check_model("mistral_f16"); }
 TEST(sharded_safetensors_with_index) { check_model("llama_sharded"); }
+// FP8 (E4M3) checkpoints against float64 logits of the dequantized weights
+// (reference/make_fp8_goldens.py, numpy).
+TEST(fp8_compressed_tensors_per_channel_bf16) { check_model("llama_fp8_channel"); }
+TEST(fp8_compressed_tensors_per_tensor_tied) { check_model("llama_fp8_tensor"); }
+TEST(fp8_block_scales_partial_blocks_quantized_lm_head) { check_model("llama_fp8_block"); }
 
 TEST_MAIN()

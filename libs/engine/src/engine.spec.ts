@@ -3,7 +3,7 @@ import { Engine, loadEngine } from './engine.js';
 import { EngineError } from './engine.errors.js';
 import { generate } from './generate.js';
 import { stepSamples } from './step-samples.js';
-import { STORIES_260K_DIR, goldenIds } from './test-support/fixture-paths.js';
+import { FP8_CHANNEL_FIXTURE_DIR, STORIES_260K_DIR, goldenIds } from './test-support/fixture-paths.js';
 
 // These run the real addon (nx builds @deepinfer/native before this target) on the bundled
 // stories260k model. Addon errors are checked by message: their classes come from another realm.
@@ -197,6 +197,16 @@ describe('backend choice', () => {
   it('backend auto falls back to the CPU without a GPU', async () => {
     const engine = await loadEngine({ model: STORIES_260K_DIR, backend: 'auto', numKvBlocks: 64 });
     expect(engine.info.backend).toMatch(hasGpu ? /^(cuda|cpu)/ : /^cpu-/);
+    engine.close();
+  });
+
+  it('runs an FP8 checkpoint on the CPU and reports its stored and served types', async () => {
+    const engine = await loadEngine({ model: FP8_CHANNEL_FIXTURE_DIR, backend: 'cpu', threads: 1, numKvBlocks: 16 });
+    // The linear layers are F8_E4M3 (most of the bytes); the rest is bf16, served as such.
+    expect(engine.info).toMatchObject({ weightDtype: 'F8_E4M3', dtype: 'bfloat16', kvCacheDtype: 'float32' });
+    const tokens: number[] = [];
+    for await (const t of generate(engine, { promptTokenIds: [1, 5, 9], maxTokens: 6 })) tokens.push(t.tokenId);
+    expect(tokens).toHaveLength(6);
     engine.close();
   });
 

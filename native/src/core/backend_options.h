@@ -35,6 +35,7 @@ inline const char* dtype_setting_name(DType t) {
     case DType::kF32: return "float32";
     case DType::kF16: return "float16";
     case DType::kBF16: return "bfloat16";
+    case DType::kF8E4M3: return "float8_e4m3";  // a storage type only: never served or cached
   }
   return "?";
 }

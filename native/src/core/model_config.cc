@@ -92,6 +92,93 @@ Json parse_or_throw(const std::string& text, const std::string& where) {
   return j;
 }
 
+// config.json's "quantization_config". Supported: compressed-tensors "float-quantized" FP8
+// weights (8-bit float, per-tensor, per-channel or block scales) with dynamic (or no)
+// activation quantization, and the "fp8" method (weight_block_size, dynamic activations).
+// Anything else is refused by name: a checkpoint whose weights would be misread must not load.
+Fp8Quantization parse_quantization(const Json& q, const std::string& where) {
+  Fields f(q, where);
+  const std::string method = f.opt_str("quant_method");
+  Fp8Quantization out;
+  out.enabled = true;
+  out.method = method;
+  const std::string supported =
+      " (supported: compressed-tensors float-quantized FP8 weights with dynamic activations, and fp8 with "
+      "weight_block_size)";
+  if (method == "fp8") {
+    const std::string act = f.opt_str("activation_scheme");
+    if (!act.empty() && act != "dynamic") f.bad("activation_scheme", "\"" + act + "\" is not supported (only \"dynamic\")" + supported);
+    const Json* bs = f.get("weight_block_size");
+    if (bs == nullptr) f.bad("weight_block_size", "is missing: fp8 checkpoints without block scales are not supported" + supported);
+    if (!bs->is_array() || bs->items().size() != 2 || !bs->items()[0].is_integer() || !bs->items()[1].is_integer() ||
+        bs->items()[0].as_int() < 1 || bs->items()[1].as_int() < 1) {
+      f.bad("weight_block_size", "must be [rows, columns], two positive integers");
+    }
+    out.scales = Fp8Quantization::Scales::kBlock;
+    out.block_n = static_cast<int>(bs->items()[0].as_int());
+    out.block_k = static_cast<int>(bs->items()[1].as_int());
+    out.scale_suffix = "_scale_inv";
+    return out;
+  }
+  if (method != "compressed-tensors") {
+    f.bad("quant_method", "\"" + method + "\" is not supported" + supported);
+  }
+  const std::string format = f.opt_str("format");
+  if (format != "float-quantized") f.bad("format", "\"" + format + "\" is not supported" + supported);
+  if (f.get("kv_cache_scheme") != nullptr) f.bad("kv_cache_scheme", "(KV-cache scales in the checkpoint) is not supported");
+  const Json* groups = f.get("config_groups");
+  if (groups == nullptr || !groups->is_object() || groups->members().empty()) f.bad("config_groups", "must be a non-empty object");
+  bool first = true;
+  for (const auto& [name, group] : groups->members()) {
+    const std::string gwhere = where + " config_groups." + name;
+    if (!group.is_object()) throw Error(gwhere + ": must be an object");
+    Fields g(group, gwhere);
+    const Json* w = g.get("weights");
+    if (w == nullptr || !w->is_object()) g.bad("weights", "must be an object");
+    Fields wf(*w, gwhere + ".weights");
+    if (wf.opt_int("num_bits", 0, 0) != 8 || wf.opt_str("type") != "float") {
+      wf.bad("type", "must describe 8-bit float weights (num_bits 8, type \"float\")" + supported);
+    }
+    if (wf.opt_bool("dynamic", false)) wf.bad("dynamic", "true (dynamic weight scales) is not supported");
+    const std::string strategy = wf.opt_str("strategy");
+    Fp8Quantization::Scales scales;
+    int bn = 0, bk = 0;
+    if (strategy == "tensor") {
+      scales = Fp8Quantization::Scales::kTensor;
+    } else if (strategy == "channel") {
+      scales = Fp8Quantization::Scales::kChannel;
+    } else if (strategy == "block") {
+      const Json* bs = wf.get("block_structure");
+      if (bs == nullptr || !bs->is_array() || bs->items().size() != 2 || !bs->items()[0].is_integer() ||
+          !bs->items()[1].is_integer() || bs->items()[0].as_int() < 1 || bs->items()[1].as_int() < 1) {
+        wf.bad("block_structure", "must be [rows, columns], two positive integers");
+      }
+      scales = Fp8Quantization::Scales::kBlock;
+      bn = static_cast<int>(bs->items()[0].as_int());
+      bk = static_cast<int>(bs->items()[1].as_int());
+    } else {
+      wf.bad("strategy", "\"" + strategy + "\" is not supported (tensor, channel or block)");
+    }
+    if (const Json* a = g.get("input_activations")) {
+      if (!a->is_object()) g.bad("input_activations", "must be an object or null");
+      Fields af(*a, gwhere + ".input_activations");
+      if (!af.opt_bool("dynamic", false)) {
+        af.bad("dynamic", "false (static activation scales) is not supported: use a checkpoint with dynamic activation "
+                          "quantization (e.g. an -FP8-dynamic one)");
+      }
+    }
+    if (!first && (scales != out.scales || bn != out.block_n || bk != out.block_k)) {
+      throw Error(gwhere + ": config groups with different weight strategies are not supported");
+    }
+    out.scales = scales;
+    out.block_n = bn;
+    out.block_k = bk;
+    first = false;
+  }
+  out.scale_suffix = "_scale";
+  return out;
+}
+
 }  // namespace
 
 ModelConfig parse_model_config(const std::string& config_text, const std::string& gen_text,
@@ -205,6 +292,11 @@ ModelConfig parse_model_config(const std::string& config_text, const std::string
     } else if (type != "default" && !(type.empty() && rope_field == "rope_parameters")) {
       f.bad(rope_field.c_str(), "type \"" + type + "\" is not supported (only \"llama3\")");
     }
+  }
+
+  if (const Json* q = f.get("quantization_config")) {
+    if (!q->is_object()) f.bad("quantization_config", "must be an object or null");
+    c.fp8 = parse_quantization(*q, cfg_where + " quantization_config");
   }
 
   const std::vector<int32_t> bos = f.opt_id_list("bos_token_id");

@@ -21,6 +21,21 @@ struct RopeScalingLlama3 {
   int64_t original_max_position_embeddings = 8192;
 };
 
+// FP8 (E4M3) weights as published on the Hub, from config.json's "quantization_config": each
+// quantized linear layer's `weight` is F8_E4M3 with a scale tensor beside it (`weight_scale`
+// for compressed-tensors, `weight_scale_inv` for the fp8 method), value = fp8 × scale.
+// Activations are not quantized by the CPU backend (its matmuls dequantize the weights and
+// compute in f32), which is why only dynamic activation schemes are accepted: a static one
+// would carry input scales that nothing here would apply.
+struct Fp8Quantization {
+  enum class Scales { kTensor, kChannel, kBlock };
+  bool enabled = false;
+  std::string method;             // "compressed-tensors" or "fp8"
+  Scales scales = Scales::kTensor;
+  int block_n = 0, block_k = 0;   // kBlock: one scale per [block_n rows × block_k columns]
+  std::string scale_suffix;       // appended to a weight's name: "_scale" or "_scale_inv"
+};
+
 struct ModelConfig {
   std::string architecture;  // architectures[0], or "" when absent
   std::string model_type;
@@ -42,6 +57,7 @@ struct ModelConfig {
   int32_t bos_token_id = -1;  // -1: the model has none
   std::vector<int32_t> eos_token_ids;  // generation_config.json wins over config.json
   std::string torch_dtype;             // informational ("float32", "bfloat16", ...)
+  Fp8Quantization fp8;                 // enabled when the checkpoint's linear weights are FP8
 };
 
 // Parses `dir/config.json` and, when present, `dir/generation_config.json`. Throws Error naming

@@ -1,6 +1,8 @@
 #include "core/safetensors.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <set>
 
@@ -14,11 +16,12 @@ const char* dtype_name(DType t) {
     case DType::kF32: return "F32";
     case DType::kF16: return "F16";
     case DType::kBF16: return "BF16";
+    case DType::kF8E4M3: return "F8_E4M3";
   }
   return "?";
 }
 
-size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : 2; }
+size_t dtype_size(DType t) { return t == DType::kF32 ? 4 : t == DType::kF8E4M3 ? 1 : 2; }
 
 namespace {
 
@@ -29,8 +32,9 @@ DType parse_dtype(const std::string& s, const std::string& tensor, const std::st
   if (s == "F32") return DType::kF32;
   if (s == "F16") return DType::kF16;
   if (s == "BF16") return DType::kBF16;
+  if (s == "F8_E4M3") return DType::kF8E4M3;
   throw Error("unsupported dtype " + s + " for tensor " + tensor + " in " + path +
-              " (supported: F32, F16, BF16)");
+              " (supported: F32, F16, BF16, and F8_E4M3 for quantized linear weights)");
 }
 
 }  // namespace
@@ -165,6 +169,14 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   f.write(header.data(), static_cast<std::streamsize>(header.size()));
   for (const auto& t : tensors) f.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
   if (!f) throw Error("short write to " + path);
+}
+
+float f8e4m3_to_f32(uint8_t b) {
+  const int exp = (b >> 3) & 0xf, man = b & 7;
+  if (exp == 15 && man == 7) return std::numeric_limits<float>::quiet_NaN();
+  // Subnormals (exp 0): man/8 * 2^-6; normals: (1 + man/8) * 2^(exp-7). Both exact in f32.
+  const float mag = exp == 0 ? std::ldexp(static_cast<float>(man), -9) : std::ldexp(static_cast<float>(8 + man), exp - 10);
+  return (b & 0x80) ? -mag : mag;
 }
 
 float bf16_to_f32(uint16_t h) {

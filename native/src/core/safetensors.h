@@ -14,7 +14,10 @@
 
 namespace deepinfer {
 
-enum class DType { kF32, kF16, kBF16 };
+// kF8E4M3 (OCP FP8 E4M3, "e4m3fn": no infinities, S.1111.111 is NaN) appears only as the stored
+// type of quantized linear weights, always with scale tensors (weights.h); it is never a
+// served or KV-cache type.
+enum class DType { kF32, kF16, kBF16, kF8E4M3 };
 
 const char* dtype_name(DType t);
 size_t dtype_size(DType t);
@@ -53,7 +56,7 @@ class SafetensorsCatalog {
   std::map<std::string, TensorView> tensors_;
 };
 
-// Minimal writer: tensors are written in the given order, f32/f16/bf16 raw bytes.
+// Minimal writer: tensors are written in the given order, raw bytes of any DType.
 struct TensorToWrite {
   std::string name;
   DType dtype;
@@ -64,6 +67,8 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
 
 // Conversions (round-to-nearest-even for f32 -> bf16/f16).
 float bf16_to_f32(uint16_t h);
+// Exact: every E4M3 value is an f32. NaN bytes (0x7f, 0xff) give NaN.
+float f8e4m3_to_f32(uint8_t b);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);
 uint16_t f32_to_f16(float f);

@@ -26,6 +26,8 @@ inline float tensor_elem_f32(const TensorView& t, size_t i) {
       std::memcpy(&h, t.data + i * 2, 2);
       return f16_to_f32(h);
     }
+    case DType::kF8E4M3:
+      return f8e4m3_to_f32(t.data[i]);  // unscaled: the scales are separate tensors (weights.h)
   }
   return 0.f;
 }

@@ -3,6 +3,7 @@
 // copies (or uploads) what it needs from them.
 #pragma once
 
+#include <map>
 #include <vector>
 
 #include "core/model_config.h"
@@ -32,7 +33,14 @@ struct ModelWeights {
   std::vector<LayerTensors> layers;        // [L]
   const TensorView* final_norm = nullptr;  // [D]      model.norm.weight
   const TensorView* lm_head = nullptr;     // [V, D]  lm_head.weight, or == embed when tied
+  // FP8 linear weights (F8_E4M3) and their scales, checked against cfg.fp8's strategy:
+  // kTensor [1] or [], kChannel [N, 1] or [N], kBlock [ceil(N/bn), ceil(K/bk)]. Linear layers
+  // left unquantized by the checkpoint (its "ignore" list: usually lm_head) are not in here.
+  std::map<const TensorView*, const TensorView*> fp8_scales;
 };
+
+// The scale of an FP8 weight's element (row n, column k), as f32.
+float fp8_scale_at(const Fp8Quantization& q, const TensorView& scale, int64_t n, int64_t k, int64_t K);
 
 // Throws Error naming the missing tensor, or the tensor with its expected and actual shape.
 ModelWeights bind_weights(const ModelConfig& cfg, const SafetensorsCatalog& cat);

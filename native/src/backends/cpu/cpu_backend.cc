@@ -61,6 +61,16 @@ float CpuBackend::served_elem(const TensorView& t, size_t i) const {
 CpuBackend::~CpuBackend() = default;
 
 PackedMatrix CpuBackend::pack_rows(const std::vector<RowSrc>& row_src, int K) {
+  size_t fp8_rows = 0, rows = 0;
+  for (const RowSrc& r : row_src) {
+    if (r.first == nullptr) continue;
+    ++rows;
+    fp8_rows += r.first->dtype == DType::kF8E4M3;
+  }
+  if (fp8_rows > 0) {
+    if (fp8_rows != rows) throw Error("a fused matrix mixes FP8 and unquantized weights (e.g. q_proj quantized but k_proj not): not supported");
+    return pack_rows_fp8(row_src, K);
+  }
   PackedMatrix m;
   m.k = K;
   m.n = static_cast<int>(row_src.size());
@@ -90,6 +100,44 @@ PackedMatrix CpuBackend::pack_rows(const std::vector<RowSrc>& row_src, int K) {
   packed_bytes_ += static_cast<int64_t>(buf.size()) * 4;
   weight_bytes_ += static_cast<int64_t>(buf.size()) * 4;
   owned_.push_back(std::move(buf));
+  return m;
+}
+
+PackedMatrix CpuBackend::pack_rows_fp8(const std::vector<RowSrc>& row_src, int K) {
+  PackedMatrix m;
+  m.k = K;
+  m.n = static_cast<int>(row_src.size());
+  // One scale per row and run of block_k columns; per-tensor and per-channel scales are one run.
+  m.q8_kblock = cfg_.fp8.scales == Fp8Quantization::Scales::kBlock ? cfg_.fp8.block_k : K;
+  const int np = m.num_panels(), nkb = m.q8_kblocks();
+  std::vector<uint8_t> bytes(static_cast<size_t>(np) * K * kPanel, 0);
+  AlignedBuffer scales(static_cast<size_t>(np) * kPanel * nkb);
+  pool_.parallel_for(np, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      uint8_t* dst = bytes.data() + static_cast<size_t>(p) * K * kPanel;
+      for (int j = 0; j < kPanel; ++j) {
+        const int64_t n = p * kPanel + j;
+        float* row_scales = scales.data() + static_cast<size_t>(n) * nkb;
+        if (n >= m.n || row_src[static_cast<size_t>(n)].first == nullptr) {
+          for (int b = 0; b < nkb; ++b) row_scales[b] = 0.f;
+          continue;
+        }
+        const TensorView& t = *row_src[static_cast<size_t>(n)].first;
+        const int64_t r = row_src[static_cast<size_t>(n)].second;
+        const uint8_t* src = t.data + static_cast<size_t>(r) * K;
+        for (int k = 0; k < K; ++k) dst[static_cast<size_t>(k) * kPanel + j] = src[k];
+        const TensorView& scale = *weights_->fp8_scales.at(&t);
+        for (int b = 0; b < nkb; ++b) row_scales[b] = fp8_scale_at(cfg_.fp8, scale, r, static_cast<int64_t>(b) * m.q8_kblock, K);
+      }
+    }
+  });
+  m.q8 = bytes.data();
+  m.q8_scales = scales.data();
+  const int64_t total = static_cast<int64_t>(bytes.size()) + static_cast<int64_t>(scales.size()) * 4;
+  packed_bytes_ += total;
+  weight_bytes_ += total;
+  owned_q8_.push_back(std::move(bytes));
+  owned_.push_back(std::move(scales));
   return m;
 }
 
@@ -142,6 +190,7 @@ const float* CpuBackend::vector_f32(const TensorView* t) {
 
 void CpuBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
   cfg_ = cfg;
+  weights_ = &w;
   const bool embed_in_place = w.embed->dtype == DType::kF32 && dtype_ == DType::kF32 &&
                               reinterpret_cast<uintptr_t>(w.embed->data) % alignof(float) == 0;
   if (embed_in_place) {
@@ -169,6 +218,7 @@ void CpuBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
     for (const TensorView* v : {t.wq, t.wk, t.wv, t.wo, t.w_gate, t.w_up, t.w_down}) v->file->release(v->data, v->nbytes);
   }
   lm_head_ = pack({w.lm_head});
+  weights_ = nullptr;
   if (!(w.lm_head == w.embed && embed_in_place)) w.lm_head->file->release(w.lm_head->data, w.lm_head->nbytes);
 
   inv_freq_ = rope_inv_freq(cfg);  // in double, llama3-scaled when configured
@@ -288,7 +338,7 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
   auto matmul_split = [&](const float* A, int lda, const PackedMatrix& W, float* C, int ldc, bool accumulate) {
     int64_t p0, p1;
     range(W.num_panels(), &p0, &p1);
-    if (p0 < p1) k_.matmul(A, lda, T, W, static_cast<int>(p0), static_cast<int>(p1), C, ldc, accumulate);
+    if (p0 < p1) matmul_packed(k_, A, lda, T, W, static_cast<int>(p0), static_cast<int>(p1), C, ldc, accumulate);
   };
   // RMSNorm of rows [0, n) of src (rows[] when given) with weight w. Small steps: every thread
   // normalises all rows into its own buffer (no barrier needed). Large steps: the rows are
@@ -412,9 +462,9 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
       const int pph = hd / kPanel;
       const PackedMatrix& W = L.wqkv;
       if (g0 < g1) {
-        k_.matmul(xa, D, T, W, g0 * group * pph, g1 * group * pph, qkv, nqkv, false);
-        k_.matmul(xa, D, T, W, (qd + g0 * hd) / kPanel, (qd + g1 * hd) / kPanel, qkv, nqkv, false);
-        k_.matmul(xa, D, T, W, (qd + kvd + g0 * hd) / kPanel, (qd + kvd + g1 * hd) / kPanel, qkv, nqkv, false);
+        matmul_packed(k_, xa, D, T, W, g0 * group * pph, g1 * group * pph, qkv, nqkv, false);
+        matmul_packed(k_, xa, D, T, W, (qd + g0 * hd) / kPanel, (qd + g1 * hd) / kPanel, qkv, nqkv, false);
+        matmul_packed(k_, xa, D, T, W, (qd + kvd + g0 * hd) / kPanel, (qd + kvd + g1 * hd) / kPanel, qkv, nqkv, false);
         for (int t = 0; t < T; ++t) post_qkv(L, t, g0 * group, g1 * group, g0, g1, kc, vc);
         for (int t = 0; t < T; ++t)
           for (int hq = g0 * group; hq < g1 * group; ++hq) attend(t, hq, kc, vc);
@@ -440,7 +490,7 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
       int64_t r0, r1;
       range(npI, &r0, &r1);
       if (r0 < r1) {
-        k_.matmul(xm, D, T, L.wgu, static_cast<int>(2 * r0), static_cast<int>(2 * r1), gu, ldgu, false);
+        matmul_packed(k_, xm, D, T, L.wgu, static_cast<int>(2 * r0), static_cast<int>(2 * r1), gu, ldgu, false);
         for (int t = 0; t < T; ++t) {
           const float* g = gu + static_cast<size_t>(t) * ldgu;
           float* ht = h + static_cast<size_t>(t) * I;
@@ -463,7 +513,7 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
   const float* xr = norm(x, b.logit_rows, R, final_norm_, xr_.data());
   int64_t p0, p1;
   range(lm_head_.num_panels(), &p0, &p1);
-  if (p0 < p1) k_.matmul(xr, D, R, lm_head_, static_cast<int>(p0), static_cast<int>(p1), logits, cfg_.vocab_size, false);
+  if (p0 < p1) matmul_packed(k_, xr, D, R, lm_head_, static_cast<int>(p0), static_cast<int>(p1), logits, cfg_.vocab_size, false);
 }
 
 }  // namespace cpu

@@ -79,6 +79,9 @@ class CpuBackend : public Backend {
   // One output row of a packed matrix: row `row` of `t`, or a zero row when t is null.
   using RowSrc = std::pair<const TensorView*, int>;
   PackedMatrix pack_rows(const std::vector<RowSrc>& rows, int K);
+  // The same panels of E4M3 bytes with per-row scales (PackedMatrix::q8): every row source an
+  // FP8 weight, or a zero row.
+  PackedMatrix pack_rows_fp8(const std::vector<RowSrc>& rows, int K);
   // Element i of a weight matrix as the served dtype has it: rounded to options.dtype when that
   // is narrower than the stored type (f32 checkpoint served as bf16), exact otherwise.
   float served_elem(const TensorView& t, size_t i) const;
@@ -99,6 +102,8 @@ class CpuBackend : public Backend {
   ThreadPool pool_;
   ModelConfig cfg_;
   std::vector<AlignedBuffer> owned_;  // packed matrices and converted vectors
+  std::vector<std::vector<uint8_t>> owned_q8_;  // FP8 panels
+  const ModelWeights* weights_ = nullptr;       // during load_weights only (FP8 scales)
   std::vector<Layer> layers_;         // [L]
   const float* embed_ = nullptr;      // [V, D] f32 (mmap in place or converted)
   const float* final_norm_ = nullptr; // [D]

@@ -27,7 +27,14 @@ struct PackedMatrix {
   int n = 0;              // N, output features
   int k = 0;              // K, input features
   float* data = nullptr;  // [num_panels()][k][kPanel], 64-byte aligned, owned by the backend
+  // FP8 weights instead (data == nullptr): the same panel layout of E4M3 bytes, and one f32
+  // scale per output row and run of q8_kblock columns: q8_scales[row * q8_kblocks() + k / q8_kblock]
+  // (rows past n have scale 0). W[n][k] = e4m3(q8[..]) * scale, rounded to f32.
+  const uint8_t* q8 = nullptr;
+  const float* q8_scales = nullptr;
+  int q8_kblock = 0;
   int num_panels() const { return (n + kPanel - 1) / kPanel; }
+  int q8_kblocks() const { return (k + q8_kblock - 1) / q8_kblock; }
 };
 
 struct KernelTable {
@@ -53,6 +60,16 @@ struct KernelTable {
   // out[d] += p[j] * v_j[d] for j < n, one fma per key in increasing j (= n axpy calls)
   void (*attn_accum)(const float* p, const float* v, size_t stride, int n, int hd, float* out);
 };
+
+// table.matmul over W's panels [p0, p1) whatever W holds. FP8 panels are dequantized a few at
+// a time into a per-thread f32 buffer (never the whole matrix) and multiplied by table.matmul,
+// so the result is exactly that of the f32 matrix of the dequantized values: same fma order,
+// batch-invariant, identical on every instruction set.
+void matmul_packed(const KernelTable& table, const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1,
+                   float* C, int ldc, bool accumulate);
+
+// E4M3 byte -> f32, for every byte (0x7f and 0xff are NaN).
+const float* e4m3_table();
 
 // The table for the best instruction set this CPU supports (AVX-512F > AVX2+FMA > scalar),
 // or the one named by DEEPINFER_DEV_CPU_KERNELS=scalar|avx2|avx512 when set and supported.

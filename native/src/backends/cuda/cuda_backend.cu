@@ -162,6 +162,11 @@ void CudaBackend::setup_common() {
 }
 
 void CudaBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
+  if (!w.fp8_scales.empty()) {
+    // Refused rather than widened: an FP8 checkpoint's point on a GPU is the bytes it saves.
+    throw Error("config.backend: FP8 weights (quantization_config " + cfg.fp8.method +
+                ") are not supported by the cuda backend yet; the cpu backend runs them (device cpu)");
+  }
   cfg_ = cfg;  // dt_, the served type, was fixed by the constructor; upload_matrix converts to it
   embed_ = upload_matrix({w.embed});
   matrix_bytes_ -= static_cast<int64_t>(w.embed->numel()) * dt_size(dt_);  // rows are gathered, not streamed
