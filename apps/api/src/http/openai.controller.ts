@@ -11,6 +11,7 @@ import {
   OpenAIError,
   planChat,
   planCompletion,
+  verifyGuidedGrammar,
   usage,
   usageChunk,
   validateBody,
@@ -64,6 +65,7 @@ export class OpenAIController {
   async completions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planCompletion(validateBody(CompletionRequestDto, body));
     this.checkModel((body as { model?: string }).model);
+    if (plan.sampling.guided) await verifyGuidedGrammar(plan.sampling.guided, plan.guidedParam ?? 'response_format');
     await this.run(plan, 'cmpl', res, '/v1/completions');
   }
 
@@ -72,6 +74,7 @@ export class OpenAIController {
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planChat(validateBody(ChatCompletionRequestDto, body));
     this.checkModel((body as { model?: string }).model);
+    if (plan.sampling.guided) await verifyGuidedGrammar(plan.sampling.guided, plan.guidedParam ?? 'response_format');
     await this.run(plan, 'chatcmpl', res, '/v1/chat/completions');
   }
 

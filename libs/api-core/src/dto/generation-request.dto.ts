@@ -35,6 +35,15 @@ export abstract class GenerationRequestDto {
   @IsOptional() @IsInt() @Min(0) min_tokens?: number;
   @IsOptional() @IsBoolean() skip_special_tokens?: boolean;
   @IsOptional() @IsBoolean() spaces_between_special_tokens?: boolean;
+  /** Guided decoding (guided-request.ts checks them by hand: the shapes vary). */
+  @IsOptional() response_format?: unknown;
+  @IsOptional() guided_json?: unknown;
+  @IsOptional() guided_regex?: unknown;
+  @IsOptional() guided_choice?: unknown;
+  @IsOptional() guided_grammar?: unknown;
+  @IsOptional() guided_decoding_backend?: unknown;
+  @IsOptional() guided_whitespace_pattern?: unknown;
+  @IsOptional() structured_outputs?: unknown;
   /** Accepted and ignored (OpenAI's end-user id). */
   @IsOptional() @IsString() user?: string;
 }
