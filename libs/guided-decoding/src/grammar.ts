@@ -8,6 +8,13 @@ import { loadXGrammar, withCapturedAbort, type XgCompiledGrammar, type XgGrammar
  */
 const JSON_LAYOUT = { anyWhitespace: false, indent: -1, separators: [', ', ': '] as [string, string] };
 
+/**
+ * json_object: any JSON object (OpenAI's JSON mode), in the same layout; not xgrammar's built-in
+ * JSON grammar, which also allows arrays, scalars and free whitespace. strictMode false: any
+ * properties.
+ */
+const JSON_OBJECT_SCHEMA = '{"type": "object"}';
+
 /** The xgrammar structural tag for a regex or a choice list. */
 export function structuralTagOf(spec: GuidedDecoding): unknown {
   switch (spec.kind) {
@@ -31,7 +38,7 @@ export async function checkGuidedGrammar(spec: GuidedDecoding): Promise<void> {
   const grammar = await withCapturedAbort(() => {
     switch (spec.kind) {
       case 'json_object':
-        return xg.Grammar.builtinJSONGrammar();
+        return xg.Grammar.fromJSONSchema(JSON_OBJECT_SCHEMA, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, false);
       case 'json_schema':
         return xg.Grammar.fromJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
       default:
@@ -288,7 +295,7 @@ export class GuidedGrammars {
     const compiled = withCapturedAbort(() => {
       switch (spec.kind) {
         case 'json_object':
-          return this.compiler.compileBuiltinJSONGrammar();
+          return this.compiler.compileJSONSchema(JSON_OBJECT_SCHEMA, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, false);
         case 'json_schema':
           return this.compiler.compileJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
         default:
