@@ -119,6 +119,17 @@ void validate_sampling(const di_engine& e, int32_t i, const di_sampling_params& 
                   std::to_string(p.logit_bias_ids[j]) + " is outside the vocabulary");
     }
   }
+  if (p.allowed_token_mask != nullptr) {
+    // At least one token of the vocabulary must stay (bits past vocab_size are ignored).
+    const int words = (V + 31) / 32;
+    bool any = false;
+    for (int w = 0; w < words && !any; ++w) {
+      const uint32_t bits = w == words - 1 && V % 32 != 0 ? p.allowed_token_mask[w] & ((1u << (V % 32)) - 1u)
+                                                          : p.allowed_token_mask[w];
+      any = bits != 0;
+    }
+    if (!any) throw Error(seq_field(i, "sampling.allowed_token_mask") + " allows no token");
+  }
 }
 
 void check_ids(const int32_t* ids, int32_t n, int V, int32_t i, const char* field) {

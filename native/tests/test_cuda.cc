@@ -225,7 +225,12 @@ TEST(device_sampler_matches_host_sampler_on_the_same_logits) {
   deepinfer::Sampler host(V);
   std::vector<int32_t> prompt{1, 403, 407, 261, 378, 10, 45}, outputs{10, 45, 10};
   int mismatches = 0, total = 0;
-  for (int variant = 0; variant < 8; ++variant) {
+  // Guided decoding (variants 8-10): a sparse allowed set (every 7th id and a few others).
+  std::vector<uint32_t> mask((V + 31) / 32, 0u);
+  auto allowed = [&](int id) { return ((mask[static_cast<size_t>(id) >> 5] >> (id & 31)) & 1u) != 0; };
+  for (int id = 3; id < V; id += 7) mask[static_cast<size_t>(id) >> 5] |= 1u << (id & 31);
+  for (int id : {10, 45, 403}) mask[static_cast<size_t>(id) >> 5] |= 1u << (id & 31);
+  for (int variant = 0; variant < 11; ++variant) {
     for (uint64_t seed = 1; seed <= 12; ++seed) {
       di_sampling_params sp;
       di_sampling_params_init(&sp);
@@ -252,6 +257,14 @@ TEST(device_sampler_matches_host_sampler_on_the_same_logits) {
         sp.num_logit_bias = 2;
       }
       if (variant == 7) sp.num_logprobs = 20;
+      if (variant >= 8) sp.allowed_token_mask = mask.data();
+      if (variant == 8) sp.temperature = 0.f;
+      if (variant == 9) {
+        sp.temperature = 1.2f;
+        sp.top_k = 30;
+        sp.top_p = 0.95f;
+      }
+      if (variant == 10) sp.temperature = 1.0f;  // candidates in id order
       Seq s;
       s.prompt = prompt;
       s.output = outputs;
@@ -274,6 +287,10 @@ TEST(device_sampler_matches_host_sampler_on_the_same_logits) {
       host.sample(req, &ref);
       ++total;
       if (ref.token_id != outs[0].token_id) ++mismatches;
+      if (variant >= 8) {
+        CHECK(allowed(ref.token_id));
+        CHECK(allowed(outs[0].token_id));
+      }
       CHECK(std::fabs(ref.logprob - outs[0].logprob) < 1e-4f);
       CHECK_EQ(ref.rank, outs[0].rank);
       CHECK_EQ(ref.num_top, outs[0].num_top);

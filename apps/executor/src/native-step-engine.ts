@@ -26,6 +26,7 @@ export class NativeStepEngine implements StepEngine {
         logitBiasIds: s.sampling.logitBiasIds,
         logitBiasValues: s.sampling.logitBiasValues,
         numLogprobs: s.sampling.numLogprobs,
+        ...(s.sampling.allowedTokenMask ? { allowedTokenMask: s.sampling.allowedTokenMask } : {}),
       },
       promptIds: s.outputIds.length > 0 ? s.promptIds : undefined,
       outputIds: s.outputIds.length > 0 ? s.outputIds : undefined,

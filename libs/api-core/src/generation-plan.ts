@@ -3,6 +3,7 @@ import type { ChatCompletionRequestDto } from './dto/chat-completion-request.dto
 import type { CompletionRequestDto } from './dto/completion-request.dto.js';
 import type { GenerationRequestDto } from './dto/generation-request.dto.js';
 import { OpenAIError } from './openai-error.js';
+import { guidedDecodingOf, guidedParam } from './guided-request.js';
 
 /** One prompt to run: text to encode, ids given by the client, or chat messages to template. */
 export type PromptInput =
@@ -32,6 +33,8 @@ export interface GenerationPlan {
   detokenize: DetokenizeParams;
   /** return_token_ids: answer with the token ids of each choice and of its prompt. */
   returnTokenIds: boolean;
+  /** The request parameter guided decoding came from (sampling.guided), for a late 400. */
+  guidedParam?: string;
 }
 
 /** vLLM's and OpenAI's default for /v1/completions. */
@@ -85,7 +88,14 @@ function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' 
     throw OpenAIError.badRequest(`min_tokens (${dto.min_tokens}) must not exceed max_tokens (${dto.max_tokens})`, 'min_tokens');
   }
   if (dto.stream_options && !dto.stream) throw OpenAIError.badRequest('stream_options is only allowed with stream: true', 'stream_options');
+  const guided = guidedDecodingOf(dto);
+  if (guided) {
+    // EOS must stay reachable: it is the only way a finished grammar can end the output.
+    if (dto.min_tokens) throw OpenAIError.badRequest('min_tokens cannot be combined with guided decoding (response_format, guided_*, structured_outputs)', 'min_tokens');
+    if (dto.ignore_eos) throw OpenAIError.badRequest('ignore_eos cannot be combined with guided decoding (response_format, guided_*, structured_outputs)', 'ignore_eos');
+  }
   return {
+    ...(guided ? { guidedParam: guidedParam(dto) } : {}),
     n: dto.n ?? 1,
     stream: dto.stream ?? false,
     includeUsage: dto.stream_options?.include_usage ?? false,
@@ -103,6 +113,7 @@ function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' 
       frequencyPenalty: dto.frequency_penalty,
       repetitionPenalty: dto.repetition_penalty,
       logitBias: dto.logit_bias,
+      guided,
     }),
     detokenize: dropUndefined({
       stop: dto.stop === undefined ? undefined : typeof dto.stop === 'string' ? [dto.stop] : dto.stop,

@@ -23,6 +23,10 @@ const errorOf = (fn: () => unknown): ProtocolError => {
 describe('hot-path schemas', () => {
   it('accept well-formed messages and return them unchanged', () => {
     expect(SchedulerOutputSchema.validate(step)).toBe(step);
+    for (const guided of [{ kind: 'json_object' }, { kind: 'json_schema', schema: '{"type":"integer"}', strict: true }, { kind: 'regex', pattern: 'a+' }, { kind: 'choice', choices: ['x', 'y'] }, { kind: 'structural_tag', tag: '{}' }]) {
+      const withGuide = { ...step, newRequests: [{ ...step.newRequests[0], samplingParams: { ...step.newRequests[0]!.samplingParams, guided } }] };
+      expect(SchedulerOutputSchema.validate(withGuide)).toBe(withGuide);
+    }
     const result = { stepId: 3, sampled: [{ requestId: 'a', tokenId: 5, logprobs: { logprob: -0.1, topTokenIds: [5], topLogprobs: [-0.1] } }] };
     expect(decodeMessage(StepResultSchema, new TextEncoder().encode(JSON.stringify(result)))).toEqual(result);
     expect(StepOutputsSchema.validate({ stepId: 3, outputs: [{ requestId: 'a', newTokenIds: [5], numPromptTokens: 4, numCachedTokens: 0, numOutputTokens: 1, finishReason: 'length' }] })).toBeTruthy();
@@ -34,6 +38,9 @@ describe('hot-path schemas', () => {
     ['a missing sampling field', { ...step, newRequests: [{ ...step.newRequests[0], samplingParams: {} }] }, 'newRequests[0].samplingParams.minTokens'],
     ['ragged parallel arrays', { ...step, cachedRequests: { ...step.cachedRequests, numScheduledTokens: [] } }, 'cachedRequests'],
     ['a step id of 0', { ...step, stepId: 0 }, 'stepId'],
+    ['an unknown guided kind', { ...step, newRequests: [{ ...step.newRequests[0], samplingParams: { minTokens: 0, minTokensBannedTokenIds: [], guided: { kind: 'grammar' } } }] }, 'newRequests[0].samplingParams.guided'],
+    ['a guided schema that is not text', { ...step, newRequests: [{ ...step.newRequests[0], samplingParams: { minTokens: 0, minTokensBannedTokenIds: [], guided: { kind: 'json_schema', schema: {}, strict: true } } }] }, 'newRequests[0].samplingParams.guided'],
+    ['an empty guided choice list', { ...step, newRequests: [{ ...step.newRequests[0], samplingParams: { minTokens: 0, minTokensBannedTokenIds: [], guided: { kind: 'choice', choices: [] } } }] }, 'newRequests[0].samplingParams.guided'],
   ])('reject %s, naming the path', (_label, bad, path) => {
     const err = errorOf(() => SchedulerOutputSchema.validate(bad));
     expect(err).toBeInstanceOf(ProtocolError);

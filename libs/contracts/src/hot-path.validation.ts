@@ -1,6 +1,7 @@
 import { ErrorCodes, ProtocolError } from './protocol.js';
 import type { DeltaBatchMessage, StepOutputsMessage } from './messages/outputs.contract.js';
 import type { SchedulerOutput, StepResult } from './messages/step.contract.js';
+import { guidedDecodingProblem } from './messages/sampling.contract.js';
 
 /**
  * A hand-written validator for a hot-path message. class-validator walks every nested object
@@ -86,6 +87,11 @@ export const SchedulerOutputSchema: MessageSchema<SchedulerOutput> = {
       c.optional(s['seed'], (v) => c.int(v, `${p}.samplingParams.seed`, Number.MIN_SAFE_INTEGER));
       c.optional(s['logprobs'], (v) => c.int(v, `${p}.samplingParams.logprobs`));
       c.optional(s['logitBias'], (v) => c.object(v, `${p}.samplingParams.logitBias`));
+      c.optional(s['guided'], (v) => {
+        const problem = guidedDecodingProblem(v);
+        if (problem) c.fail(`${p}.samplingParams.guided`, problem, v);
+        return v;
+      });
     }
     const cached = c.object(m['cachedRequests'], 'cachedRequests');
     const ids = c.stringArray(cached['requestIds'], 'cachedRequests.requestIds');

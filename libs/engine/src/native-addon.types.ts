@@ -98,6 +98,8 @@ export interface NativeSamplingParams {
   logitBiasIds?: Int32Array;
   logitBiasValues?: Float32Array;
   numLogprobs?: number;
+  /** Guided decoding: ceil(vocabSize / 32) words, bit t % 32 of word t / 32 set = token t allowed. */
+  allowedTokenMask?: Uint32Array;
 }
 
 export interface NativeStepSeq {

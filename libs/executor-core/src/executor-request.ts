@@ -1,5 +1,5 @@
 import type { ExecutorSamplingParams, NewRequestData } from '@deepinfer/contracts';
-import type { EngineSampling } from './step-engine.js';
+import type { EngineSampling, Guide } from './step-engine.js';
 
 const EMPTY = new Int32Array(0);
 
@@ -22,6 +22,13 @@ export class ExecutorRequest {
   private blockTableBuffer: Int32Array;
   /** engineSampling()'s answer once it can no longer change (see there). */
   private sampling: EngineSampling | undefined;
+  /**
+   * Guided decoding: the grammar state, advanced with every token appended; undefined while
+   * it is being made (ExecutorState waits for it before the request samples).
+   */
+  guide: Guide | undefined;
+  /** Set when the guide could not be made: the request samples nothing and ends with `error`. */
+  guideError: string | undefined;
 
   constructor(data: NewRequestData) {
     this.requestId = data.requestId;
@@ -82,6 +89,18 @@ export class ExecutorRequest {
       this.numComputedTokens < this.blockIds.length * blockSize &&
       ((s.temperature ?? 1) === 0 || s.seed !== undefined)
     );
+  }
+
+  /** Appends a sampled token (and advances the guide). */
+  appendSampled(tokenId: number): void {
+    this.tokens.push(tokenId);
+    this.guide?.accept(tokenId);
+  }
+
+  /** The engine sampling of the next token: engineSampling() plus the guide's mask. */
+  async samplingWithMask(): Promise<EngineSampling> {
+    const base = this.engineSampling();
+    return this.guide ? { ...base, allowedTokenMask: await this.guide.nextMask() } : base;
   }
 
   /** The outputs so far, for penalties; empty when no penalty is active (saves a copy per step). */

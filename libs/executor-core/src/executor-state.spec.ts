@@ -1,6 +1,6 @@
 import { ProtocolError, type NewRequestData, type SchedulerOutput } from '@deepinfer/contracts';
 import { ExecutorState } from './executor-state.js';
-import type { EngineSample, EngineSequence, StepEngine } from './step-engine.js';
+import type { EngineSample, EngineSequence, Guide, GuideFactory, StepEngine } from './step-engine.js';
 
 /** Records each batch; samples (last token + 1) so outputs are predictable. */
 class RecordingEngine implements StepEngine {
@@ -147,5 +147,72 @@ describe('ExecutorState decode ahead', () => {
     const capped = new ExecutorState(new RecordingEngine(), 4, 100, 16, { maxDecodeAheadSequences: 1 });
     await capped.execute(step(1, { newRequests: [greedyRequest('a', [10], [3]), greedyRequest('b', [20], [5])] }));
     expect(capped.speculate()).toBe(false);
+  });
+
+  describe('guided decoding', () => {
+    /** A guide allowing only "the last token + 2" (so the engine's +1 choice is always refused). */
+    const makeFactory = (log: string[]): GuideFactory => async (spec, outputs) => {
+      log.push(`make ${spec.kind} after [${outputs.join(',')}]`);
+      let last = outputs.length > 0 ? outputs[outputs.length - 1]! : 20;
+      const guide: Guide = {
+        accept: (t) => {
+          log.push(`accept ${t}`);
+          last = t;
+          return true;
+        },
+        nextMask: async () => {
+          const mask = new Uint32Array(Math.ceil(100 / 32));
+          mask[(last + 2) >>> 5]! |= 1 << ((last + 2) & 31);
+          return mask;
+        },
+        dispose: () => log.push('dispose'),
+      };
+      return guide;
+    };
+    /** Samples the lowest allowed id when a mask is given, else last + 1. */
+    class MaskedEngine implements StepEngine {
+      readonly masks: (Uint32Array | undefined)[] = [];
+      async step(sequences: readonly EngineSequence[]): Promise<(EngineSample | undefined)[]> {
+        return sequences.map((s) => {
+          if (!s.sample) return undefined;
+          const m = s.sampling.allowedTokenMask;
+          this.masks.push(m);
+          if (!m) return { tokenId: s.tokenIds[s.tokenIds.length - 1]! + 1 };
+          for (let t = 0; t < m.length * 32; t++) if ((m[t >>> 5]! >>> (t & 31)) & 1) return { tokenId: t };
+          throw new Error('empty mask');
+        });
+      }
+    }
+    const guided = (id: string, prompt: number[], blocks: number[], outputs: number[] = []): NewRequestData => ({
+      ...newRequest(id, [...prompt, ...outputs], blocks),
+      promptTokenIds: prompt,
+      outputTokenIds: outputs,
+      samplingParams: { ...sampling, temperature: 0, guided: { kind: 'regex', pattern: 'x' } },
+    });
+
+    it('masks every sampled token with the guide, which follows the outputs (decode ahead included)', async () => {
+      const log: string[] = [];
+      const engine = new MaskedEngine();
+      const state = new ExecutorState(engine, 4, 100, 16, { guideFactory: makeFactory(log) });
+      const r1 = await state.execute(step(1, { newRequests: [guided('g', [10, 11], [0])] }));
+      expect(r1.sampled).toEqual([{ requestId: 'g', tokenId: 22 }]);
+      expect(state.speculate()).toBe(true); // greedy: decode ahead, masked by the guide too
+      const r2 = await state.execute(step(2, { cachedRequests: { requestIds: ['g'], newBlockIds: [[]], numComputedTokens: [2], numScheduledTokens: [1] } }));
+      expect(r2.sampled).toEqual([{ requestId: 'g', tokenId: 24 }]);
+      expect(state.speculationStats.used).toBe(1);
+      await state.execute(step(3, { finishedRequestIds: ['g'] }));
+      expect(log).toEqual(['make regex after []', 'accept 22', 'accept 24', 'dispose']);
+      expect(engine.masks.every((m) => m !== undefined)).toBe(true);
+    });
+
+    it('a resumed request gets a guide advanced over its outputs; without a factory it samples nothing', async () => {
+      const log: string[] = [];
+      const state = new ExecutorState(new MaskedEngine(), 4, 100, 16, { guideFactory: makeFactory(log) });
+      const r = await state.execute(step(1, { newRequests: [guided('g', [10, 11], [0], [22, 24])] }));
+      expect(r.sampled).toEqual([{ requestId: 'g', tokenId: 26 }]);
+      expect(log[0]).toBe('make regex after [22,24]');
+      const bare = new ExecutorState(new MaskedEngine(), 4, 100, 16);
+      expect((await bare.execute(step(1, { newRequests: [guided('h', [10, 11], [0])] }))).sampled).toEqual([]);
+    });
   });
 });

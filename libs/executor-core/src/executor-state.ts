@@ -1,6 +1,6 @@
 import { ErrorCodes, ProtocolError, type SampledToken, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { ExecutorRequest } from './executor-request.js';
-import type { EngineSample, EngineSequence, StepEngine } from './step-engine.js';
+import type { EngineSample, EngineSequence, GuideFactory, StepEngine } from './step-engine.js';
 
 interface PlannedSequence {
   request: ExecutorRequest;
@@ -28,6 +28,11 @@ export interface ExecutorStateOptions {
    * would cost real compute.
    */
   maxDecodeAheadSequences?: number;
+  /**
+   * Makes the grammar state of a guided request (samplingParams.guided). Without it, a guided
+   * request samples nothing and ends with finish reason `error`.
+   */
+  guideFactory?: GuideFactory;
 }
 
 /**
@@ -79,7 +84,10 @@ export class ExecutorState {
     options: ExecutorStateOptions = {},
   ) {
     this.maxDecodeAheadSequences = options.maxDecodeAheadSequences ?? 8;
+    this.guideFactory = options.guideFactory;
   }
+
+  private readonly guideFactory: GuideFactory | undefined;
 
   /** Decode-ahead steps used and dropped so far (see speculate()). */
   get speculationStats(): { used: number; dropped: number } {
@@ -99,16 +107,21 @@ export class ExecutorState {
     for (const request of batch) {
       if (this.requests.get(request.requestId) !== request || !request.canDecodeAhead(this.blockSize)) return false;
     }
-    const sequences: EngineSequence[] = batch.map((r) => ({
+    const sequenceOf = (r: ExecutorRequest, sampling: EngineSequence['sampling']): EngineSequence => ({
       tokenIds: r.tokenSlice(r.numComputedTokens, 1),
       startPos: r.numComputedTokens,
       blockTable: r.blockTable,
       sample: true,
-      sampling: r.engineSampling(),
+      sampling,
       promptIds: r.prompt,
       outputIds: r.outputsForPenalties(),
-    }));
-    const done = this.engine.step(sequences).then(
+    });
+    // Guided requests' masks come from their guides, which hold every token sampled so far
+    // (asynchronous); without one the step starts at once.
+    const started = batch.some((r) => r.guide)
+      ? Promise.all(batch.map(async (r) => sequenceOf(r, await r.samplingWithMask()))).then((seqs) => this.engine.step(seqs))
+      : this.engine.step(batch.map((r) => sequenceOf(r, r.engineSampling())));
+    const done = started.then(
       (samples) => samples,
       () => undefined,
     );
@@ -122,6 +135,7 @@ export class ExecutorState {
 
   /** Forgets every request (the scheduler reset, or a new registration). */
   reset(): void {
+    for (const r of this.requests.values()) r.guide?.dispose();
     this.requests.clear();
     this.lastBatch = [];
   }
@@ -163,21 +177,43 @@ export class ExecutorState {
     this.lastBatch = [];
     const plan = this.plan(step);
     // Phase 2: the step is valid; apply it.
-    for (const id of step.finishedRequestIds) this.requests.delete(id);
-    for (const id of step.preemptedRequestIds) this.requests.delete(id);
+    for (const id of [...step.finishedRequestIds, ...step.preemptedRequestIds]) {
+      this.requests.get(id)?.guide?.dispose();
+      this.requests.delete(id);
+    }
     for (const p of plan) {
       if (p.isNew) this.requests.set(p.request.requestId, p.request);
       else p.request.appendBlocks(p.newBlockIds);
     }
-    const sequences: EngineSequence[] = plan.map((p) => ({
-      tokenIds: p.request.tokenSlice(p.start, p.count),
-      startPos: p.start,
-      blockTable: p.request.blockTable,
-      sample: p.start + p.count === p.request.tokens.length,
-      sampling: p.request.engineSampling(),
-      promptIds: p.request.prompt,
-      outputIds: p.request.outputsForPenalties(),
-    }));
+    // Guided requests: their grammar state, made once (and, for a resumed request, advanced over
+    // its outputs so far); then, per sampling request, the mask of the token it samples now.
+    for (const p of plan) {
+      const guided = p.request.samplingParams.guided;
+      if (!p.isNew || guided === undefined) continue;
+      if (!this.guideFactory) {
+        p.request.guideError = 'guided decoding is not available on this executor';
+        continue;
+      }
+      try {
+        p.request.guide = await this.guideFactory(guided, p.request.tokens.slice(p.request.numPromptTokens));
+      } catch (err) {
+        p.request.guideError = err instanceof Error ? err.message : String(err);
+      }
+    }
+    const sequences: EngineSequence[] = [];
+    for (const p of plan) {
+      // A guided request without its guide never samples: it ends with finish reason `error`.
+      const sample = p.start + p.count === p.request.tokens.length && p.request.guideError === undefined;
+      sequences.push({
+        tokenIds: p.request.tokenSlice(p.start, p.count),
+        startPos: p.start,
+        blockTable: p.request.blockTable,
+        sample,
+        sampling: sample ? await p.request.samplingWithMask() : p.request.engineSampling(),
+        promptIds: p.request.prompt,
+        outputIds: p.request.outputsForPenalties(),
+      });
+    }
     const samples = sequences.length > 0 ? await this.engine.step(sequences) : [];
     const sampled: SampledToken[] = [];
     for (let i = 0; i < plan.length; i++) {
@@ -185,7 +221,7 @@ export class ExecutorState {
       request.numComputedTokens += count;
       const sample = samples[i];
       if (!sequences[i]!.sample || !sample) continue;
-      request.tokens.push(sample.tokenId);
+      request.appendSampled(sample.tokenId);
       sampled.push(
         sample.logprob === undefined
           ? { requestId: request.requestId, tokenId: sample.tokenId }
@@ -225,7 +261,7 @@ export class ExecutorState {
       const request = requests[i]!;
       const sample = samples[i]!;
       request.numComputedTokens += 1;
-      request.tokens.push(sample.tokenId);
+      request.appendSampled(sample.tokenId);
       sampled.push(
         sample.logprob === undefined
           ? { requestId: request.requestId, tokenId: sample.tokenId }

@@ -1,3 +1,5 @@
+import type { GuidedDecoding } from '@deepinfer/contracts';
+
 /**
  * What the executor needs from an engine: one batched step. libs/engine's native engine
  * implements it; tests may use a deterministic stand-in. Shapes follow native/include's C API.
@@ -19,7 +21,21 @@ export interface EngineSampling {
   logitBiasValues: Float32Array;
   /** Top alternatives to return with the sampled token's logprob; -1: no logprobs. */
   numLogprobs: number;
+  /** Guided decoding: the tokens allowed (ceil(vocab / 32) words); absent: all. */
+  allowedTokenMask?: Uint32Array;
 }
+
+/** One guided request's grammar state (libs/guided-decoding's GuideMatcher). */
+export interface Guide {
+  /** Advances by a sampled token; false if the grammar refuses it. */
+  accept(tokenId: number): boolean;
+  /** The tokens allowed next. */
+  nextMask(): Promise<Uint32Array>;
+  dispose(): void;
+}
+
+/** Makes the guide of a request, advanced over the outputs it already has (a resumed request). */
+export type GuideFactory = (spec: GuidedDecoding, outputTokenIds: readonly number[]) => Promise<Guide>;
 
 export interface EngineSequence {
   /** Tokens to compute now, at positions [startPos, startPos + tokenIds.length). */

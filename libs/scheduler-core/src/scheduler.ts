@@ -210,6 +210,7 @@ export class Scheduler {
       logprobs: params.logprobs,
       minTokens,
       minTokensBannedTokenIds: minTokens > 0 ? [...stopTokenIds] : NO_TOKEN_IDS,
+      ...(params.guided !== undefined ? { guided: params.guided } : {}),
     };
     const rootBlockHash =
       submitted.cacheSalt === undefined

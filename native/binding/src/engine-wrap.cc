@@ -92,7 +92,7 @@ Napi::Value EngineWrap::Step(const Napi::CallbackInfo& info) {
                                           "one step at a time (await the previous step)"));
   }
   try {
-    ParseStepInput(info[0], info[1], &state_->staging);
+    ParseStepInput(info[0], info[1], state_->info.vocab_size, &state_->staging);
   } catch (const Napi::Error& error) {
     return Rejected(env, error);
   }

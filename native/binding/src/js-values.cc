@@ -31,6 +31,23 @@ Int32View GetInt32Array(const Napi::Object& obj, const char* key, const std::str
   return out;
 }
 
+Uint32View GetUint32Array(const Napi::Object& obj, const char* key, const std::string& where, bool optional) {
+  Napi::Value v = obj.Get(key);
+  Uint32View out;
+  if (Absent(v) || v.IsNull()) {
+    if (!optional) Fail(obj.Env(), where, key, "is required (a Uint32Array)");
+    return out;
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    Fail(obj.Env(), where, key, "must be a Uint32Array");
+  }
+  auto a = v.As<Napi::Uint32Array>();
+  out.data = a.Data();
+  out.length = a.ElementLength();
+  out.present = true;
+  return out;
+}
+
 Float32View GetFloat32Array(const Napi::Object& obj, const char* key, const std::string& where, bool optional) {
   Napi::Value v = obj.Get(key);
   Float32View out;

@@ -23,6 +23,12 @@ struct Float32View {
 
 Int32View GetInt32Array(const Napi::Object& obj, const char* key, const std::string& where, bool optional);
 Float32View GetFloat32Array(const Napi::Object& obj, const char* key, const std::string& where, bool optional);
+struct Uint32View {
+  const uint32_t* data = nullptr;
+  size_t length = 0;
+  bool present = false;
+};
+Uint32View GetUint32Array(const Napi::Object& obj, const char* key, const std::string& where, bool optional);
 // A finite number that is an integer in [min, max]; `fallback` when absent (undefined).
 int64_t GetInt(const Napi::Object& obj, const char* key, const std::string& where, int64_t min, int64_t max,
                int64_t fallback);

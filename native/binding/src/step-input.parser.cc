@@ -14,7 +14,8 @@ constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 // Offsets into staging->ints / floats, turned into pointers once every array is copied (the
 // vectors may reallocate while they grow).
 struct SeqOffsets {
-  size_t tokens, blocks, prompt, output, bias_ids, bias_values;
+  size_t tokens, blocks, prompt, output, bias_ids, bias_values, mask;
+  bool has_mask;
 };
 
 size_t Append(std::vector<int32_t>* dst, const Int32View& v) {
@@ -28,8 +29,8 @@ int32_t Count(const Napi::Env& env, size_t n, const std::string& where) {
   return static_cast<int32_t>(n);
 }
 
-void ParseSampling(const Napi::Object& seq, const std::string& where, di_step_seq* s, StepStaging* st,
-                   SeqOffsets* off) {
+void ParseSampling(const Napi::Object& seq, const std::string& where, int32_t vocab_size, di_step_seq* s,
+                   StepStaging* st, SeqOffsets* off) {
   di_sampling_params_init(&s->sampling);
   Napi::Value v = seq.Get("sampling");
   if (v.IsUndefined() || v.IsNull()) return;
@@ -57,11 +58,23 @@ void ParseSampling(const Napi::Object& seq, const std::string& where, di_step_se
   off->bias_ids = Append(&st->ints, ids);
   off->bias_values = st->floats.size();
   if (values.length > 0) st->floats.insert(st->floats.end(), values.data, values.data + values.length);
+  const Uint32View mask = GetUint32Array(o, "allowedTokenMask", w, true);
+  off->has_mask = mask.present;
+  if (mask.present) {
+    const size_t words = (static_cast<size_t>(vocab_size) + 31) / 32;
+    if (mask.length != words) {
+      throw Napi::RangeError::New(o.Env(), w + ".allowedTokenMask must have ceil(vocab_size / 32) = " +
+                                               std::to_string(words) + " words, not " + std::to_string(mask.length));
+    }
+    off->mask = st->ints.size();
+    const int32_t* bits = reinterpret_cast<const int32_t*>(mask.data);
+    st->ints.insert(st->ints.end(), bits, bits + mask.length);
+  }
 }
 
 }  // namespace
 
-void ParseStepInput(const Napi::Value& seqs_value, const Napi::Value& options, StepStaging* st) {
+void ParseStepInput(const Napi::Value& seqs_value, const Napi::Value& options, int32_t vocab_size, StepStaging* st) {
   const Napi::Env env = seqs_value.Env();
   if (!seqs_value.IsArray()) throw Napi::TypeError::New(env, "step: the input must be an array of sequences");
   const Napi::Array seqs = seqs_value.As<Napi::Array>();
@@ -85,7 +98,7 @@ void ParseStepInput(const Napi::Value& seqs_value, const Napi::Value& options, S
     s.num_blocks = Count(env, blocks.length, where + ".blockTable");
     off.blocks = Append(&st->ints, blocks);
     s.sample = GetBool(seq, "sample", where, false) ? 1 : 0;
-    ParseSampling(seq, where, &s, st, &off);
+    ParseSampling(seq, where, vocab_size, &s, st, &off);
     const Int32View prompt = GetInt32Array(seq, "promptIds", where, true);
     s.num_prompt_ids = Count(env, prompt.length, where + ".promptIds");
     off.prompt = Append(&st->ints, prompt);
@@ -104,6 +117,7 @@ void ParseStepInput(const Napi::Value& seqs_value, const Napi::Value& options, S
       s.sampling.logit_bias_ids = st->ints.data() + off.bias_ids;
       s.sampling.logit_bias_values = st->floats.data() + off.bias_values;
     }
+    if (off.has_mask) s.sampling.allowed_token_mask = reinterpret_cast<const uint32_t*>(st->ints.data() + off.mask);
   }
   st->outputs.assign(n, di_seq_output{});
   st->want_logits = false;

@@ -1,6 +1,6 @@
 // JS step input → StepStaging. The JS shape (see libs/engine's native-addon.types.ts):
 //   seqs: Array<{ tokenIds: Int32Array, startPos?: number, blockTable: Int32Array,
-//                 sample?: boolean, sampling?: {...}, promptIds?: Int32Array, outputIds?: Int32Array }>
+//                 sample?: boolean, sampling?: {..., allowedTokenMask?: Uint32Array}, promptIds?: Int32Array, outputIds?: Int32Array }>
 // Only the types are checked here; the engine validates the values (vocabulary, block table
 // length, positions) on the worker thread and its message becomes the rejection.
 #pragma once
@@ -12,6 +12,7 @@
 namespace deepinfer_node {
 
 // Fills `staging` (reusing its buffers). Throws Napi::TypeError naming the bad field.
-void ParseStepInput(const Napi::Value& seqs, const Napi::Value& options, StepStaging* staging);
+// `vocab_size` sizes a guided-decoding mask (sampling.allowedTokenMask: ceil(vocab / 32) words).
+void ParseStepInput(const Napi::Value& seqs, const Napi::Value& options, int32_t vocab_size, StepStaging* staging);
 
 }  // namespace deepinfer_node

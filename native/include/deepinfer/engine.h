@@ -157,6 +157,12 @@ typedef struct di_sampling_params {
   const float* logit_bias_values;  /* [num_logit_bias], added to the logit before penalties */
   int32_t num_logit_bias;
   int32_t num_logprobs;      /* -1 = none; 0 = the sampled token's logprob only; N<=20 = + top N */
+  /* Guided decoding: NULL = every token may be sampled; else a bitmask over the vocabulary,
+     [ceil(vocab_size / 32)] words, token t allowed iff bit (t % 32) of word t / 32 is set. A
+     masked-out token's logit is -inf before bias, penalties, temperature and the filters
+     (greedy included); logprobs stay those of the raw distribution. At least one token of
+     [0, vocab_size) must be allowed. Caller-owned, read during the step only. */
+  const uint32_t* allowed_token_mask;
 } di_sampling_params;
 
 /* Fills defaults: greedy, no penalties, no seed, no logprobs. */

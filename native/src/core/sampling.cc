@@ -58,6 +58,12 @@ void Sampler::sample(const SampleRequest& req, di_seq_output* out) {
 
   // 2-3. Bias and penalties.
   std::copy(raw, raw + V, w);
+  if (p.allowed_token_mask != nullptr) {
+    const uint32_t* m = p.allowed_token_mask;
+    for (int i = 0; i < V; ++i) {
+      if (((m[i >> 5] >> (i & 31)) & 1u) == 0) w[i] = -INFINITY;
+    }
+  }
   for (int i = 0; i < p.num_logit_bias; ++i) w[p.logit_bias_ids[i]] += p.logit_bias_values[i];
   const bool rep = p.repetition_penalty != 1.f;
   const bool freq_pres = p.frequency_penalty != 0.f || p.presence_penalty != 0.f;

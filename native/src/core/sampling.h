@@ -1,6 +1,7 @@
 // Per-sequence sampling from one row of logits (host memory), vLLM v1 semantics:
 //   1. logprobs (when asked) from the raw model log-softmax, before any processing;
-//   2. logit_bias added;
+//   2. guided decoding: tokens outside params->allowed_token_mask (when set) get -inf;
+//      then logit_bias added;
 //   3. repetition penalty over prompt+output tokens (logit > 0 ? logit / r : logit * r),
 //      then frequency (x count in output) and presence (x [count > 0]) penalties;
 //   4. temperature == 0 (below 1e-5): argmax (lowest id on ties) - no randomness used;

@@ -11,6 +11,7 @@ import {
   OpenAIError,
   planChat,
   planCompletion,
+  verifyGuidedGrammar,
   usage,
   usageChunk,
   type ChoiceState,
@@ -65,6 +66,7 @@ export class OpenAIController {
   async completions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planCompletion(this.bodies.validate(CompletionRequestDto, body, '/v1/completions'));
     this.checkModel((body as { model?: string }).model);
+    if (plan.sampling.guided) await verifyGuidedGrammar(plan.sampling.guided, plan.guidedParam ?? 'response_format');
     await this.run(plan, 'cmpl', res, '/v1/completions');
   }
 
@@ -73,6 +75,7 @@ export class OpenAIController {
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planChat(this.bodies.validate(ChatCompletionRequestDto, body, '/v1/chat/completions'));
     this.checkModel((body as { model?: string }).model);
+    if (plan.sampling.guided) await verifyGuidedGrammar(plan.sampling.guided, plan.guidedParam ?? 'response_format');
     await this.run(plan, 'chatcmpl', res, '/v1/chat/completions');
   }
 

@@ -37,6 +37,15 @@ export abstract class GenerationRequestDto {
   @IsOptional() @IsBoolean() spaces_between_special_tokens?: boolean;
   /** vLLM's: each choice also carries its token ids (`token_ids`) and its prompt's (`prompt_token_ids`). */
   @IsOptional() @IsBoolean() return_token_ids?: boolean;
+  /** Guided decoding (guided-request.ts checks them by hand: the shapes vary). */
+  @IsOptional() response_format?: unknown;
+  @IsOptional() guided_json?: unknown;
+  @IsOptional() guided_regex?: unknown;
+  @IsOptional() guided_choice?: unknown;
+  @IsOptional() guided_grammar?: unknown;
+  @IsOptional() guided_decoding_backend?: unknown;
+  @IsOptional() guided_whitespace_pattern?: unknown;
+  @IsOptional() structured_outputs?: unknown;
   /** Accepted and ignored (OpenAI's end-user id). */
   @IsOptional() @IsString() user?: string;
 }

@@ -1,4 +1,43 @@
-import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, IsObject, IsOptional, Max, Min, ValidateBy } from 'class-validator';
+
+/**
+ * Guided (structured) decoding of one request: the output must match this. The api has checked
+ * and normalised it (a JSON schema arrives as its JSON text, already rewritten to what the
+ * grammar engine enforces exactly, see libs/guided-decoding); the executor compiles it against
+ * the model's vocabulary and masks every sampled token with it.
+ */
+export type GuidedDecoding =
+  | { readonly kind: 'json_object' }
+  | { readonly kind: 'json_schema'; readonly schema: string; readonly strict: boolean }
+  | { readonly kind: 'regex'; readonly pattern: string }
+  | { readonly kind: 'choice'; readonly choices: readonly string[] }
+  /** An xgrammar structural tag (JSON text): how tool calls are constrained. */
+  | { readonly kind: 'structural_tag'; readonly tag: string };
+
+export const GUIDED_DECODING_KINDS = ['json_object', 'json_schema', 'regex', 'choice', 'structural_tag'] as const;
+
+/** Checks a GuidedDecoding's shape; returns a message naming the problem, or undefined. */
+export function guidedDecodingProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'must be an object';
+  const g = v as Record<string, unknown>;
+  switch (g['kind']) {
+    case 'json_object':
+      return undefined;
+    case 'json_schema':
+      if (typeof g['schema'] !== 'string' || g['schema'].length === 0) return 'schema must be a non-empty string';
+      return typeof g['strict'] === 'boolean' ? undefined : 'strict must be a boolean';
+    case 'regex':
+      return typeof g['pattern'] === 'string' && g['pattern'].length > 0 ? undefined : 'pattern must be a non-empty string';
+    case 'choice':
+      return Array.isArray(g['choices']) && g['choices'].length > 0 && g['choices'].every((c) => typeof c === 'string' && c.length > 0)
+        ? undefined
+        : 'choices must be a non-empty array of non-empty strings';
+    case 'structural_tag':
+      return typeof g['tag'] === 'string' && g['tag'].length > 0 ? undefined : 'tag must be a non-empty string';
+    default:
+      return `kind must be one of ${GUIDED_DECODING_KINDS.join(', ')}`;
+  }
+}
 
 /**
  * A request's sampling and stopping parameters as the api validated them (OpenAI ranges are
@@ -26,6 +65,10 @@ export class SamplingParamsMessage {
   @IsOptional() @IsObject() logitBias?: Record<string, number>;
   /** Top logprobs to return per output token (0 = only the sampled token's); absent: none. */
   @IsOptional() @IsInt() @Min(0) @Max(20) logprobs?: number;
+  /** Guided decoding: every output token is masked to keep the output matching this. */
+  @IsOptional()
+  @ValidateBy({ name: 'isGuidedDecoding', validator: { validate: (v) => guidedDecodingProblem(v) === undefined, defaultMessage: (a) => `guided: ${guidedDecodingProblem(a?.value)}` } })
+  guided?: GuidedDecoding;
 }
 
 /**
@@ -46,4 +89,6 @@ export interface ExecutorSamplingParams {
   readonly logprobs?: number;
   readonly minTokens: number;
   readonly minTokensBannedTokenIds: readonly number[];
+  /** Guided decoding (see GuidedDecoding): the executor masks each sampled token with it. */
+  readonly guided?: GuidedDecoding;
 }

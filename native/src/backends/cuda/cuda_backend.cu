@@ -546,9 +546,11 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
     // Sampling parameters and id lists: [params][ids][bias values], one copy.
     size_t n_ids = 0;
     int32_t pen_rows = 0;
+    const size_t mask_words = (static_cast<size_t>(V) + 31) / 32;
     for (int r = 0; r < R; ++r) {
       const di_sampling_params& p = *rows[r].params;
       n_ids += static_cast<size_t>(p.num_logit_bias);
+      if (p.allowed_token_mask != nullptr) n_ids += mask_words;
       const bool pen = p.repetition_penalty != 1.f || p.frequency_penalty != 0.f || p.presence_penalty != 0.f;
       if (pen) {
         n_ids += static_cast<size_t>(rows[r].num_prompt_ids + rows[r].num_output_ids);
@@ -604,6 +606,12 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
         d.output_off = at;
         d.output_n = rows[r].num_output_ids;
         for (int32_t j = 0; j < rows[r].num_output_ids; ++j) hid[at++] = rows[r].output_ids[j];
+      }
+      d.mask_off = -1;
+      if (p.allowed_token_mask != nullptr) {
+        d.mask_off = at;
+        std::memcpy(hid + at, p.allowed_token_mask, mask_words * 4);
+        at += static_cast<int32_t>(mask_words);
       }
     }
     DI_CUDA_CHECK(cudaMemcpyAsync(smeta_.d, smeta_.h, off, cudaMemcpyHostToDevice, stream_));

@@ -107,7 +107,8 @@ struct SampleParamsDev {
   int32_t prompt_off, prompt_n;  // into ids
   int32_t output_off, output_n;  // into ids
   int32_t counts_row;            // row of the counts scratch, -1 = no penalties
-  int32_t pad_;
+  int32_t mask_off;              // guided decoding: allowed-token bitmask at ids + mask_off
+                                 // ([ceil(V / 32)] words, as uint32), -1 = none
 };
 struct SampleOutDev {
   int32_t token_id;

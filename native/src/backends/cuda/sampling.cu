@@ -1,5 +1,6 @@
 // Sampling on the GPU, one block per sampling row, with the host sampler's semantics
-// (core/sampling.h, vLLM v1): raw log-softmax for logprobs; logit_bias; repetition /
+// (core/sampling.h, vLLM v1): raw log-softmax for logprobs; the guided-decoding mask (-inf
+// outside it); logit_bias; repetition /
 // frequency / presence penalties (each distinct context token once); greedy (lowest id on
 // ties); else temperature, softmax, min_p, top_k, top_p and an inverse-CDF draw with the
 // uniform the engine computed (seeded_uniform(seed, position) or the engine RNG), walking
@@ -153,8 +154,14 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* __restric
     s = block_sum(s, sh.dred);
     lse = mx + log(s);
   }
-  // 2. Copy, logit bias (serially: duplicate ids add in list order, as on the host).
-  for (int i = tid; i < V; i += kThreads) w[i] = raw[i];
+  // 2. Copy (guided decoding: tokens outside the allowed mask get -inf), logit bias (serially:
+  // duplicate ids add in list order, as on the host).
+  if (P.mask_off >= 0) {
+    const uint32_t* m = reinterpret_cast<const uint32_t*>(ids + P.mask_off);
+    for (int i = tid; i < V; i += kThreads) w[i] = ((m[i >> 5] >> (i & 31)) & 1u) != 0 ? raw[i] : -INFINITY;
+  } else {
+    for (int i = tid; i < V; i += kThreads) w[i] = raw[i];
+  }
   __syncthreads();
   if (tid == 0) {
     for (int b = 0; b < P.bias_n; ++b) w[ids[P.bias_off + b]] += bias_values[P.bias_off + b];

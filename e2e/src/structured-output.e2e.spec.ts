@@ -1,0 +1,162 @@
+import { createRequire } from 'node:module';
+import OpenAI from 'openai';
+import { MODEL_NAME } from './support/golden.js';
+import { startStack, type Stack } from './support/stack.js';
+
+const require = createRequire(import.meta.url);
+// ajv (draft-07) is already installed (eslint's dependency); used only to check outputs.
+const Ajv = require('ajv') as new () => { validate(schema: object, data: unknown): boolean; errorsText(): string };
+const ajv = new Ajv();
+
+/**
+ * Guided decoding through the official `openai` client against the real stack, on the bundled
+ * stories260k model, which writes children's stories and no JSON: every brace, quote and digit
+ * below comes from the token masks. Sampling is random (temperature 1, seeded), so the model
+ * wanders wherever the grammar lets it; the output must still parse and validate. The length
+ * caps are generous: finish_reason `length` is the only way out before the grammar completes.
+ */
+describe('Structured output end to end', () => {
+  let stack: Stack;
+  let client: OpenAI;
+  let base: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    base = `http://127.0.0.1:${stack.apiPort}`;
+    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 120000 });
+  });
+  afterAll(async () => {
+    if (stack) await stack.stop('SIGINT');
+  });
+
+  const person = {
+    type: 'object',
+    properties: {
+      name: { type: 'string', pattern: '^[A-Z][a-z]{1,8}$' },
+      age: { type: 'integer', minimum: 1, maximum: 120 },
+      height: { type: 'number', minimum: 0.5, maximum: 2.5 },
+      mood: { type: 'string', enum: ['happy', 'sad', 'sleepy'] },
+      pets: { type: 'array', items: { type: 'string', maxLength: 6 }, minItems: 1, maxItems: 3 },
+      home: { type: 'object', properties: { town: { type: 'string', maxLength: 10 }, zip: { type: 'string', pattern: '^[0-9]{5}$' } }, required: ['town', 'zip'], additionalProperties: false },
+      brave: { type: 'boolean' },
+    },
+    required: ['name', 'age', 'height', 'mood', 'pets', 'home', 'brave'],
+    additionalProperties: false,
+  };
+  const responseFormat = { type: 'json_schema' as const, json_schema: { name: 'person', schema: person, strict: true } };
+
+  const expectValid = (text: string, schema: object) => {
+    const value = JSON.parse(text) as unknown;
+    if (!ajv.validate(schema, value)) throw new Error(`${ajv.errorsText()}: ${text}`);
+    return value as Record<string, unknown>;
+  };
+
+  it('json_schema (chat): nested objects, arrays, enums, patterns and bounded numbers, for several seeds', async () => {
+    for (let seed = 1; seed <= 4; seed++) {
+      const r = await client.chat.completions.create({
+        model: MODEL_NAME,
+        messages: [{ role: 'user', content: 'Tell me about a girl.' }],
+        response_format: responseFormat,
+        temperature: 1,
+        seed,
+        max_tokens: 400,
+      });
+      const choice = r.choices[0]!;
+      expect(choice.finish_reason).toBe('stop');
+      const v = expectValid(choice.message.content!, person);
+      expect(Object.keys(v)).toEqual(['name', 'age', 'height', 'mood', 'pets', 'home', 'brave']);
+    }
+  });
+
+  it('json_schema streamed: the deltas concatenate to a valid document', async () => {
+    const stream = await client.chat.completions.create({
+      model: MODEL_NAME,
+      messages: [{ role: 'user', content: 'Tell me about a boy.' }],
+      response_format: responseFormat,
+      temperature: 1,
+      seed: 11,
+      max_tokens: 400,
+      stream: true,
+    });
+    let text = '';
+    let finish: string | null = null;
+    let chunks = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        text += c.delta.content ?? '';
+        finish = c.finish_reason ?? finish;
+      }
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(10);
+    expect(finish).toBe('stop');
+    expectValid(text, person);
+  });
+
+  it('json_object on completions (n = 3) and greedy', async () => {
+    const r = await client.completions.create({ model: MODEL_NAME, prompt: 'Once upon a time', max_tokens: 300, temperature: 1, seed: 5, n: 3, response_format: { type: 'json_object' } } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(r.choices).toHaveLength(3);
+    for (const c of r.choices) {
+      // Any JSON object is allowed, so a model that knows no JSON may nest until max_tokens.
+      if (c.finish_reason === 'stop') expect(JSON.parse(c.text)).toEqual(expect.any(Object));
+      else expect(c.text.startsWith('{')).toBe(true);
+    }
+    const greedy = await client.completions.create({ model: MODEL_NAME, prompt: 'Once upon a time', max_tokens: 300, temperature: 0, response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object', properties: { n: { type: 'integer', minimum: 3, maximum: 7 } }, required: ['n'], additionalProperties: false } } } } as OpenAI.CompletionCreateParamsNonStreaming);
+    const n = (JSON.parse(greedy.choices[0]!.text) as { n: number }).n;
+    expect(n >= 3 && n <= 7).toBe(true);
+  });
+
+  it('guided_regex and guided_choice (vLLM extensions), streamed and not', async () => {
+    const regex = '[0-9]{3}-[a-z]{2,4}(!|\\?)';
+    for (let seed = 1; seed <= 3; seed++) {
+      const r = await client.completions.create({ model: MODEL_NAME, prompt: 'The code is', max_tokens: 40, temperature: 1, seed, guided_regex: regex } as OpenAI.CompletionCreateParamsNonStreaming);
+      expect(r.choices[0]!.text).toMatch(new RegExp(`^${regex}$`));
+      expect(r.choices[0]!.finish_reason).toBe('stop');
+    }
+    const choices = ['sunny', 'rainy', 'a dragon'];
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'Weather?' }], temperature: 1, seed, max_tokens: 20, guided_choice: choices } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      expect(choices).toContain(r.choices[0]!.message.content);
+      seen.add(r.choices[0]!.message.content!);
+    }
+    expect(seen.size).toBeGreaterThan(1);
+    const stream = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'Weather?' }], temperature: 0, max_tokens: 20, stream: true, structured_outputs: { choice: choices } } as unknown as OpenAI.ChatCompletionCreateParamsStreaming);
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(choices).toContain(text);
+  });
+
+  it('finish_reason length is the only way out early', async () => {
+    const r = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'x' }], response_format: responseFormat, temperature: 1, seed: 3, max_tokens: 5 });
+    expect(r.choices[0]!.finish_reason).toBe('length');
+    expect(r.usage!.completion_tokens).toBe(5);
+  });
+
+  it.each([
+    [{ response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { type: 'object', properties: { a: { type: 'integer', multipleOf: 5 } } } } } }, 'response_format.json_schema.schema', /multipleOf is not supported/],
+    [{ response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { oneOf: [{ type: 'integer' }] } } } }, 'response_format.json_schema.schema', /oneOf/],
+    [{ response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { type: 'string', format: 'hostname' } } } }, 'response_format.json_schema.schema', /format "hostname"/],
+    [{ guided_regex: '(unclosed' }, 'guided_regex', /invalid regular expression/],
+    [{ guided_regex: '(?<=a)b' }, 'guided_regex', /lookbehind assertions are not supported/],
+    [{ guided_choice: [] }, 'guided_choice', /non-empty array/],
+    [{ guided_regex: 'a', response_format: { type: 'json_object' } }, 'guided_regex', /only one guided-decoding field/],
+  ])('a bad guided request is a 400 naming the parameter: %j', async (extra, param, message) => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL_NAME, messages: [{ role: 'user', content: 'x' }], max_tokens: 5, ...extra }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string; type: string } };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.param).toBe(param);
+    expect(body.error.message).toMatch(message);
+  });
+
+  it('the openai client surfaces a bad schema as BadRequestError', async () => {
+    await expect(
+      client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { type: 'object', patternProperties: { x: {} } } } } }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+});
