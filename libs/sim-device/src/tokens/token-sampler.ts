@@ -11,6 +11,10 @@ const { ceil, expm1, floor, fround, imul, log, log1p, max, min } = Math;
 const TWO_POW_32 = 2 ** 32;
 /** Above this many biased ids, membership is checked through a Set instead of a scan. */
 const MAX_SCANNED_BIAS_IDS = 16;
+/** Places of the order tried against a guided-decoding mask before its ids are scanned. */
+const MAX_WALKED_PLACES = 64;
+
+const isAllowed = (mask: Uint32Array, id: number) => ((mask[id >>> 5]! >>> (id & 31)) & 1) === 1;
 
 /**
  * Sampling on the simulated device (a measuring instrument: these are not a model's tokens, only
@@ -34,6 +38,9 @@ const MAX_SCANNED_BIAS_IDS = 16;
  * (minTokens bans stop ids this way); the highest pseudo-logit wins, ties to the earlier place.
  * Only the biased ids and the first unbiased id in that order are evaluated, never the whole
  * vocabulary. BOS has none: it is never sampled. If every id is banned, the drawn token is kept.
+ *
+ * allowedTokenMask (guided decoding): the token is always an allowed one — the drawn or biased
+ * winner when allowed, else the allowed id with the earliest place (firstAllowed).
  *
  * Logprobs (numLogprobs ≥ 0): of the model's distribution before biases and sampling settings
  * (the engine reports the raw log-softmax too): log P(rank of the token), and the top
@@ -72,7 +79,9 @@ export class TokenSampler {
       drawn = min(cap - 1, floor(log1p(-u * mass) / logQ));
     }
 
-    const tokenId = sampling.logitBiasIds.length === 0 ? ranking.idAt(drawn) : this.withBiases(sampling, drawn, numRanked);
+    let tokenId = sampling.logitBiasIds.length === 0 ? ranking.idAt(drawn) : this.withBiases(sampling, drawn, numRanked);
+    const mask = sampling.allowedTokenMask;
+    if (mask && !isAllowed(mask, tokenId)) tokenId = this.firstAllowed(mask, drawn, numRanked) ?? tokenId;
     if (sampling.numLogprobs < 0) return { tokenId };
     const logP0 = log(p0);
     const numTop = min(sampling.numLogprobs, numRanked);
@@ -83,6 +92,36 @@ export class TokenSampler {
       topLogprobs[k] = fround(logP0 + k * logQ);
     }
     return { tokenId, logprob: fround(logP0 + ranking.rankOf(tokenId) * logQ), topIds, topLogprobs };
+  }
+
+  /**
+   * Guided decoding's mask: the allowed id with the earliest place in the order (the drawn rank
+   * first, as for biases; the biases are not weighed against the mask). The first places are
+   * walked (a loose mask has an allowed id among them); a tight one is scanned for its ids'
+   * ranks instead of walking the whole order. Undefined when the mask allows no rankable id.
+   */
+  private firstAllowed(mask: Uint32Array, drawn: number, numRanked: number): number | undefined {
+    const ranking = this.ranking;
+    const walk = min(numRanked, MAX_WALKED_PLACES);
+    for (let place = 0; place < walk; place++) {
+      const id = ranking.idAt(place === 0 ? drawn : place <= drawn ? place - 1 : place);
+      if (isAllowed(mask, id)) return id;
+    }
+    let best: number | undefined;
+    let bestPlace = Infinity;
+    for (let word = 0; word < mask.length; word++) {
+      for (let bits = mask[word]!; bits !== 0; bits &= bits - 1) {
+        const id = word * 32 + (31 - Math.clz32(bits & -bits));
+        if (id >= this.vocabSize || id === ranking.bosTokenId) continue;
+        const rank = ranking.rankOf(id);
+        const place = rank === drawn ? 0 : rank < drawn ? rank + 1 : rank;
+        if (place < bestPlace) {
+          best = id;
+          bestPlace = place;
+        }
+      }
+    }
+    return best;
   }
 
   /** The winner under logitBias (see the class comment); `drawn` is the drawn rank. */
