@@ -66,6 +66,19 @@ describe('the simulated device under the real stack (Llama-3.1-8B shape, H200 pr
     expect(wallMs).toBeGreaterThanOrEqual(busyMs);
   });
 
+  it('keeps guided decoding valid: a choice, and JSON under a schema, on the 128K Llama 3 vocabulary', async () => {
+    const choice = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather?' }], max_tokens: 20, temperature: 1, seed: 3, guided_choice: ['sunny', 'rainy', 'a dragon'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(['sunny', 'rainy', 'a dragon']).toContain(choice.choices[0]!.message.content);
+    const schema = { type: 'object', properties: { n: { type: 'integer', minimum: 1, maximum: 9 }, ok: { type: 'boolean' } }, required: ['n', 'ok'], additionalProperties: false };
+    const json = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'JSON' }], max_tokens: 60, temperature: 0, response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } });
+    expect(json.choices[0]!.finish_reason).toBe('stop');
+    const value = JSON.parse(json.choices[0]!.message.content!) as { n: number; ok: boolean };
+    expect(Object.keys(value)).toEqual(['n', 'ok']);
+    expect(value.n).toBeGreaterThanOrEqual(1);
+    expect(value.n).toBeLessThanOrEqual(9);
+    expect(typeof value.ok).toBe('boolean');
+  });
+
   it('gives each sequence the same text alone, in a batch of 24, and from the prefix cache', async () => {
     const prompts = Array.from({ length: 24 }, (_, i) => `Write a short story about robot number ${i} and its ${['cat', 'dog', 'bird'][i % 3]}.`);
     const alone: string[] = [];
