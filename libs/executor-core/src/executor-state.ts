@@ -209,7 +209,9 @@ export class ExecutorState {
         startPos: p.start,
         blockTable: p.request.blockTable,
         sample,
-        sampling: sample ? await p.request.samplingWithMask() : p.request.engineSampling(),
+        // Only guided requests wait for their mask: the others stay off the microtask queue
+        // (this loop runs for every sequence of every step).
+        sampling: sample && p.request.guide ? await p.request.samplingWithMask() : p.request.engineSampling(),
         promptIds: p.request.prompt,
         outputIds: p.request.outputsForPenalties(),
       });
