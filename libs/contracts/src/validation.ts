@@ -40,25 +40,32 @@ export function validateMessage<T extends object>(cls: MessageType<T>, plain: un
   const instance = plainToInstance(cls, plain, { enableImplicitConversion: false });
   const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) {
-    const fields = flatten(errors);
-    throw new ProtocolError(ErrorCodes.badRequest, `invalid ${cls.name}: ${fields.map((f) => f.text).join('; ')}`, fields[0]?.path);
+    const fields = flattenValidationErrors(errors);
+    const text = fields.map((f) => `${f.path} (${describe(f.value)}): ${f.messages.join(', ')}`).join('; ');
+    throw new ProtocolError(ErrorCodes.badRequest, `invalid ${cls.name}: ${text}`, fields[0]?.path);
   }
   return instance;
 }
 
-interface FieldError {
+/** One field that failed validation: its dotted path, its value and the failed constraints' messages. */
+export interface FieldViolation {
   path: string;
-  text: string;
+  /** The last segment of the path (what class-validator's messages name). */
+  property: string;
+  value: unknown;
+  messages: string[];
 }
 
-function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
-  const out: FieldError[] = [];
+/**
+ * Every failed constraint of a class-validator result, nested ones with their dotted path, in
+ * order: the one flattening the messages of the bus and of the HTTP API are both made from.
+ */
+export function flattenValidationErrors(errors: readonly ValidationError[], prefix = ''): FieldViolation[] {
+  const out: FieldViolation[] = [];
   for (const e of errors) {
     const path = prefix ? `${prefix}.${e.property}` : e.property;
-    if (e.constraints) {
-      out.push({ path, text: `${path} (${describe(e.value)}): ${Object.values(e.constraints).join(', ')}` });
-    }
-    if (e.children?.length) out.push(...flatten(e.children, path));
+    if (e.constraints) out.push({ path, property: e.property, value: e.value, messages: Object.values(e.constraints) });
+    if (e.children?.length) out.push(...flattenValidationErrors(e.children, path));
   }
   return out;
 }

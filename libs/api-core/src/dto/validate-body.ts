@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
+import { flattenValidationErrors } from '@deepinfer/contracts';
 import { OpenAIError } from '../openai-error.js';
 
 /**
@@ -94,10 +95,7 @@ function unknownFieldPaths(dto: object, body: Record<string, unknown>, prefix = 
 const isDtoInstance = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v) && v.constructor !== Object;
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function flatten(errors: ValidationError[], prefix = ''): { param: string; message: string }[] {
-  return errors.flatMap((e) => {
-    const param = prefix ? `${prefix}.${e.property}` : e.property;
-    const own = e.constraints ? [{ param, message: Object.values(e.constraints).map((m) => m.replace(e.property, param)).join(', ') }] : [];
-    return [...own, ...flatten(e.children ?? [], param)];
-  });
+/** The violations as OpenAI names them: `param` the dotted path, the messages naming it too. */
+function flatten(errors: ValidationError[]): { param: string; message: string }[] {
+  return flattenValidationErrors(errors).map((v) => ({ param: v.path, message: v.messages.map((m) => m.replace(v.property, v.path)).join(', ') }));
 }
