@@ -18,21 +18,34 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return match?.[1]?.trim();
 }
 
+/** The two Bearer-key settings: `api_key` (the OpenAI routes) and `admin_key` (admin routes). */
+export type BearerKeySetting = 'apiKey' | 'adminKey';
+
 /**
- * Guards admin routes that change state (reset a cache, drain): when `admin_key` is set, the
- * request must carry `Authorization: Bearer <admin_key>`. Without an admin key the routes are
- * open (local development), as vLLM's are without an API key. /health and /metrics are never
- * guarded (probes and Prometheus).
+ * Guards routes with a Bearer key from the configuration: open while the setting is unset (local
+ * development, as vLLM without --api-key), otherwise the request must carry
+ * `Authorization: Bearer <key>` (compared in constant time) or gets a 401 in OpenAI's error shape.
+ * The one implementation behind ApiKeyGuard (api) and AdminKeyGuard (every service's admin
+ * routes that change state); /health and /metrics are never guarded (probes and Prometheus).
  */
-@Injectable()
-export class AdminKeyGuard implements CanActivate {
-  constructor(@Inject(CONFIG) private readonly config: DeepInferConfig) {}
+export abstract class BearerKeyGuard implements CanActivate {
+  constructor(
+    private readonly expected: string | undefined,
+    private readonly refusal: { message: string; code: string },
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const expected = this.config.adminKey;
-    if (expected === undefined) return true;
+    if (this.expected === undefined) return true;
     const request = context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>();
-    if (secretMatches(bearerToken(request.headers['authorization']), expected)) return true;
-    throw new UnauthorizedException({ error: { message: 'admin routes need Authorization: Bearer <admin_key>', type: 'authentication_error', param: null, code: 'invalid_admin_key' } });
+    if (secretMatches(bearerToken(request.headers['authorization']), this.expected)) return true;
+    throw new UnauthorizedException({ error: { message: this.refusal.message, type: 'authentication_error', param: null, code: this.refusal.code } });
+  }
+}
+
+/** Admin routes that change state (reset a cache, drain): `admin_key`. */
+@Injectable()
+export class AdminKeyGuard extends BearerKeyGuard {
+  constructor(@Inject(CONFIG) config: DeepInferConfig) {
+    super(config.adminKey, { message: 'admin routes need Authorization: Bearer <admin_key>', code: 'invalid_admin_key' });
   }
 }
