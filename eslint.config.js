@@ -5,8 +5,14 @@ import tseslint from 'typescript-eslint';
 /**
  * Module boundaries (our equivalent of Nx's enforce-module-boundaries, which has no release for
  * the Nx version we pin): a project imports other projects only through their package name, apps
- * are never imported (they are deployables), and a relative import never leaves its project.
+ * are never imported (they are deployables), a relative import never leaves its project, and a
+ * library's test-support entry point (`@deepinfer/<lib>/testing`) is imported only by tests.
  */
+const isTestFile = (file) => {
+  const rel = path.relative(import.meta.dirname, file).split(path.sep);
+  return /\.spec\.ts$/.test(file) || rel.includes('test-support') || ['e2e', 'bench'].includes(rel[0]);
+};
+
 const boundaries = {
   rules: {
     'module-boundaries': {
@@ -22,7 +28,10 @@ const boundaries = {
           if (typeof source !== 'string') return;
           let what;
           if (/^@deepinfer\/app-/.test(source)) what = `Do not import the app ${source}: apps depend on libraries in libs/, never on each other.`;
-          else if (/^@deepinfer\/[^/]+\/.+/.test(source)) what = `Import ${source.split('/').slice(0, 2).join('/')} through its public index, not its internals.`;
+          else if (/^@deepinfer\/[^/]+\/testing$/.test(source)) {
+            // A library's test support: tests and test-support files only, never running code.
+            if (!isTestFile(file)) what = `${source} is test support: import it only from *.spec.ts, test-support/, e2e/ or bench/.`;
+          } else if (/^@deepinfer\/[^/]+\/.+/.test(source)) what = `Import ${source.split('/').slice(0, 2).join('/')} through its public index, not its internals.`;
           else if (source.startsWith('.') && projectOf(path.resolve(path.dirname(file), source)) !== projectOf(file))
             what = `Relative import ${source} leaves its project: depend on the other project by its package name.`;
           if (what) context.report({ node, messageId: 'leaves', data: { what } });

@@ -29,6 +29,8 @@ export function jestConfig(projectDir) {
     moduleNameMapper: {
       // Workspace libraries resolve to their sources, so unit tests need no prior build.
       '^@deepinfer/([a-z0-9-]+)$': path.join(root, 'libs/$1/src/index.ts'),
+      // A library's test-support entry point (see the module-boundaries rule in eslint.config.js).
+      '^@deepinfer/([a-z0-9-]+)/testing$': path.join(root, 'libs/$1/src/testing.ts'),
       // ESM sources import siblings as `./x.js`; map them back to the `.ts` file.
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },

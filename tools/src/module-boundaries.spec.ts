@@ -29,6 +29,15 @@ describe('module boundaries', () => {
     expect(fromApp!.messages.map((m) => m.ruleId)).toContain('deepinfer/module-boundaries');
     expect(internal!.messages.map((m) => m.ruleId)).toContain('deepinfer/module-boundaries');
   }, 30000);
+
+  it('lets only tests import a library’s test-support entry point', async () => {
+    const eslint = new ESLint({ cwd: root });
+    const source = "import { FakeExecutor } from '@deepinfer/scheduler-core/testing';\nexport const f = FakeExecutor;\n";
+    const rule = async (file: string) => (await eslint.lintText(source, { filePath: path.join(root, file) }))[0]!.messages.map((m) => m.ruleId);
+    expect(await rule('apps/scheduler/src/scheduler.service.ts')).toContain('deepinfer/module-boundaries');
+    expect(await rule('apps/scheduler/src/scheduler.module.spec.ts')).not.toContain('deepinfer/module-boundaries');
+    expect(await rule('apps/scheduler/src/test-support/probe.ts')).not.toContain('deepinfer/module-boundaries');
+  }, 30000);
 });
 
 test('the lint rule accepts imports within a project and of a library by name', async () => {

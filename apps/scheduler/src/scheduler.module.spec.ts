@@ -1,7 +1,7 @@
 import { ProtocolError, StepOutputsSchema, Subjects, type RequestOutput, type StepOutputsMessage, type SubmitReply } from '@deepinfer/contracts';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
-import { FakeExecutor } from '@deepinfer/scheduler-core';
+import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
 import { bootstrapService, type RunningService } from '@deepinfer/service-kit';
 import { getFreePort, startNatsServer, waitFor, type NatsServerHandle } from '@deepinfer/testing';
 import { SchedulerModule } from './scheduler.module.js';

@@ -17,9 +17,8 @@ export { BlockPool } from './block-pool.js';
 export { KvBlock } from './kv-block.js';
 export { FreeBlockQueue } from './free-block-queue.js';
 export { BlockHasher, type BlockHash } from './block-hasher.js';
-// A deterministic executor stand-in that checks the step contract and simulates the paged KV
-// cache; for unit tests of code that drives a Scheduler (never used by a running service).
-export { FakeExecutor, type FakeExecutorOptions } from './stand-in/fake-executor.js';
+// Test support (the FakeExecutor stand-in) is not here: it is the separate entry point
+// @deepinfer/scheduler-core/testing, which only tests may import (the module-boundaries lint rule).
 // The scheduler service's engine: executor sessions and the step loop, transport behind ports.
 export { EngineLoop, OUT_OF_STEP_ID } from './engine-loop/engine-loop.js';
 export type { EngineLoopPorts, EngineLoopObserver, EngineLoopLogger, StepObservation } from './engine-loop/engine-loop-ports.js';

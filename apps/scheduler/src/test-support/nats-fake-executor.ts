@@ -1,7 +1,7 @@
 import type { Subscription } from '@nats-io/transport-node';
 import { SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
-import { FakeExecutor } from '@deepinfer/scheduler-core';
+import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
 
 export const FAKE_VOCAB_SIZE = 1000;
 
