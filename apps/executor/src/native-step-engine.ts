@@ -1,5 +1,5 @@
-import type { Engine, StepSequence } from '@deepinfer/engine';
-import type { EngineSample, EngineSequence, StepEngine } from '@deepinfer/executor-core';
+import type { Engine, NativeSamplingParams, StepSequence } from '@deepinfer/engine';
+import type { EngineSample, EngineSampling, EngineSequence, StepEngine } from '@deepinfer/executor-core';
 
 /**
  * Adapts the native engine (struct-of-arrays results) to executor-core's StepEngine. Penalty
@@ -14,20 +14,7 @@ export class NativeStepEngine implements StepEngine {
       startPos: s.startPos,
       blockTable: s.blockTable,
       sample: s.sample,
-      sampling: {
-        temperature: s.sampling.temperature,
-        topK: s.sampling.topK,
-        topP: s.sampling.topP,
-        minP: s.sampling.minP,
-        presencePenalty: s.sampling.presencePenalty,
-        frequencyPenalty: s.sampling.frequencyPenalty,
-        repetitionPenalty: s.sampling.repetitionPenalty,
-        seed: s.sampling.seed ?? null,
-        logitBiasIds: s.sampling.logitBiasIds,
-        logitBiasValues: s.sampling.logitBiasValues,
-        numLogprobs: s.sampling.numLogprobs,
-        ...(s.sampling.allowedTokenMask ? { allowedTokenMask: s.sampling.allowedTokenMask } : {}),
-      },
+      sampling: nativeSamplingOf(s.sampling),
       promptIds: s.outputIds.length > 0 ? s.promptIds : undefined,
       outputIds: s.outputIds.length > 0 ? s.outputIds : undefined,
     }));
@@ -45,4 +32,22 @@ export class NativeStepEngine implements StepEngine {
       };
     });
   }
+}
+
+/** The one mapping from executor-core's EngineSampling to the native engine's sampling parameters. */
+export function nativeSamplingOf(s: EngineSampling): NativeSamplingParams {
+  return {
+    temperature: s.temperature,
+    topK: s.topK,
+    topP: s.topP,
+    minP: s.minP,
+    presencePenalty: s.presencePenalty,
+    frequencyPenalty: s.frequencyPenalty,
+    repetitionPenalty: s.repetitionPenalty,
+    seed: s.seed ?? null,
+    logitBiasIds: s.logitBiasIds,
+    logitBiasValues: s.logitBiasValues,
+    numLogprobs: s.numLogprobs,
+    ...(s.allowedTokenMask ? { allowedTokenMask: s.allowedTokenMask } : {}),
+  };
 }

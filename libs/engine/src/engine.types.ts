@@ -1,4 +1,4 @@
-import type { NativeEngineConfig, NativeEngineInfo, NativeSamplingParams, NativeStepOutput, NativeStepSeq, NativeTopLogprobs } from './native-addon.types.js';
+import type { NativeEngineConfig, NativeEngineInfo, NativeSamplingParams as AddonSamplingParams, NativeStepOutput, NativeStepSeq, NativeTopLogprobs } from './native-addon.types.js';
 
 /**
  * How to load an engine: exactly what the addon's createEngine takes (documented field by
@@ -13,8 +13,10 @@ export type EngineInfo = Readonly<Omit<NativeEngineInfo, 'eosTokenIds'>> & { rea
  * Sampling of one sequence (vLLM v1 semantics, see native/README.md). Absent fields are off:
  * greedy, no penalties, no logprobs. `seed` makes the draw a function of (seed, position).
  * `numLogprobs`: absent/-1 none, 0 the sampled token's logprob, N ≤ 20 plus the top N.
+ * The last of the sampling types along the request path (docs/architecture.md, "Sampling
+ * parameters, layer by layer"): the executor maps its EngineSampling to this one.
  */
-export type SamplingParams = NativeSamplingParams;
+export type NativeSamplingParams = AddonSamplingParams;
 
 /**
  * One sequence of a step: a prefill chunk or a decode token. Arrays are typed so that nothing

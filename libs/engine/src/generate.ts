@@ -1,14 +1,14 @@
 import { BlockAllocator } from './block-allocator.js';
 import type { Engine } from './engine.js';
 import { EngineError } from './engine.errors.js';
-import type { SamplingParams } from './engine.types.js';
+import type { NativeSamplingParams } from './engine.types.js';
 
 export interface GenerateOptions {
   /** The prompt's token ids, BOS included when the model wants one (what the tokenizer encodes). */
   promptTokenIds: readonly number[];
   /** Most tokens to generate. Generation also stops at the model's context length. */
   maxTokens: number;
-  sampling?: SamplingParams;
+  sampling?: NativeSamplingParams;
   /** Stop (without yielding it) when one of these is sampled. Default: the model's eos ids. */
   stopTokenIds?: readonly number[];
   /** Prefill the prompt in chunks of at most this many tokens. Default: one step. */

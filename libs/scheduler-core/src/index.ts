@@ -5,7 +5,7 @@
 export { Scheduler } from './scheduler.js';
 export { validateSchedulerConfig, type SchedulerConfig, type ExecutorCapacity } from './scheduler-config.js';
 export type { SubmitRequest, SubmitResult, SubmitRefusalReason } from './submit-request.js';
-export type { SamplingParams } from './sampling-params.js';
+export type { RequestSamplingParams } from './sampling-params.js';
 export type { SchedulerStats } from './scheduler-stats.js';
 export { Histogram, type HistogramData } from './histogram.js';
 export { RequestStatus, isFinished } from './request-status.js';

@@ -1,7 +1,7 @@
 import type { BlockHash } from './block-hasher.js';
 import { RequestStatus } from './request-status.js';
 import type { ExecutorSamplingParams } from '@deepinfer/contracts';
-import type { SamplingParams } from './sampling-params.js';
+import type { RequestSamplingParams } from './sampling-params.js';
 
 /** Per-request timestamps from the scheduler's monotonic clock (milliseconds). */
 export interface RequestTimestamps {
@@ -18,7 +18,7 @@ export interface RequestTimestamps {
 export interface RequestInit {
   readonly requestId: string;
   readonly promptTokenIds: readonly number[];
-  readonly samplingParams: SamplingParams;
+  readonly samplingParams: RequestSamplingParams;
   /** Hash that seeds the request's block-hash chain (model identity + cache salt). */
   readonly rootBlockHash: BlockHash;
   /** Output cap after clipping to the context length: min(maxTokens, maxModelLen − prompt). */
@@ -37,7 +37,7 @@ export interface RequestInit {
 export class Request {
   readonly requestId: string;
   readonly promptTokenIds: readonly number[];
-  readonly samplingParams: SamplingParams;
+  readonly samplingParams: RequestSamplingParams;
   readonly executorSamplingParams: ExecutorSamplingParams;
   readonly rootBlockHash: BlockHash;
   readonly maxOutputTokens: number;

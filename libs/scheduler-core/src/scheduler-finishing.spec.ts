@@ -1,11 +1,11 @@
-import type { SamplingParams } from './sampling-params.js';
+import type { RequestSamplingParams } from './sampling-params.js';
 import { driveScheduler } from './test-support/drive-scheduler.js';
 import { createFixture, type FixtureOptions } from './test-support/scheduler-fixture.js';
 
 const prompt = [11, 12, 13, 14, 15, 16];
 
 /** Runs one request whose model output is scripted by `script(numOutputTokens)` where defined. */
-function runOne(samplingParams: SamplingParams, script: (n: number) => number | undefined, options: FixtureOptions = {}) {
+function runOne(samplingParams: RequestSamplingParams, script: (n: number) => number | undefined, options: FixtureOptions = {}) {
   const { scheduler, executor } = createFixture({ eosTokenIds: [5, 6], vocabSize: 100, sampleOverride: (_id, n) => script(n), ...options });
   expect(scheduler.submit({ requestId: 'r', promptTokenIds: prompt, samplingParams })).toEqual({ accepted: true });
   const output = driveScheduler(scheduler, executor).get('r');
@@ -81,7 +81,7 @@ describe('Scheduler: finishing rules', () => {
 
   it('refuses invalid, duplicate and over-quota submissions with a reason', () => {
     const { scheduler } = createFixture({ maxNumWaitingRequests: 2 });
-    const submit = (requestId: string, promptTokenIds: number[], samplingParams: SamplingParams) =>
+    const submit = (requestId: string, promptTokenIds: number[], samplingParams: RequestSamplingParams) =>
       scheduler.submit({ requestId, promptTokenIds, samplingParams });
     expect(submit('a', [], { maxTokens: 1 })).toMatchObject({ accepted: false, reason: 'invalid' });
     expect(submit('a', [1, -2], { maxTokens: 1 })).toMatchObject({ accepted: false, reason: 'invalid' });
@@ -97,7 +97,7 @@ describe('Scheduler: finishing rules', () => {
   // client's logit_bias {"200000": 100} on a 128k-vocabulary model once took the executor down.
   it('refuses prompt, logit_bias and stop token ids outside the model vocabulary, before they are queued', () => {
     const { scheduler } = createFixture({ vocabSize: 100 });
-    const submit = (requestId: string, promptTokenIds: number[], samplingParams: SamplingParams) =>
+    const submit = (requestId: string, promptTokenIds: number[], samplingParams: RequestSamplingParams) =>
       scheduler.submit({ requestId, promptTokenIds, samplingParams });
     const refused = { accepted: false, reason: 'invalid' };
     expect(submit('a', [1, 100], { maxTokens: 1 })).toMatchObject({ ...refused, message: 'prompt token 100 is not a token id of this model (vocabulary size 100)' });

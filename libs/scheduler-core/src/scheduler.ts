@@ -1,5 +1,4 @@
 import type {
-  ExecutorSamplingParams,
   FinishReason,
   NewRequestData,
   RequestMetrics,
@@ -15,6 +14,7 @@ import { Histogram } from './histogram.js';
 import type { KvBlock } from './kv-block.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import { Request } from './request.js';
+import { executorSamplingParamsOf } from './sampling-params.js';
 import { finishReasonOf, finishedStatusOf, isFinished, RequestStatus } from './request-status.js';
 import { validateSchedulerConfig, type ExecutorCapacity, type SchedulerConfig } from './scheduler-config.js';
 import type { SchedulerStats } from './scheduler-stats.js';
@@ -197,21 +197,7 @@ export class Scheduler {
 
     const stopTokenIds = new Set<number>(params.ignoreEos ? [] : this.eosTokenIds);
     for (const tokenId of params.stopTokenIds ?? []) stopTokenIds.add(tokenId);
-    const executorSamplingParams: ExecutorSamplingParams = {
-      temperature: params.temperature,
-      topP: params.topP,
-      topK: params.topK,
-      minP: params.minP,
-      seed: params.seed,
-      presencePenalty: params.presencePenalty,
-      frequencyPenalty: params.frequencyPenalty,
-      repetitionPenalty: params.repetitionPenalty,
-      logitBias: params.logitBias,
-      logprobs: params.logprobs,
-      minTokens,
-      minTokensBannedTokenIds: minTokens > 0 ? [...stopTokenIds] : NO_TOKEN_IDS,
-      ...(params.guided !== undefined ? { guided: params.guided } : {}),
-    };
+    const executorSamplingParams = executorSamplingParamsOf(params, minTokens, stopTokenIds);
     const rootBlockHash =
       submitted.cacheSalt === undefined
         ? this.defaultRootBlockHash

@@ -1,4 +1,4 @@
-import type { SamplingParams } from './sampling-params.js';
+import type { RequestSamplingParams } from './sampling-params.js';
 
 /** A request as the scheduler service receives it (prompt already tokenized). */
 export interface SubmitRequest {
@@ -6,7 +6,7 @@ export interface SubmitRequest {
   readonly requestId: string;
   /** [numPromptTokens], non-empty, each an integer ≥ 0. Kept by reference: do not mutate after submit. */
   readonly promptTokenIds: readonly number[];
-  readonly samplingParams: SamplingParams;
+  readonly samplingParams: RequestSamplingParams;
   /** Separates this request's prefix-cache entries from other tenants' (vLLM's cache_salt). */
   readonly cacheSalt?: string;
 }

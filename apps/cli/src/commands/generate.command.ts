@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, isExplicit } from '@deepinfer/config';
-import { cpuKvCacheBlocks, engineOptionsFor, EngineSettingError, generate, loadEngine, probeModel, settingErrorToConfigError, type SamplingParams } from '@deepinfer/engine';
+import { cpuKvCacheBlocks, engineOptionsFor, EngineSettingError, generate, loadEngine, probeModel, settingErrorToConfigError, type NativeSamplingParams } from '@deepinfer/engine';
 import { ensureModel, ModelDownloadError } from '@deepinfer/model-hub';
 import { detectGpus } from '@deepinfer/gpu';
 import { createLogger } from '@deepinfer/observability';
@@ -87,7 +87,7 @@ export function generateCommand(): Command {
           `with ${info.numThreads} threads in ${Math.round(performance.now() - started)} ms; ${info.numKvBlocks} KV blocks of ${info.blockSize} tokens`,
       );
 
-      const sampling: SamplingParams = {
+      const sampling: NativeSamplingParams = {
         temperature: flags.temperature,
         topP: flags.topP,
         topK: flags.topK,
