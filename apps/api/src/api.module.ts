@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ConsoleController } from './console/console.controller.js';
+import { ConsoleService } from './console/console.service.js';
 import { ApiMetrics } from './generation/api-metrics.js';
 import { DeltaRouter } from './generation/delta-router.js';
 import { GenerationService } from './generation/generation.service.js';
@@ -10,10 +12,11 @@ import { UtilityController } from './http/utility.controller.js';
 
 /**
  * The api service: OpenAI HTTP routes over the stack. It owns HTTP, auth, request ids and
- * client disconnects; tokenizing, scheduling and generating are other services' work.
+ * client disconnects; tokenizing, scheduling and generating are other services' work. Also the
+ * console (/console: dashboard and playground) and the API docs (/openapi.json, /docs).
  */
 @Module({
-  controllers: [OpenAIController, UtilityController],
-  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard],
+  controllers: [OpenAIController, UtilityController, ConsoleController],
+  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, ConsoleService],
 })
 export class ApiModule {}

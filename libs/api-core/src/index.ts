@@ -6,3 +6,4 @@ export * from './dto/validate-body.js';
 export * from './generation-plan.js';
 export * from './choice-state.js';
 export * from './response-shapes.js';
+export * from './dto/dto-json-schema.js';

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   chatChunk,
   ChatCompletionRequestDto,
@@ -26,6 +27,7 @@ import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
 import { GenerationService, type Generation } from '../generation/generation.service.js';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
+import { schemaRef } from './openapi.js';
 import { SseWriter, type SseResponse } from './sse-writer.js';
 
 interface JsonResponse extends SseResponse {
@@ -35,6 +37,8 @@ interface JsonResponse extends SseResponse {
 }
 
 /** The OpenAI routes: completions, chat completions, models. */
+@ApiTags('openai')
+@ApiBearerAuth()
 @Controller('v1')
 @UseGuards(ApiKeyGuard)
 export class OpenAIController {
@@ -51,6 +55,7 @@ export class OpenAIController {
   }
 
   @Get('models')
+  @ApiOperation({ summary: 'The served model, with max_model_len' })
   async models() {
     const info = await this.stack.tokenizerInfo();
     return {
@@ -61,6 +66,9 @@ export class OpenAIController {
 
   @Post('completions')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Text completion (OpenAI, with vLLM\'s extensions); `stream: true` answers Server-Sent Events' })
+  @ApiBody({ schema: schemaRef('CompletionRequest') })
+  @ApiOkResponse({ description: 'a text_completion object, or text/event-stream chunks ending with `data: [DONE]`' })
   async completions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planCompletion(validateBody(CompletionRequestDto, body));
     this.checkModel((body as { model?: string }).model);
@@ -69,6 +77,9 @@ export class OpenAIController {
 
   @Post('chat/completions')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Chat completion through the model\'s chat template; `stream: true` answers Server-Sent Events' })
+  @ApiBody({ schema: schemaRef('ChatCompletionRequest') })
+  @ApiOkResponse({ description: 'a chat.completion object, or text/event-stream chat.completion.chunk objects ending with `data: [DONE]`' })
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planChat(validateBody(ChatCompletionRequestDto, body));
     this.checkModel((body as { model?: string }).model);
