@@ -7,6 +7,7 @@ import { GenerationService } from './generation/generation.service.js';
 import { PeerWatch } from './generation/peer-watch.js';
 import { StackClient } from './generation/stack-client.js';
 import { ApiKeyGuard } from './http/api-key.guard.js';
+import { DocsController } from './http/docs.controller.js';
 import { OpenAIController } from './http/openai.controller.js';
 import { UtilityController } from './http/utility.controller.js';
 
@@ -16,7 +17,7 @@ import { UtilityController } from './http/utility.controller.js';
  * console (/console: dashboard and playground) and the API docs (/openapi.json, /docs).
  */
 @Module({
-  controllers: [OpenAIController, UtilityController, ConsoleController],
+  controllers: [OpenAIController, UtilityController, ConsoleController, DocsController],
   providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, ConsoleService],
 })
 export class ApiModule {}

@@ -3,7 +3,6 @@ import { createLogger } from '@deepinfer/observability';
 import { runService } from '@deepinfer/service-kit';
 import { ApiModule } from './api.module.js';
 import { OpenAIExceptionFilter } from './http/openai-exception.filter.js';
-import { serveOpenApi } from './http/openapi.js';
 
 /** Larger bodies get a 413 (a long prompt is a few MB at most). */
 const MAX_BODY = '8mb';
@@ -18,7 +17,6 @@ await runService({
     const express = app as NestExpressApplication;
     express.useBodyParser('json', { limit: MAX_BODY });
     express.disable('x-powered-by');
-    serveOpenApi(app);
     app.useGlobalFilters(new OpenAIExceptionFilter(createLogger({ name: 'api', level: config.logLevel, format: config.logFormat })));
   },
 });

@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   chatChunk,
   ChatCompletionRequestDto,
@@ -27,7 +26,7 @@ import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
 import { GenerationService, type Generation } from '../generation/generation.service.js';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { schemaRef } from './openapi.js';
+import { ApiDoc, ApiTag } from './openapi.js';
 import { SseWriter, type SseResponse } from './sse-writer.js';
 
 interface JsonResponse extends SseResponse {
@@ -37,8 +36,7 @@ interface JsonResponse extends SseResponse {
 }
 
 /** The OpenAI routes: completions, chat completions, models. */
-@ApiTags('openai')
-@ApiBearerAuth()
+@ApiTag('openai')
 @Controller('v1')
 @UseGuards(ApiKeyGuard)
 export class OpenAIController {
@@ -55,7 +53,7 @@ export class OpenAIController {
   }
 
   @Get('models')
-  @ApiOperation({ summary: 'The served model, with max_model_len' })
+  @ApiDoc({ summary: 'The served model, with max_model_len' })
   async models() {
     const info = await this.stack.tokenizerInfo();
     return {
@@ -66,9 +64,7 @@ export class OpenAIController {
 
   @Post('completions')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Text completion (OpenAI, with vLLM\'s extensions); `stream: true` answers Server-Sent Events' })
-  @ApiBody({ schema: schemaRef('CompletionRequest') })
-  @ApiOkResponse({ description: 'a text_completion object, or text/event-stream chunks ending with `data: [DONE]`' })
+  @ApiDoc({ summary: 'Text completion (OpenAI, with vLLM\'s extensions)', description: 'A `text_completion` object, or with `stream: true` Server-Sent Events of chunks ending with `data: [DONE]`. `prompt` is a string, strings, token ids or lists of token ids.', body: 'CompletionRequest', streams: true })
   async completions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planCompletion(validateBody(CompletionRequestDto, body));
     this.checkModel((body as { model?: string }).model);
@@ -77,9 +73,7 @@ export class OpenAIController {
 
   @Post('chat/completions')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Chat completion through the model\'s chat template; `stream: true` answers Server-Sent Events' })
-  @ApiBody({ schema: schemaRef('ChatCompletionRequest') })
-  @ApiOkResponse({ description: 'a chat.completion object, or text/event-stream chat.completion.chunk objects ending with `data: [DONE]`' })
+  @ApiDoc({ summary: 'Chat completion through the model\'s chat template', description: 'A `chat.completion` object, or with `stream: true` Server-Sent Events of `chat.completion.chunk` objects ending with `data: [DONE]` (usage in a last chunk with `stream_options.include_usage`).', body: 'ChatCompletionRequest', streams: true })
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planChat(validateBody(ChatCompletionRequestDto, body));
     this.checkModel((body as { model?: string }).model);

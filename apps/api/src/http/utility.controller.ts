@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OpenAIError, validateBody } from '@deepinfer/api-core';
 import { HealthReply, Subjects } from '@deepinfer/contracts';
 import { detectGpus } from '@deepinfer/gpu';
@@ -7,10 +6,10 @@ import type { MessageBus } from '@deepinfer/messaging';
 import { MESSAGE_BUS, readVersion } from '@deepinfer/service-kit';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { schemaRef } from './openapi.js';
+import { ApiDoc, ApiTag } from './openapi.js';
 import { DetokenizeRequestDto, TokenizeRequestDto } from './tokenize.dto.js';
 
-@ApiTags('utility')
+@ApiTag('utility')
 @Controller()
 export class UtilityController {
   constructor(
@@ -19,7 +18,7 @@ export class UtilityController {
   ) {}
 
   @Get('version')
-  @ApiOperation({ summary: 'The deployment\'s version' })
+  @ApiDoc({ summary: 'The deployment\'s version: {version}' })
   version() {
     return { version: readVersion() };
   }
@@ -27,9 +26,7 @@ export class UtilityController {
   @Post('tokenize')
   @HttpCode(200)
   @UseGuards(ApiKeyGuard)
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'Tokenize a prompt or chat messages (vLLM): {count, max_model_len, tokens}' })
-  @ApiBody({ schema: schemaRef('TokenizeRequest') })
+  @ApiDoc({ summary: 'Tokenize a prompt or chat messages (vLLM): {count, max_model_len, tokens}', body: 'TokenizeRequest' })
   async tokenize(@Body() body: unknown) {
     const dto = validateBody(TokenizeRequestDto, body);
     if ((dto.prompt === undefined) === (dto.messages === undefined)) throw OpenAIError.badRequest('give exactly one of prompt and messages', 'prompt');
@@ -43,9 +40,7 @@ export class UtilityController {
   @Post('detokenize')
   @HttpCode(200)
   @UseGuards(ApiKeyGuard)
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'Token ids back to text (vLLM): {prompt}' })
-  @ApiBody({ schema: schemaRef('DetokenizeRequest') })
+  @ApiDoc({ summary: 'Token ids back to text (vLLM): {prompt}', body: 'DetokenizeRequest' })
   async detokenize(@Body() body: unknown) {
     const dto = validateBody(DetokenizeRequestDto, body);
     return { prompt: (await this.stack.decode({ tokenIds: dto.tokens })).text };
@@ -53,7 +48,7 @@ export class UtilityController {
 
   /** The executor's GPUs (it reports them in its health details); this host's when it does not. */
   @Get('v1/gpu/info')
-  @ApiOperation({ summary: 'The executor\'s GPUs (nvidia-smi), or this host\'s' })
+  @ApiDoc({ summary: 'The executor\'s GPUs (nvidia-smi), or this host\'s' })
   async gpuInfo() {
     const executor = await this.bus.request(Subjects.health('executor'), {}, { timeoutMs: 2000 }, HealthReply).catch(() => undefined);
     const fromExecutor = executor?.details?.['gpu'];
