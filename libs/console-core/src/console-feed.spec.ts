@@ -126,10 +126,13 @@ describe('ConsoleFeed', () => {
       await sleep(60);
       expect(source.calls).toBe(0);
       expect(feed.isSampling).toBe(false);
-      await feed.snapshot();
+      // Two viewers arriving together share the first sample and one sampling loop.
+      await Promise.all([feed.snapshot(), feed.snapshot()]);
       expect(source.calls).toBe(1);
       expect(feed.isSampling).toBe(true);
-      await sleep(400);
+      await sleep(100);
+      expect(source.calls).toBeLessThanOrEqual(7);
+      await sleep(300);
       // Sampled every 20 ms until 150 ms after the snapshot, then stopped.
       expect(source.calls).toBeGreaterThanOrEqual(3);
       expect(feed.isSampling).toBe(false);

@@ -144,12 +144,9 @@ export class ConsoleFeed {
    */
   async snapshot(sinceMs?: number): Promise<ConsoleSnapshot> {
     this.lastWatchedAt = this.clock();
-    if (!this.timer && !this.stopped) {
-      await this.sample();
-      this.schedule();
-    } else if (!this.latest) {
-      await this.sample();
-    }
+    if (!this.timer && !this.stopped) this.schedule();
+    // The first sample after a pause is taken now (one at a time: concurrent callers share it).
+    if (!this.latest || this.clock() - this.latest.sampledAt > 2 * this.intervalMs) await this.sample();
     const latest = this.latest!;
     const now = this.latencies.now();
     return {
