@@ -206,6 +206,12 @@ describe('docker compose up, as local processes', () => {
     expect(completion.choices[0]!.text).toBe(GOLDEN_TEXT);
     expect(completion.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 200 });
   });
+
+  it('serves the console page and the API docs (files the build copies, not code)', async () => {
+    for (const route of ['/console', '/console/assets/console.js', '/docs', '/console/assets/docs.js', '/openapi.json']) {
+      expect({ route, status: (await fetch(`http://127.0.0.1:${apiPort}${route}`)).status }).toEqual({ route, status: 200 });
+    }
+  });
 });
 
 interface Running {
@@ -285,6 +291,8 @@ function runtimeFilesOf(c: Container): string[] {
   visit(path.posix.dirname(path.posix.dirname(path.posix.normalize(entry))));
   for (const dep of npmDeps) files.add(`node_modules/${dep}/package.json`);
   if (seen.has('@deepinfer/engine')) files.add(path.relative(REPO_ROOT, addonPath()));
+  // The api serves the console's and the docs' pages from files, not from code it imports.
+  if (seen.has('@deepinfer/app-api')) for (const page of ['index.html', 'docs.html', 'console.js']) files.add(`apps/api/dist/console/static/${page}`);
   const model = c.environment['DEEPINFER_MODEL'];
   if (model && !path.isAbsolute(model) && fs.existsSync(path.join(REPO_ROOT, model))) files.add(`${path.posix.normalize(model)}/config.json`);
   return [...files];

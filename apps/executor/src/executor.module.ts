@@ -3,6 +3,7 @@ import { EngineHost } from './engine-host.js';
 import { ExecutorAdminController } from './executor-admin.controller.js';
 import { ExecutorLink } from './executor-link.js';
 import { ExecutorMetrics } from './executor-metrics.js';
+import { ExecutorReport } from './executor-report.js';
 
 /**
  * The executor service: hosts the engine (weights and the physical KV cache) and runs the steps
@@ -10,6 +11,6 @@ import { ExecutorMetrics } from './executor-metrics.js';
  */
 @Module({
   controllers: [ExecutorAdminController],
-  providers: [EngineHost, ExecutorMetrics, ExecutorLink],
+  providers: [EngineHost, ExecutorMetrics, ExecutorLink, ExecutorReport],
 })
 export class ExecutorModule {}

@@ -59,6 +59,8 @@ export class SchedulerMessagingService implements OnModuleInit, OnApplicationShu
         draining: this.loop.isDraining,
       };
     });
+    // Subjects.stats('scheduler'): the body of GET /stats, for the api's console.
+    this.state.setStatsProvider(() => ({ instanceId: this.state.instanceId, ...this.loop.stats() }));
   }
 
   /** Stop listening, then end what is live with a clear `error` to each client (the bus is still open here). */

@@ -1,4 +1,4 @@
-import { ProtocolError, StepOutputsSchema, Subjects, type RequestOutput, type StepOutputsMessage, type SubmitReply } from '@deepinfer/contracts';
+import { ProtocolError, StatsReply, StepOutputsSchema, Subjects, type RequestOutput, type StepOutputsMessage, type SubmitReply } from '@deepinfer/contracts';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
 import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
@@ -186,6 +186,14 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
     expect(s['scheduler'].kvCache.numBlocksCached).toBeGreaterThan(0);
     expect(s['scheduler'].batchSizeHistogram.count).toBeGreaterThan(0);
     expect(typeof s['stepsPerSecond']).toBe('number');
+    expect(s['scheduler'].numPrefillTokensTotal).toBeGreaterThan(0);
+    expect(s['scheduler'].numDecodeTokensTotal).toBeGreaterThan(0);
+    expect(s['scheduler'].recentSteps.length).toBeGreaterThan(0);
+    // The same snapshot over NATS (what the api's console gathers), from every instance.
+    const overNats = await bus.gather(Subjects.stats('scheduler'), {}, { windowMs: 200 }, StatsReply);
+    expect(overNats).toHaveLength(1);
+    expect(overNats[0]).toMatchObject({ service: 'scheduler', instanceId: running.state.instanceId, stats: { instanceId: running.state.instanceId, executor: { executorId: 'exec-a' } } });
+    expect((overNats[0]!.stats['scheduler'] as { numStepsTotal: number }).numStepsTotal).toBe(s['scheduler'].numStepsTotal);
 
     expect((await post('/reset_prefix_cache')).status).toBe(401);
     expect((await post('/reset_prefix_cache', 'wrong')).status).toBe(401);

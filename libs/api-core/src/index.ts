@@ -7,3 +7,5 @@ export * from './generation-plan.js';
 export * from './choice-state.js';
 export * from './response-shapes.js';
 export * from './guided-request.js';
+export * from './dto/dto-json-schema.js';
+export * from './openapi-document.js';

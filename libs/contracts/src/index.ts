@@ -2,6 +2,7 @@ export * from './subjects.js';
 export * from './protocol.js';
 export * from './validation.js';
 export * from './messages/health.contract.js';
+export * from './messages/stats.contract.js';
 export * from './hot-path.validation.js';
 export * from './messages/sampling.contract.js';
 export * from './messages/tokenizer.contract.js';

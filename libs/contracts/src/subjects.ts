@@ -20,6 +20,12 @@ export const Subjects = {
   health: (service: ServiceName) => `${SUBJECT_PREFIX}.${service}.health` as const,
   /** Request/reply to every instance (no queue group): used by admin tooling to list instances. */
   healthAll: (service: ServiceName) => `${SUBJECT_PREFIX}.${service}.health.all` as const,
+  /**
+   * Request/reply to every instance (no queue group): StatsRequest → StatsReply, the service's
+   * admin snapshot (the scheduler's GET /stats, the executor's GET /executor). Gathered by the
+   * api's console; answered by the services that have one.
+   */
+  stats: (service: ServiceName) => `${SUBJECT_PREFIX}.${service}.stats` as const,
 
   /** Request/reply, queue group: EncodeRequest → EncodeReply. */
   tokenizerEncode: `${SUBJECT_PREFIX}.tokenizer.encode`,

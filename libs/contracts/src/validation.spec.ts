@@ -1,4 +1,6 @@
 import { HealthReply } from './messages/health.contract.js';
+import { StatsReply } from './messages/stats.contract.js';
+import { Subjects } from './subjects.js';
 import { ErrorCodes, ProtocolError } from './protocol.js';
 import { decodeMessage } from './validation.js';
 
@@ -42,5 +44,30 @@ describe('decodeMessage', () => {
     expect(err.message).toContain('instanceId (missing)');
     expect(err.message).toContain('uptimeSeconds ("x")');
     expect(err.param).toBe('service');
+  });
+});
+
+describe('StatsReply', () => {
+  it('takes a service, an instance and an object snapshot', () => {
+    const msg = decodeMessage(StatsReply, bytes(JSON.stringify({ service: 'scheduler', instanceId: 's1', stats: { numStepsTotal: 3 } })));
+    expect(msg.stats).toEqual({ numStepsTotal: 3 });
+  });
+
+  it.each([
+    ['an unknown service', { service: 'db', instanceId: 's1', stats: {} }, 'service'],
+    ['no instance id', { service: 'executor', stats: {} }, 'instanceId'],
+    ['a snapshot that is not an object', { service: 'executor', instanceId: 'e1', stats: 'x' }, 'stats'],
+  ])('refuses %s', (_label, body, param) => {
+    try {
+      decodeMessage(StatsReply, bytes(JSON.stringify(body)));
+      throw new Error('expected a refusal');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).param).toBe(param);
+    }
+  });
+
+  it('has one subject per service, heard by every instance', () => {
+    expect(Subjects.stats('scheduler')).toBe('deepinfer.v1.scheduler.stats');
   });
 });

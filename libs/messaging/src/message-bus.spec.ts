@@ -80,6 +80,29 @@ describe('MessageBus against a real nats-server', () => {
     expect(replies.map((r) => r.echoed)).toEqual(ids);
   });
 
+  it('gathers one reply from every instance within the window, leaving out errors and invalid replies', async () => {
+    const second = await MessageBus.connect({ url: nats.url, name: 'second', logger });
+    const third = await MessageBus.connect({ url: nats.url, name: 'third', logger });
+    try {
+      bus.handle('t.all', HealthRequest, () => health());
+      second.handle('t.all', HealthRequest, () => ({ ...health(), instanceId: 'i2' }));
+      third.handle('t.all', HealthRequest, () => ({ service: 'nope' }));
+      await Promise.all([bus.flush(), second.flush(), third.flush()]);
+      const replies = await bus.gather('t.all', {}, { windowMs: 300 }, HealthReply);
+      expect(replies.map((r) => r.instanceId).sort()).toEqual(['i1', 'i2']);
+      expect(replies.every((r) => r instanceof HealthReply)).toBe(true);
+    } finally {
+      await second.close();
+      await third.close();
+    }
+  });
+
+  it('gathers nothing, at once, when nobody listens', async () => {
+    const startedAt = Date.now();
+    expect(await bus.gather('t.nobody', {}, { windowMs: 5000 })).toEqual([]);
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+  });
+
   it('fails requests still waiting when the connection closes', async () => {
     const other = await MessageBus.connect({ url: nats.url, name: 'test-2', logger });
     other.handle('t.never', HealthRequest, () => new Promise(() => undefined));

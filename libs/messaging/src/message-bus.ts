@@ -31,6 +31,11 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+export interface GatherOptions {
+  /** How long replies are collected (every instance answers within it or is left out). */
+  windowMs?: number;
+}
+
 /** What a handler learns about the message besides its body. */
 export interface MessageMeta {
   subject: string;
@@ -67,6 +72,8 @@ export class MessageBus {
    */
   private readonly inbox = createInbox();
   private readonly pending = new Map<string, PendingRequest>();
+  /** Gathers (one request, every responder's reply) collecting until their window ends. */
+  private readonly gathering = new Map<string, (msg: Msg) => void>();
   private nextRequestToken = 0;
   /** Header set shared by every message we send (never mutated after construction). */
   private readonly protocolHeaders = protocolHeaders();
@@ -182,6 +189,45 @@ export class MessageBus {
     return replyClass ? (validateMessage(replyClass, envelope.data) as Res) : (envelope.data as Res);
   }
 
+  /**
+   * Sends one request to every instance listening on `subject` (a subject without a queue
+   * group, e.g. Subjects.healthAll) and returns the valid replies that arrive within the window,
+   * in arrival order. Nobody listening, error envelopes and replies that break `replyClass` are
+   * left out (an admin view lists who answered); never throws a transport error.
+   */
+  async gather<Res>(subject: string, payload: object, options: GatherOptions = {}, replyClass?: MessageType<Res & object>): Promise<Res[]> {
+    const windowMs = options.windowMs ?? 250;
+    const token = String(++this.nextRequestToken);
+    const replies: Res[] = [];
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, windowMs);
+      this.gathering.set(token, (msg) => {
+        // nats-server's no-responders status: nobody will answer, stop waiting.
+        if (msg.data.length === 0 && msg.headers?.code === 503) {
+          clearTimeout(timer);
+          resolve();
+          return;
+        }
+        try {
+          const envelope = msg.json<Reply<unknown>>();
+          if (envelope?.ok !== true) return;
+          replies.push(replyClass ? (validateMessage(replyClass, envelope.data) as Res) : (envelope.data as Res));
+        } catch (err) {
+          this.warnOnce(subject, `a reply to a gather was dropped: ${(err as Error).message}`);
+        }
+      });
+    });
+    try {
+      this.connection.publish(subject, encoder.encode(JSON.stringify(payload)), { reply: `${this.inbox}.${token}`, headers: this.protocolHeaders });
+      await done;
+    } catch (err) {
+      this.warnOnce(subject, `a gather failed: ${(err as Error).message}`);
+    } finally {
+      this.gathering.delete(token);
+    }
+    return replies;
+  }
+
   /** Publishes a request with a reply subject on our inbox; settles with the reply or a transport ProtocolError. */
   private send(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
@@ -207,7 +253,10 @@ export class MessageBus {
     }
     const token = msg.subject.slice(this.inbox.length + 1);
     const request = this.pending.get(token);
-    if (!request) return; // timed out meanwhile
+    if (!request) {
+      this.gathering.get(token)?.(msg);
+      return; // a gather's reply, or a request that timed out meanwhile
+    }
     this.pending.delete(token);
     clearTimeout(request.timer);
     // nats-server answers a request nobody listens to with an empty 503 status message.

@@ -1,3 +1,4 @@
+import { RecentSteps } from './scheduler-stats.js';
 import { checkKvInvariants } from './test-support/check-kv-invariants.js';
 import { collectOutputs, driveScheduler, type CollectedOutput } from './test-support/drive-scheduler.js';
 import { createFixture } from './test-support/scheduler-fixture.js';
@@ -164,5 +165,21 @@ describe('Scheduler: drain mode, stats and timestamps', () => {
     expect(stats).toMatchObject({ numStepsTotal: 5, numFinishedRequestsTotal: 2, numPreemptionsTotal: 0, numWaitingRequests: 0 });
     expect(stats.batchSizeHistogram).toMatchObject({ upperBounds: [1], counts: [5, 0], sum: 4, count: 5 }); // maxNumSeqs 1
     expect(stats.numTokensPerStepHistogram.sum).toBe(3 + 1 + 1 + 2 + 0);
+    // a's prompt (3) and b's (2) are prefill; a's two tokens after its prompt are decode.
+    expect(stats).toMatchObject({ numPrefillTokensTotal: 5, numDecodeTokensTotal: 2 });
+    expect(stats.recentSteps.map((s) => [s.numRequests, s.numPrefillTokens, s.numDecodeTokens])).toEqual([[1, 3, 0], [1, 0, 1], [1, 0, 1], [1, 2, 0], [0, 0, 0]]);
+    expect(stats.recentSteps.map((s) => s.stepId)).toEqual([...stats.recentSteps.keys()].map((k) => stats.recentSteps[0]!.stepId + k));
+  });
+});
+
+describe('RecentSteps', () => {
+  it('keeps the last steps, oldest first', () => {
+    const ring = new RecentSteps(3);
+    for (let id = 1; id <= 5; id++) ring.add(id, id, 10 * id, id % 2);
+    expect(ring.toData()).toEqual([
+      { stepId: 3, numRequests: 3, numPrefillTokens: 30, numDecodeTokens: 1 },
+      { stepId: 4, numRequests: 4, numPrefillTokens: 40, numDecodeTokens: 0 },
+      { stepId: 5, numRequests: 5, numPrefillTokens: 50, numDecodeTokens: 1 },
+    ]);
   });
 });

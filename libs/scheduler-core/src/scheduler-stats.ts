@@ -32,4 +32,50 @@ export interface SchedulerStats {
   readonly batchSizeHistogram: HistogramData;
   /** Scheduled tokens per step. */
   readonly numTokensPerStepHistogram: HistogramData;
+  /** Scheduled tokens since start that were prefill work (prompt chunks, recomputation) and decode (one token after the prompt). */
+  readonly numPrefillTokensTotal: number;
+  readonly numDecodeTokensTotal: number;
+  /** The last steps scheduled, oldest first (at most RECENT_STEPS). */
+  readonly recentSteps: readonly StepSummary[];
+}
+
+/** One step as scheduled: its batch and the prefill/decode split of its tokens. */
+export interface StepSummary {
+  readonly stepId: number;
+  readonly numRequests: number;
+  readonly numPrefillTokens: number;
+  readonly numDecodeTokens: number;
+}
+
+/** How many steps `recentSteps` keeps. */
+export const RECENT_STEPS = 64;
+
+/** A ring of the last steps' summaries; add() allocates nothing. */
+export class RecentSteps {
+  private readonly columns: Float64Array;
+  private next = 0;
+  private count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.columns = new Float64Array(capacity * 4);
+  }
+
+  add(stepId: number, numRequests: number, numPrefillTokens: number, numDecodeTokens: number): void {
+    const at = this.next * 4;
+    this.columns[at] = stepId;
+    this.columns[at + 1] = numRequests;
+    this.columns[at + 2] = numPrefillTokens;
+    this.columns[at + 3] = numDecodeTokens;
+    this.next = (this.next + 1) % this.capacity;
+    this.count = Math.min(this.count + 1, this.capacity);
+  }
+
+  toData(): StepSummary[] {
+    const out: StepSummary[] = [];
+    for (let k = 0; k < this.count; k++) {
+      const at = ((this.next - this.count + k + this.capacity) % this.capacity) * 4;
+      out.push({ stepId: this.columns[at]!, numRequests: this.columns[at + 1]!, numPrefillTokens: this.columns[at + 2]!, numDecodeTokens: this.columns[at + 3]! });
+    }
+    return out;
+  }
 }

@@ -17,7 +17,7 @@ import { Request } from './request.js';
 import { executorSamplingParamsOf } from './sampling-params.js';
 import { finishReasonOf, finishedStatusOf, isFinished, RequestStatus } from './request-status.js';
 import { validateSchedulerConfig, type ExecutorCapacity, type SchedulerConfig } from './scheduler-config.js';
-import type { SchedulerStats } from './scheduler-stats.js';
+import { RECENT_STEPS, RecentSteps, type SchedulerStats } from './scheduler-stats.js';
 import type { RequestQueue, SchedulingPolicy } from './scheduling-policy.js';
 import type { SubmitRequest, SubmitResult } from './submit-request.js';
 
@@ -94,6 +94,9 @@ export class Scheduler {
   private numFinishedRequestsTotal = 0;
   private readonly batchSizeHistogram: Histogram;
   private readonly numTokensPerStepHistogram: Histogram;
+  private numPrefillTokensTotal = 0;
+  private numDecodeTokensTotal = 0;
+  private readonly recentSteps = new RecentSteps(RECENT_STEPS);
 
   constructor(config: SchedulerConfig, capacity: ExecutorCapacity) {
     validateSchedulerConfig(config, capacity);
@@ -284,6 +287,7 @@ export class Scheduler {
     // 1. Running requests: a decode token each, or the next prefill chunk. Tokens of a step in
     // flight count as computed, and the tokens it samples as known (placeholders).
     let preempted = false;
+    let numDecodeTokens = 0;
     let i = 0;
     while (i < this.running.length && budget > 0) {
       const request = this.running[i];
@@ -331,6 +335,9 @@ export class Scheduler {
       scheduled.push(request);
       scheduledTokens.push(numNewTokens);
       scheduledSamples.push(numComputed + numNewTokens === numTokens);
+      // Decode: one token after the whole prompt; anything else (a prompt chunk, a preempted
+      // request recomputing its outputs) is prefill work.
+      if (numNewTokens === 1 && numComputed >= request.numPromptTokens) numDecodeTokens++;
       budget -= numNewTokens;
       i++;
     }
@@ -388,6 +395,9 @@ export class Scheduler {
     this.numStepsTotal++;
     this.batchSizeHistogram.observe(scheduled.length);
     this.numTokensPerStepHistogram.observe(totalNumScheduledTokens);
+    this.numDecodeTokensTotal += numDecodeTokens;
+    this.numPrefillTokensTotal += totalNumScheduledTokens - numDecodeTokens;
+    this.recentSteps.add(stepId, scheduled.length, totalNumScheduledTokens - numDecodeTokens, numDecodeTokens);
     this.inFlight.push({ stepId, requests: scheduled, numTokens: scheduledTokens, samples: scheduledSamples, hashedBlocks, poisonedBy: undefined });
 
     const finishedRequestIds = this.pendingFinishedIds;
@@ -537,6 +547,9 @@ export class Scheduler {
       },
       batchSizeHistogram: this.batchSizeHistogram.toData(),
       numTokensPerStepHistogram: this.numTokensPerStepHistogram.toData(),
+      numPrefillTokensTotal: this.numPrefillTokensTotal,
+      numDecodeTokensTotal: this.numDecodeTokensTotal,
+      recentSteps: this.recentSteps.toData(),
     };
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
-import { HealthReply, Subjects } from '@deepinfer/contracts';
+import { HealthReply, StatsReply, Subjects } from '@deepinfer/contracts';
 import { ConfigError, type DeepInferConfig } from '@deepinfer/config';
 import { getFreePort, startNatsServer, type NatsServerHandle } from '@deepinfer/testing';
 import { bootstrapService, type RunningService } from './bootstrap-service.js';
@@ -14,6 +14,7 @@ class ProbeService implements OnModuleInit {
   ) {}
   onModuleInit(): void {
     this.state.addDetails(() => ({ maxNumSeqs: this.config.maxNumSeqs }));
+    this.state.setStatsProvider(() => ({ numStepsTotal: 42 }));
   }
 }
 
@@ -41,6 +42,11 @@ describe('bootstrapService', () => {
   it('answers health over NATS with its identity and the module’s details', async () => {
     const reply = await running.bus.request(Subjects.health('scheduler'), {}, {}, HealthReply);
     expect(reply).toMatchObject({ service: 'scheduler', status: 'ok', instanceId: running.state.instanceId, details: { maxNumSeqs: 7 } });
+  });
+
+  it('answers stats over NATS, every instance, with the module’s snapshot', async () => {
+    const replies = await running.bus.gather(Subjects.stats('scheduler'), {}, { windowMs: 200 }, StatsReply);
+    expect(replies).toEqual([expect.objectContaining({ service: 'scheduler', instanceId: running.state.instanceId, stats: { numStepsTotal: 42 } })]);
   });
 
   it('serves GET /health and GET /metrics on its admin port', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Module, type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Registry } from 'prom-client';
-import { HealthRequest, queueGroupOf, Subjects, type ServiceName } from '@deepinfer/contracts';
+import { HealthRequest, queueGroupOf, StatsRequest, Subjects, type ServiceName } from '@deepinfer/contracts';
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, configsDir, loadConfig, parseConfigArgs, type DeepInferConfig } from '@deepinfer/config';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger, createMetricsRegistry, type Logger } from '@deepinfer/observability';
@@ -58,7 +58,8 @@ class ServiceRootModule {}
 /**
  * Starts one service: configuration (exit 2 on invalid settings is the caller's job, see
  * runService), logger, NATS connection, the Nest application with the shared admin routes, and
- * the health responders on NATS (queue group, plus a per-instance one for listing replicas).
+ * the health responders on NATS (queue group, plus a per-instance one for listing replicas) and
+ * the stats responder (every instance; ServiceState.setStatsProvider gives its body).
  */
 export async function bootstrapService(def: ServiceDefinition, options: ServiceOptions = {}): Promise<RunningService> {
   const env = options.env ?? process.env;
@@ -90,6 +91,7 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
 
   bus.handle(Subjects.health(def.service), HealthRequest, () => state.health(), { queue: queueGroupOf(def.service) });
   bus.handle(Subjects.healthAll(def.service), HealthRequest, () => state.health());
+  bus.handle(Subjects.stats(def.service), StatsRequest, () => state.stats());
   await bus.flush();
 
   const port = def.adminPort(config);

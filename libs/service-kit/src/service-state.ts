@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { HealthReply, HealthStatus, ServiceName } from '@deepinfer/contracts';
+import type { HealthReply, HealthStatus, ServiceName, StatsReply } from '@deepinfer/contracts';
 
 /**
  * A service's identity and readiness, shared by its NATS health handler and its admin HTTP
@@ -12,6 +12,7 @@ export class ServiceState {
   private status: HealthStatus = 'starting';
   private readonly detailProviders: (() => Record<string, unknown>)[] = [];
   private readinessProbe: (() => Promise<HealthReply>) | undefined;
+  private statsProvider: (() => Record<string, unknown>) | undefined;
 
   constructor(
     readonly service: ServiceName,
@@ -35,6 +36,18 @@ export class ServiceState {
    */
   setReadinessProbe(probe: () => Promise<HealthReply>): void {
     this.readinessProbe = probe;
+  }
+
+  /**
+   * The service's admin snapshot, answered on Subjects.stats(service) (the same body as its
+   * admin HTTP route: the scheduler's /stats, the executor's /executor). Without one, `{}`.
+   */
+  setStatsProvider(provider: () => Record<string, unknown>): void {
+    this.statsProvider = provider;
+  }
+
+  stats(): StatsReply {
+    return { service: this.service, instanceId: this.instanceId, stats: this.statsProvider?.() ?? {} };
   }
 
   checkReadiness(): Promise<HealthReply> {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RecentLatencies } from '@deepinfer/console-core';
 import { METRICS_REGISTRY } from '@deepinfer/service-kit';
 import { DeltaRouter } from './delta-router.js';
 
@@ -15,6 +16,8 @@ export class ApiMetrics {
   readonly promptTokens: Counter;
   readonly generationTokens: Counter;
   readonly finished: Counter<'finished_reason'>;
+  /** The same TTFT/ITL observations and token counts, kept for the console's plots. */
+  readonly recent = new RecentLatencies();
 
   constructor(@Inject(METRICS_REGISTRY) registry: Registry, router: DeltaRouter) {
     const registers = [registry];
@@ -47,8 +50,16 @@ export class ChoiceTiming {
 
   tokens(count: number, nowMs = performance.now()): void {
     if (count === 0) return;
-    if (this.lastTokenAtMs === undefined) this.metrics.timeToFirstToken.observe((nowMs - this.startedAtMs) / 1000);
-    else this.metrics.interTokenLatency.observe((nowMs - this.lastTokenAtMs) / 1000 / count);
+    this.metrics.recent.tokens(count);
+    if (this.lastTokenAtMs === undefined) {
+      const seconds = (nowMs - this.startedAtMs) / 1000;
+      this.metrics.timeToFirstToken.observe(seconds);
+      this.metrics.recent.firstToken(seconds);
+    } else {
+      const seconds = (nowMs - this.lastTokenAtMs) / 1000 / count;
+      this.metrics.interTokenLatency.observe(seconds);
+      this.metrics.recent.interToken(seconds);
+    }
     this.lastTokenAtMs = nowMs;
   }
 }

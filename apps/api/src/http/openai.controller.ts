@@ -27,6 +27,7 @@ import { GenerationService, type Generation } from '../generation/generation.ser
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { RequestBodyValidator } from './request-body.validator.js';
+import { ApiDoc, ApiTag } from './openapi.js';
 import { SseWriter, type SseResponse } from './sse-writer.js';
 
 interface JsonResponse extends SseResponse {
@@ -36,6 +37,7 @@ interface JsonResponse extends SseResponse {
 }
 
 /** The OpenAI routes: completions, chat completions, models. */
+@ApiTag('openai')
 @Controller('v1')
 @UseGuards(ApiKeyGuard)
 export class OpenAIController {
@@ -53,6 +55,7 @@ export class OpenAIController {
   }
 
   @Get('models')
+  @ApiDoc({ summary: 'The served model, with max_model_len' })
   async models() {
     const info = await this.stack.tokenizerInfo();
     return {
@@ -63,6 +66,7 @@ export class OpenAIController {
 
   @Post('completions')
   @HttpCode(200)
+  @ApiDoc({ summary: 'Text completion (OpenAI, with vLLM\'s extensions)', description: 'A `text_completion` object, or with `stream: true` Server-Sent Events of chunks ending with `data: [DONE]`. `prompt` is a string, strings, token ids or lists of token ids.', body: 'CompletionRequest', streams: true })
   async completions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planCompletion(this.bodies.validate(CompletionRequestDto, body, '/v1/completions'));
     this.checkModel((body as { model?: string }).model);
@@ -72,6 +76,7 @@ export class OpenAIController {
 
   @Post('chat/completions')
   @HttpCode(200)
+  @ApiDoc({ summary: 'Chat completion through the model\'s chat template', description: 'A `chat.completion` object, or with `stream: true` Server-Sent Events of `chat.completion.chunk` objects ending with `data: [DONE]` (usage in a last chunk with `stream_options.include_usage`).', body: 'ChatCompletionRequest', streams: true })
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
     const plan = planChat(this.bodies.validate(ChatCompletionRequestDto, body, '/v1/chat/completions'));
     this.checkModel((body as { model?: string }).model);

@@ -1,5 +1,4 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsOptional, IsString, Min } from 'class-validator';
 import { OpenAIError } from '@deepinfer/api-core';
 import { HealthReply, Subjects } from '@deepinfer/contracts';
 import { detectGpus } from '@deepinfer/gpu';
@@ -8,22 +7,10 @@ import { MESSAGE_BUS, readVersion } from '@deepinfer/service-kit';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { RequestBodyValidator } from './request-body.validator.js';
+import { ApiDoc, ApiTag } from './openapi.js';
+import { DetokenizeRequestDto, TokenizeRequestDto } from './tokenize.dto.js';
 
-/** POST /tokenize (vLLM's shape): a prompt or chat messages. */
-class TokenizeRequestDto {
-  @IsOptional() @IsString() model?: string;
-  @IsOptional() @IsString() prompt?: string;
-  @IsOptional() @IsArray() @ArrayNotEmpty() messages?: unknown[];
-  @IsOptional() @IsBoolean() add_special_tokens?: boolean;
-  @IsOptional() @IsBoolean() add_generation_prompt?: boolean;
-}
-
-/** POST /detokenize (vLLM's shape). */
-class DetokenizeRequestDto {
-  @IsOptional() @IsString() model?: string;
-  @IsArray() @IsInt({ each: true }) @Min(0, { each: true }) tokens!: number[];
-}
-
+@ApiTag('utility')
 @Controller()
 export class UtilityController {
   constructor(
@@ -33,6 +20,7 @@ export class UtilityController {
   ) {}
 
   @Get('version')
+  @ApiDoc({ summary: 'The deployment\'s version: {version}' })
   version() {
     return { version: readVersion() };
   }
@@ -40,6 +28,7 @@ export class UtilityController {
   @Post('tokenize')
   @HttpCode(200)
   @UseGuards(ApiKeyGuard)
+  @ApiDoc({ summary: 'Tokenize a prompt or chat messages (vLLM): {count, max_model_len, tokens}', body: 'TokenizeRequest' })
   async tokenize(@Body() body: unknown) {
     const dto = this.bodies.validate(TokenizeRequestDto, body, '/tokenize');
     if ((dto.prompt === undefined) === (dto.messages === undefined)) throw OpenAIError.badRequest('give exactly one of prompt and messages', 'prompt');
@@ -53,6 +42,7 @@ export class UtilityController {
   @Post('detokenize')
   @HttpCode(200)
   @UseGuards(ApiKeyGuard)
+  @ApiDoc({ summary: 'Token ids back to text (vLLM): {prompt}', body: 'DetokenizeRequest' })
   async detokenize(@Body() body: unknown) {
     const dto = this.bodies.validate(DetokenizeRequestDto, body, '/detokenize');
     return { prompt: (await this.stack.decode({ tokenIds: dto.tokens })).text };
@@ -60,6 +50,7 @@ export class UtilityController {
 
   /** The executor's GPUs (it reports them in its health details); this host's when it does not. */
   @Get('v1/gpu/info')
+  @ApiDoc({ summary: 'The executor\'s GPUs (nvidia-smi), or this host\'s' })
   async gpuInfo() {
     const executor = await this.bus.request(Subjects.health('executor'), {}, { timeoutMs: 2000 }, HealthReply).catch(() => undefined);
     const fromExecutor = executor?.details?.['gpu'];

@@ -27,3 +27,14 @@ export const IsLogitBias = define('isLogitBias', '$property must map token ids t
   typeof v === 'object' && v !== null && !Array.isArray(v) &&
   Object.entries(v).every(([k, b]) => /^\d+$/.test(k) && typeof b === 'number' && b >= -100 && b <= 100),
 );
+
+const tokenIds = { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0 } };
+
+/** The JSON Schemas of the validators above, for the OpenAPI document (dtoJsonSchema). */
+export const CUSTOM_VALIDATOR_SCHEMAS: Record<string, Record<string, unknown>> = {
+  isPrompt: {
+    oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }, tokenIds, { type: 'array', minItems: 1, items: tokenIds }],
+  },
+  isStop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', minLength: 1 } }] },
+  isLogitBias: { type: 'object', additionalProperties: { type: 'number', minimum: -100, maximum: 100 }, description: 'token id (as a string) → bias' },
+};
