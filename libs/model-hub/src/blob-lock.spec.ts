@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { waitFor } from '@deepinfer/testing';
 import os from 'node:os';
 import path from 'node:path';
 import { BlobLock } from './blob-lock.js';
@@ -47,7 +48,9 @@ describe('BlobLock', () => {
     const lockPath = path.join(dir, 'lost.lock');
     const holder = (await BlobLock.acquire(lockPath, { staleMs: 100, pollMs: 10 }))!;
     fs.writeFileSync(lockPath, 'someone else\n');
-    await new Promise((r) => setTimeout(r, 100));
+    // The heartbeat (every 25 ms here) notices; waited for rather than timed, so a loaded
+    // machine only makes the test slower, never wrong.
+    await waitFor('the holder to see its lock lost', () => holder.lost || undefined, 10_000, 10);
     expect(holder.lost).toBe(true);
     await holder.release();
     expect(fs.readFileSync(lockPath, 'utf8')).toBe('someone else\n');
