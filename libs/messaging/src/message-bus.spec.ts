@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, HealthReply, HealthRequest, ProtocolError, type Reply } from '@deepinfer/contracts';
 import { createLogger } from '@deepinfer/observability';
-import { startNatsServer, type NatsServerHandle } from '@deepinfer/testing';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@deepinfer/testing';
 import { MessageBus } from './message-bus.js';
 
 describe('MessageBus against a real nats-server', () => {
@@ -130,7 +130,8 @@ describe('MessageBus against a real nats-server', () => {
     raw.publish('t.events', '{"service": 3}');
     raw.publish('t.events', JSON.stringify(health()));
     await raw.flush();
-    await new Promise((r) => setTimeout(r, 100));
+    // Waited for, not timed: the three messages arrive in order, the valid one last.
+    await waitFor('the valid message', () => received.length === 1 || undefined, 10_000, 10);
     expect(received).toHaveLength(1);
     expect(bus.droppedMessageCount).toBe(2);
     expect(logLines.filter((l) => l.includes('dropped a malformed message'))).toHaveLength(1);
