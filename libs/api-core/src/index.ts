@@ -7,3 +7,4 @@ export * from './generation-plan.js';
 export * from './choice-state.js';
 export * from './response-shapes.js';
 export * from './guided-request.js';
+export * from './tools/index.js';
