@@ -145,6 +145,9 @@ export class OpenAIController {
         if (format) {
           const parser = parserOf(choice);
           const parsed = mergeParsed(parser.push(delta.text), choice.finished ? parser.finish() : undefined);
+          // Text the parser holds (a call in the making) makes no chunk, unless the chunk carries
+          // something else: the role, the end, logprobs or token ids.
+          if (!first && !choice.finished && parsed.content === '' && parsed.calls.length === 0 && !logprobs && !plan.returnTokenIds) return;
           message = { ...role, ...(parsed.calls.length > 0 && parsed.content === '' ? {} : { content: parsed.content }) };
           if (parsed.calls.length > 0) message.tool_calls = parsed.calls.map((c) => ({ index: c.index, id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } }));
           finish = openAIFinish(choice, parser.toolCalls.length > 0);
