@@ -58,6 +58,8 @@ const VALUES: Record<string, string> = {
   DEEPINFER_API_KEY: API_KEY,
   DEEPINFER_ADMIN_KEY: ADMIN_KEY,
   DEEPINFER_REJECT_UNKNOWN_FIELDS: 'true',
+  // stories260k's template shows no tool-call format (auto would refuse tools): hermes is forced.
+  DEEPINFER_TOOL_CALL_PARSER: 'hermes',
   DEEPINFER_API_ADMIN_PORT: '1',
   DEEPINFER_TOKENIZER_ADMIN_PORT: '1',
   DEEPINFER_SCHEDULER_ADMIN_PORT: '1',
@@ -165,6 +167,21 @@ describe('deepinfer serve with every documented variable set', () => {
   it('refuses a request field it does not know (reject_unknown_fields)', async () => {
     const extra = { model: SERVED_NAME, prompt: 'Once', max_tokens: 2, not_a_field: 1 } as unknown as OpenAI.CompletionCreateParamsNonStreaming;
     await expect(client.completions.create(extra)).rejects.toMatchObject({ status: 400, error: { message: 'Unrecognized request argument supplied: not_a_field', param: 'not_a_field' } });
+  });
+
+  it('reads and enforces tool calls in the format tool_call_parser names (hermes), though the template shows none', async () => {
+    const r = await client.chat.completions.create({
+      model: SERVED_NAME,
+      messages: [{ role: 'user', content: 'Say when.' }],
+      tools: [{ type: 'function', function: { name: 'ring', parameters: { type: 'object', properties: { bell: { type: 'string', enum: ['big', 'small'] } }, required: ['bell'] } } }],
+      tool_choice: 'required',
+      parallel_tool_calls: false,
+      temperature: 0,
+      max_tokens: 100,
+    });
+    expect(r.choices[0]).toMatchObject({ finish_reason: 'tool_calls', message: { content: null, tool_calls: [{ type: 'function', function: { name: 'ring' } }] } });
+    const call = r.choices[0]!.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(['{"bell":"big"}', '{"bell":"small"}']).toContain(call.function.arguments);
   });
 
   it('schedules with the configured limits and no prefix caching', async () => {

@@ -20,6 +20,7 @@ export class InfoHandler implements OnModuleInit {
       bosTokenId: t.bosToken?.id ?? null,
       eosTokenIds: t.eosTokens.map((token) => token.id),
       hasChatTemplate: t.hasChatTemplate,
+      chatTemplate: t.defaultChatTemplate,
       maxModelLen: loaded.maxModelLen,
       specialTokens: t.specialTokens.map(({ id, text }) => ({ id, text })),
     };

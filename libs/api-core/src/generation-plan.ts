@@ -4,6 +4,8 @@ import type { CompletionRequestDto } from './dto/completion-request.dto.js';
 import type { GenerationRequestDto } from './dto/generation-request.dto.js';
 import { OpenAIError } from './openai-error.js';
 import { guidedDecodingOf, guidedParam } from './guided-request.js';
+import type { ToolCallFormat } from './tools/tool-format.js';
+import { isEnforcedToolChoice, toolChoiceGuided, toolPlanOf, type ToolPlan } from './tools/tool-request.js';
 
 /** One prompt to run: text to encode, ids given by the client, or chat messages to template. */
 export type PromptInput =
@@ -35,6 +37,13 @@ export interface GenerationPlan {
   returnTokenIds: boolean;
   /** The request parameter guided decoding came from (sampling.guided), for a late 400. */
   guidedParam?: string;
+  /** Chat: the request's tools, checked (undefined: none). */
+  tools?: ToolPlan;
+  /**
+   * Chat with tools: the format the output is parsed in for tool calls (set by applyToolFormat;
+   * undefined: the output is not parsed: no tools, tool_choice none, or another guided field).
+   */
+  toolCallFormat?: ToolCallFormat;
 }
 
 /** vLLM's and OpenAI's default for /v1/completions. */
@@ -63,14 +72,22 @@ export function planChat(dto: ChatCompletionRequestDto): GenerationPlan {
   if (dto.top_logprobs !== undefined && !dto.logprobs) {
     throw OpenAIError.badRequest('top_logprobs needs logprobs: true', 'top_logprobs');
   }
+  const tools = toolPlanOf(dto);
+  const base = common(dto);
+  if (base.sampling.guided && isEnforcedToolChoice(tools)) {
+    throw OpenAIError.badRequest(`tool_choice "required" or a named function cannot be combined with ${base.guidedParam}: both constrain the whole output`, 'tool_choice');
+  }
   return {
-    ...common(dto),
+    ...base,
     kind: 'chat',
+    ...(tools ? { tools } : {}),
     prompts: [
       {
         kind: 'chat',
         messages: dto.messages,
-        tools: dto.tools,
+        // tool_choice none: the model is not told about the tools (earlier calls and results in
+        // messages still render).
+        tools: tools && tools.choice.kind !== 'none' ? [...tools.tools] : undefined,
         addGenerationPrompt: dto.add_generation_prompt ?? true,
         chatTemplate: dto.chat_template,
         templateKwargs: dto.chat_template_kwargs,
@@ -83,7 +100,34 @@ export function planChat(dto: ChatCompletionRequestDto): GenerationPlan {
   };
 }
 
-function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds'> {
+/**
+ * Fixes how a chat plan with tools handles calls, once the model's tool-call format is known
+ * (the tool_call_parser setting, or what the chat template shows): `auto` parses the output;
+ * `required` / a named function also constrain it with the format's grammar (sampling.guided).
+ * No format for a request that needs one is a 400. Nothing to do without tools, with
+ * tool_choice none, or with another guided field (response_format & co. shape the whole output,
+ * which is then not parsed for calls).
+ */
+export function applyToolFormat(plan: GenerationPlan, format: ToolCallFormat | undefined): void {
+  const tools = plan.tools;
+  if (!tools || tools.choice.kind === 'none' || plan.sampling.guided) return;
+  if (!format) {
+    throw OpenAIError.badRequest(
+      "tools need to know how the model writes tool calls, and its chat template shows no known format (Hermes <tool_call> or Llama 3.1 JSON); set tool_call_parser or pass a chat_template that renders tools",
+      'tools',
+    );
+  }
+  const guided = toolChoiceGuided(tools, format);
+  if (guided) {
+    if (plan.sampling.minTokens) throw OpenAIError.badRequest('min_tokens cannot be combined with tool_choice "required" or a named function (guided decoding)', 'min_tokens');
+    if (plan.sampling.ignoreEos) throw OpenAIError.badRequest('ignore_eos cannot be combined with tool_choice "required" or a named function (guided decoding)', 'ignore_eos');
+    plan.sampling = { ...plan.sampling, guided };
+    plan.guidedParam = 'tools';
+  }
+  plan.toolCallFormat = format;
+}
+
+function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds' | 'guidedParam'> {
   if (dto.min_tokens !== undefined && dto.max_tokens !== undefined && dto.min_tokens > dto.max_tokens) {
     throw OpenAIError.badRequest(`min_tokens (${dto.min_tokens}) must not exceed max_tokens (${dto.max_tokens})`, 'min_tokens');
   }

@@ -9,3 +9,4 @@ export * from './response-shapes.js';
 export * from './guided-request.js';
 export * from './dto/dto-json-schema.js';
 export * from './openapi-document.js';
+export * from './tools/index.js';

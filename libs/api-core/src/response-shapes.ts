@@ -16,8 +16,36 @@ export function usage(promptTokens: number, completionTokens: number, cachedToke
   return u;
 }
 
-/** OpenAI finish reasons: ours map 1:1 except `error`/`abort`, which never reach a finished choice. */
-export type OpenAIFinishReason = 'stop' | 'length' | null;
+/**
+ * OpenAI finish reasons: ours map 1:1 except `error`/`abort`, which never reach a finished
+ * choice; `tool_calls` is a chat choice that stopped after making calls.
+ */
+export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls' | null;
+
+/** A tool call in a chat message. */
+export interface ChatToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A tool call in a stream chunk's delta: each call comes whole, in one delta. */
+export interface ChatToolCallDelta extends ChatToolCall {
+  index: number;
+}
+
+export interface ChatMessage {
+  role: 'assistant';
+  /** null when the message only calls tools. */
+  content: string | null;
+  tool_calls?: ChatToolCall[];
+}
+
+export interface ChatDelta {
+  role?: 'assistant';
+  content?: string;
+  tool_calls?: ChatToolCallDelta[];
+}
 
 export interface CompletionLogprobs {
   tokens: string[];
@@ -75,11 +103,11 @@ export function completionChunk(h: ResponseHeader, index: number, text: string, 
   return { id: h.id, object: 'text_completion' as const, created: h.created, model: h.model, choices: [{ index, text, logprobs, finish_reason: finishReason, stop_reason: stopReason }] };
 }
 
-export function chatResponse(h: ResponseHeader, choices: { index: number; message: { role: 'assistant'; content: string }; logprobs: { content: ChatLogprobEntry[] } | null; finish_reason: OpenAIFinishReason; stop_reason: string | number | null }[], u: Usage) {
+export function chatResponse(h: ResponseHeader, choices: { index: number; message: ChatMessage; logprobs: { content: ChatLogprobEntry[] } | null; finish_reason: OpenAIFinishReason; stop_reason: string | number | null }[], u: Usage) {
   return { id: h.id, object: 'chat.completion' as const, created: h.created, model: h.model, choices, usage: u };
 }
 
-export function chatChunk(h: ResponseHeader, index: number, delta: { role?: 'assistant'; content?: string }, logprobs: { content: ChatLogprobEntry[] } | null, finishReason: OpenAIFinishReason, stopReason: string | number | null = null) {
+export function chatChunk(h: ResponseHeader, index: number, delta: ChatDelta, logprobs: { content: ChatLogprobEntry[] } | null, finishReason: OpenAIFinishReason, stopReason: string | number | null = null) {
   return { id: h.id, object: 'chat.completion.chunk' as const, created: h.created, model: h.model, choices: [{ index, delta, logprobs, finish_reason: finishReason, stop_reason: stopReason }] };
 }
 

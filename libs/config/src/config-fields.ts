@@ -1,5 +1,5 @@
 import {
-  BLOCK_SIZES, SIM_PROFILE_NAMES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, type ConfigKey,
+  BLOCK_SIZES, SIM_PROFILE_NAMES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, TOOL_CALL_PARSERS, type ConfigKey,
 } from './deepinfer-config.js';
 
 export type FieldKind = 'string' | 'int' | 'number' | 'boolean' | 'enum' | 'int-enum';
@@ -65,6 +65,7 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   port: port('Port of the OpenAI-compatible API'),
   apiKey: { kind: 'string', optional: true, secret: true, allowed: 'a non-empty string', description: 'Require this Bearer key on API requests' },
   rejectUnknownFields: { kind: 'boolean', allowed: 'true or false', description: "Refuse request fields the API does not know with a 400 (OpenAI's behaviour); false: run the request and warn once per field name (vLLM's)" },
+  toolCallParser: { kind: 'enum', choices: TOOL_CALL_PARSERS, allowed: choice(TOOL_CALL_PARSERS), description: "How tool calls are written in the model's text, for chat requests with tools: hermes (<tool_call>{...}</tool_call>: Hermes, Qwen 2.5/3), llama3_json ({\"name\": ..., \"parameters\": ...}: Llama 3.1+); auto = the one the chat template shows" },
   adminKey: { kind: 'string', optional: true, secret: true, allowed: 'a non-empty string', description: 'Require this Bearer key on admin routes' },
   apiAdminPort: port('Admin HTTP port of the api service'),
   tokenizerAdminPort: port('Admin HTTP port of the tokenizer service'),

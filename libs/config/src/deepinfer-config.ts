@@ -8,6 +8,8 @@ export const DTYPE_ALIASES: Readonly<Record<string, string>> = { half: 'float16'
 export const CUDA_PREFILL_ATTNS = ['mma', 'fma'] as const;
 export const CUDA_DECODE_ATTNS = ['mma', 'tiled', 'warp'] as const;
 export const CUDA_GEMMS = ['auto', 'cublas', 'fallback'] as const;
+/** How the api reads tool calls in the model's text (libs/api-core/src/tools); auto: from the chat template. */
+export const TOOL_CALL_PARSERS = ['auto', 'llama3_json', 'hermes'] as const;
 /** `sim`: the simulated GPU (libs/sim-device), a measuring instrument, never a real engine. */
 export const DEVICES = ['auto', 'cuda', 'cpu', 'sim'] as const;
 /** The simulated cards (libs/sim-device's SIM_PROFILE_NAMES; a test keeps the two lists equal). */
@@ -98,6 +100,8 @@ export class DeepInferConfig {
   @IsOptional() @IsString() @MinLength(1) apiKey?: string = undefined;
   /** Answer 400 to request fields the API does not know (OpenAI's behaviour) instead of warning and ignoring them (vLLM's). */
   @IsBoolean() rejectUnknownFields = false;
+  /** The tool-call format the api parses and enforces (vLLM's --tool-call-parser); auto: the one the chat template shows. */
+  @IsIn(TOOL_CALL_PARSERS) toolCallParser: (typeof TOOL_CALL_PARSERS)[number] = 'auto';
   /** When set, admin routes need `Authorization: Bearer <admin_key>`. */
   @IsOptional() @IsString() @MinLength(1) adminKey?: string = undefined;
   /** Admin HTTP ports, one per service (health, metrics, service-specific views). */

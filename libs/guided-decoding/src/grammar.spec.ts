@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { GuidedDecoding } from '@deepinfer/contracts';
-import { checkGuidedGrammar, GuidedGrammars, vocabularyFromTokenizerJson, type GuideMatcher } from './grammar.js';
+import { checkGuidedGrammar, GuidedGrammars, layoutStructuralTag, vocabularyFromTokenizerJson, type GuideMatcher } from './grammar.js';
 import { prepareJsonSchema } from './json-schema-check.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -95,6 +95,31 @@ describe('GuidedGrammars on the stories260k vocabulary (512 sentencepiece tokens
       const c = await walk(await grammars.matcher({ kind: 'choice', choices: ['yes', 'no', 'Once upon'] }), 2, seed);
       expect(['yes', 'no', 'Once upon']).toContain(storiesText(c.ids));
     }
+  });
+
+  it('structural tags (tool calls): JSON inside is laid out as json_schema output, and validates', async () => {
+    const params = { type: 'object', properties: { n: { type: 'integer', minimum: 0, maximum: 99 }, w: { type: 'string', enum: ['a b', 'c'] } }, required: ['n', 'w'], additionalProperties: false };
+    const tag = { type: 'structural_tag', format: { type: 'tags_with_separator', separator: '\n', at_least_one: true, stop_after_first: false, tags: [{ type: 'tag', begin: '<call>', content: { type: 'json_schema', json_schema: params }, end: '</call>' }] } };
+    const laid = (await layoutStructuralTag(tag)) as { format: { tags: { content: { type: string; grammar: string } }[] } };
+    expect(laid.format.tags[0]!.content.type).toBe('grammar');
+    // The object's rule has fixed separators (xgrammar's own structural-tag JSON has [ \n\t]* between tokens).
+    expect(laid.format.tags[0]!.content.grammar).toMatch(/^root ::= "\{" "" /m);
+    expect(laid.format.tags[0]!.content.grammar).not.toMatch(/^root.*\[ \\n\\t\]/m);
+    const spec: GuidedDecoding = { kind: 'structural_tag', tag: JSON.stringify(tag) };
+    await checkGuidedGrammar(spec);
+    let calls = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const { ids, stopped } = await walk(await grammars.matcher(spec), 2, seed, 600);
+      if (!stopped) continue;
+      for (const part of storiesText(ids).split('\n')) {
+        const m = /^<call>(.*)<\/call>$/.exec(part);
+        if (!m) throw new Error(`not a call: ${JSON.stringify(part)}`);
+        expect(m[1]).toMatch(/^\{"n": \d+, "w": "(a b|c)"\}$/);
+        if (!ajv.validate(params, JSON.parse(m[1]!))) throw new Error(ajv.errorsText());
+        calls++;
+      }
+    }
+    expect(calls).toBeGreaterThan(0);
   });
 
   it('a resumed matcher continues where the outputs left it; a terminated one allows only the stop tokens', async () => {

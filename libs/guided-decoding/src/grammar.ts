@@ -30,11 +30,43 @@ export function structuralTagOf(spec: GuidedDecoding): unknown {
 }
 
 /**
+ * A structural tag with every `json_schema` format inside it replaced by a `grammar` format: the
+ * EBNF xgrammar's JSON-schema converter makes in our JSON_LAYOUT, strict. xgrammar's own
+ * structural-tag JSON uses free whitespace (`[ \n\t]*` between tokens), which a model that cannot
+ * write JSON would wander in; this keeps tool-call arguments in the same layout as json_schema
+ * output.
+ */
+export async function layoutStructuralTag(tag: unknown): Promise<unknown> {
+  const xg = await loadXGrammar();
+  const walk = async (node: unknown): Promise<unknown> => {
+    if (Array.isArray(node)) return Promise.all(node.map(walk));
+    if (typeof node !== 'object' || node === null) return node;
+    const o = node as Record<string, unknown>;
+    if (o['type'] === 'json_schema' && 'json_schema' in o) {
+      const schema = typeof o['json_schema'] === 'string' ? o['json_schema'] : JSON.stringify(o['json_schema']);
+      const grammar = await withCapturedAbort(() => xg.Testings._jsonSchemaToEBNF(schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, true));
+      return { type: 'grammar', grammar };
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(o)) out[k] = await walk(v);
+    return out;
+  };
+  return walk(tag);
+}
+
+/** The xgrammar structural tag of a spec, with JSON laid out as everywhere else (layoutStructuralTag). */
+async function structuralTagFor(spec: GuidedDecoding): Promise<unknown> {
+  const tag = structuralTagOf(spec);
+  return spec.kind === 'structural_tag' ? layoutStructuralTag(tag) : tag;
+}
+
+/**
  * Compiles `spec` without a vocabulary, only to find out whether xgrammar accepts it (the api's
  * last check before a 400): resolves, or rejects with xgrammar's own message.
  */
 export async function checkGuidedGrammar(spec: GuidedDecoding): Promise<void> {
   const xg = await loadXGrammar();
+  const tag = spec.kind === 'json_object' || spec.kind === 'json_schema' ? undefined : await structuralTagFor(spec);
   const grammar = await withCapturedAbort(() => {
     switch (spec.kind) {
       case 'json_object':
@@ -42,7 +74,7 @@ export async function checkGuidedGrammar(spec: GuidedDecoding): Promise<void> {
       case 'json_schema':
         return xg.Grammar.fromJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
       default:
-        return xg.Grammar.fromStructuralTag(structuralTagOf(spec));
+        return xg.Grammar.fromStructuralTag(tag);
     }
   });
   grammar.dispose();
@@ -158,6 +190,22 @@ export function controlFreeMask(vocab: GuidedVocabulary, stopTokenIds: readonly 
 }
 
 /**
+ * controlFreeMask plus the tokens that are only newlines: the mask structural tags (tool calls)
+ * are intersected with. Their fixed text has newlines between the JSON parts (Hermes's
+ * `<tool_call>\n{…}\n</tool_call>`, and `\n` between calls), which must stay reachable where
+ * they compete with other tokens (after `</tool_call>`: another call or the end); JSON strings
+ * inside still get no raw control character but `\n` (the grammar itself refuses it there).
+ */
+export function toolCallMask(vocab: GuidedVocabulary, stopTokenIds: readonly number[]): Uint32Array {
+  const mask = controlFreeMask(vocab, stopTokenIds);
+  vocab.encodedVocab.forEach((piece, id) => {
+    const b = tokenBytes(piece, vocab.vocabType);
+    if (b.length > 0 && b.every((x) => x === 0x0a)) mask[id >>> 5]! |= 1 << (id & 31);
+  });
+  return mask;
+}
+
+/**
  * UTF-8's second-byte ranges after the lead bytes where not every continuation byte is valid
  * (overlong forms, surrogates, beyond U+10FFFF). xgrammar accepts any continuation there, which
  * would decode to U+FFFD; JSON masks also ban tokens starting outside the valid range.
@@ -267,6 +315,7 @@ export class GuidedGrammars {
     readonly vocabSize: number,
     readonly stopTokenIds: readonly number[],
     private readonly jsonRestrict: { always: Uint32Array; afterLead: Map<number, Uint32Array>; bytes: (id: number) => Uint8Array },
+    private readonly toolCallRestrict: { always: Uint32Array; afterLead: Map<number, Uint32Array>; bytes: (id: number) => Uint8Array },
     options: GuidedGrammarsOptions,
   ) {
     this.cacheSize = options.cacheSize ?? 64;
@@ -279,8 +328,11 @@ export class GuidedGrammars {
     const info = await withCapturedAbort(() => xg.TokenizerInfo.createTokenizerInfo(vocab.encodedVocab, vocab.vocabType, false, vocabSize, [...stopTokenIds]));
     const compiler = await xg.GrammarCompiler.createGrammarCompiler(info, false);
     const bytes = vocab.encodedVocab.map((p) => tokenBytes(p, vocab.vocabType));
-    const restrict = { always: controlFreeMask(vocab, stopTokenIds), afterLead: utf8SecondByteMasks(vocab), bytes: (id: number) => bytes[id] ?? new Uint8Array(0) };
-    return new GuidedGrammars(compiler, info, vocabSize, stopTokenIds, restrict, options);
+    const afterLead = utf8SecondByteMasks(vocab);
+    const bytesOf = (id: number) => bytes[id] ?? new Uint8Array(0);
+    const restrict = { always: controlFreeMask(vocab, stopTokenIds), afterLead, bytes: bytesOf };
+    const toolRestrict = { always: toolCallMask(vocab, stopTokenIds), afterLead, bytes: bytesOf };
+    return new GuidedGrammars(compiler, info, vocabSize, stopTokenIds, restrict, toolRestrict, options);
   }
 
   /** Compiles (or finds in the cache) the grammar of `spec`. */
@@ -292,16 +344,19 @@ export class GuidedGrammars {
       this.cache.set(key, hit);
       return hit;
     }
-    const compiled = withCapturedAbort(() => {
-      switch (spec.kind) {
-        case 'json_object':
-          return this.compiler.compileJSONSchema(JSON_OBJECT_SCHEMA, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, false);
-        case 'json_schema':
-          return this.compiler.compileJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
-        default:
-          return this.compiler.compileStructuralTag(structuralTagOf(spec));
-      }
-    });
+    const compiled = (async () => {
+      const tag = spec.kind === 'json_object' || spec.kind === 'json_schema' ? undefined : await structuralTagFor(spec);
+      return withCapturedAbort(() => {
+        switch (spec.kind) {
+          case 'json_object':
+            return this.compiler.compileJSONSchema(JSON_OBJECT_SCHEMA, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, false);
+          case 'json_schema':
+            return this.compiler.compileJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
+          default:
+            return this.compiler.compileStructuralTag(tag);
+        }
+      });
+    })();
     this.cache.set(key, compiled);
     compiled.catch(() => this.cache.delete(key));
     while (this.cache.size > this.cacheSize) {
@@ -323,7 +378,7 @@ export class GuidedGrammars {
       await xg.GrammarMatcher.createGrammarMatcher(compiled, [...this.stopTokenIds], false),
       this.stopTokenIds,
       Math.ceil(this.vocabSize / 32),
-      json ? this.jsonRestrict : undefined,
+      json ? this.jsonRestrict : spec.kind === 'structural_tag' ? this.toolCallRestrict : undefined,
     );
     for (const t of outputTokenIds) {
       if (!m.accept(t)) throw new Error(`guided decoding: output token ${t} does not follow the grammar`);

@@ -54,6 +54,8 @@ export interface XGrammar {
   };
   Testings: {
     isGrammarAcceptString(grammar: XgGrammar, input: string, debugPrint?: boolean): Promise<boolean>;
+    /** xgrammar's JSON-schema converter (the EBNF compileJSONSchema compiles); its name says "for tests", its output is the real one. */
+    _jsonSchemaToEBNF(schema: string, anyWhitespace?: boolean, indent?: number, separators?: [string, string], strictMode?: boolean): Promise<string>;
   };
 }
 

@@ -140,6 +140,11 @@ export class ModelTokenizer {
     return this.templates.size > 0;
   }
 
+  /** The source of the template a chat request without a template of its own renders with; null: none (or several and no default). */
+  get defaultChatTemplate(): string | null {
+    return (this.templates.get(DEFAULT_CHAT_TEMPLATE_NAME) ?? (this.templates.size === 1 ? [...this.templates.values()][0] : undefined))?.source ?? null;
+  }
+
   /** Whether `encode` adds a BOS by default. */
   get addsBosToken(): boolean {
     if (this.bosToken === null) return false;

