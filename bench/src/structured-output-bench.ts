@@ -2,10 +2,12 @@
 // whole stack, at concurrency 1 and 64, plus the grammar mask time per token.
 //
 //   npm run build && node bench/dist/structured-output-bench.js [--concurrency 1,64]
-//       [--max-tokens 128] [--requests N]
+//       [--max-tokens 128] [--requests N] [--device sim [--sim-profile rtx5090]]
 //
 // It starts its own stack (`deepinfer serve`, the configured engine: the CPU backend on the
-// bundled stories260k model by default). Free decoding runs exactly max_tokens tokens per request
+// bundled stories260k model by default; with --device sim, the simulated GPU at the card's step
+// times on Llama-3.1-8B's shape with the Llama 3 tokenizer, whose sampler honours the masks, so
+// the ratio is the one the stack would show at GPU pace). Free decoding runs exactly max_tokens tokens per request
 // (ignore_eos); two constrained workloads: `{"story": <string>}` (the model may close the string
 // and finish early: tokens per request are reported) and `{"story": <string of ≥ 4000 chars>}`,
 // which runs exactly max_tokens tokens but is xgrammar's costly case (a long repetition count).
@@ -13,39 +15,43 @@
 // Mask time per token is measured in this process with the executor's own code (GuidedGrammars,
 // GuideMatcher.nextMask + accept) for the same schema on the stories260k vocabulary (512 ids) and
 // on Llama 3's (128,256 ids): what one guided sequence adds to a step on this machine.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuidedGrammars, prepareJsonSchema, vocabularyFromTokenizerJson } from '@deepinfer/guided-decoding';
-import { getFreePort, waitFor } from '@deepinfer/testing';
+import { LLAMA_31_8B_DIMS, writeModelShape } from '@deepinfer/testing';
+import { runClosedLoop } from './closed-loop.js';
+import { markdownTable } from './report-table.js';
 import { streamCompletion } from './sse-client.js';
+import { startStack } from './stack-process.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCHEMA = { type: 'object', properties: { story: { type: 'string' } }, required: ['story'], additionalProperties: false };
 const LONG_SCHEMA = { type: 'object', properties: { story: { type: 'string', minLength: 4000 } }, required: ['story'], additionalProperties: false };
 
-function parseArgs(argv: string[]): { concurrency: number[]; maxTokens: number; requests?: number } {
-  const opts: { concurrency: number[]; maxTokens: number; requests?: number } = { concurrency: [1, 64], maxTokens: 128 };
+interface Options {
+  concurrency: number[];
+  maxTokens: number;
+  requests?: number;
+  device?: 'sim';
+  simProfile: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { concurrency: [1, 64], maxTokens: 128, simProfile: 'rtx5090' };
   for (let i = 0; i < argv.length; i += 2) {
     const v = argv[i + 1]!;
     if (argv[i] === '--concurrency') opts.concurrency = v.split(',').map(Number);
     else if (argv[i] === '--max-tokens') opts.maxTokens = Number(v);
     else if (argv[i] === '--requests') opts.requests = Number(v);
+    else if (argv[i] === '--device') {
+      if (v !== 'sim') throw new Error('--device: only sim (the default stack uses the configured engine)');
+      opts.device = 'sim';
+    } else if (argv[i] === '--sim-profile') opts.simProfile = v;
+    else throw new Error(`unknown option ${argv[i]}`);
   }
   return opts;
-}
-
-async function startStack(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await getFreePort();
-  const nats = await getFreePort();
-  const admin = await Promise.all([0, 1, 2, 3].map(() => getFreePort()));
-  const args = [path.join(repo, 'bin/deepinfer.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--nats-url', `nats://127.0.0.1:${nats}`, '--log-level', 'warn',
-    ...['api', 'tokenizer', 'scheduler', 'executor'].flatMap((s, i) => [`--${s}-admin-port`, String(admin[i])])];
-  const child = spawn(process.execPath, args, { cwd: repo, stdio: ['ignore', 'inherit', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('the stack', async () => (await fetch(`${url}/health`).catch(() => undefined))?.status === 200, 120000, 250);
-  return { url, child };
 }
 
 /** Mask time per token (µs) for SCHEMA over a vocabulary, following the first allowed non-stop token. */
@@ -98,7 +104,13 @@ async function main(): Promise<void> {
     masks.push([`Llama 3 (128,256), ${label}`, await maskTime(schema, LLAMA, 128256, [128001, 128009], 500)]);
   }
 
-  const { url, child } = await startStack();
+  // Llama-3.1-8B's config.json and the Llama 3 tokenizer, no weights: all the simulator needs.
+  const simArgs = opts.device === 'sim'
+    ? ['--device', 'sim', '--sim-profile', opts.simProfile, '--max-num-batched-tokens', '8192',
+       '--model', writeModelShape({ architecture: 'llama', dims: LLAMA_31_8B_DIMS, directory: fs.mkdtempSync(path.join(os.tmpdir(), 'deepinfer-llama-3.1-8b-shape-')) })]
+    : [];
+  const stack = await startStack(simArgs);
+  const url = stack.url;
   try {
     const prompts = Array.from({ length: 256 }, (_, i) => `Once upon a time, there was a ${['little', 'big', 'happy', 'sad'][i % 4]} ${['girl', 'boy', 'dog', 'cat'][Math.floor(i / 4) % 4]} number ${i}`);
     const bodies = {
@@ -113,22 +125,9 @@ async function main(): Promise<void> {
       const n = opts.requests ?? Math.max(8, concurrency * 2);
       const result: Record<string, { tps: number; tokens: number; failed: number }> = {};
       for (const kind of ['free', 'constrained', 'long', 'free', 'constrained', 'long'] as const) {
-        let next = 0;
-        let tokens = 0;
-        let failed = 0;
-        const started = performance.now();
-        await Promise.all(
-          Array.from({ length: concurrency }, async () => {
-            while (next < n) {
-              const t = await streamCompletion(url, bodies[kind](prompts[next++ % prompts.length]!));
-              if (!t.ok) failed++;
-              tokens += t.numTokens;
-            }
-          }),
-        );
-        const tps = tokens / ((performance.now() - started) / 1000);
+        const run = await runClosedLoop(url, concurrency, n, (i) => bodies[kind](prompts[i % prompts.length]!));
         // Two rounds each, alternating; keep the better of each (the machine is shared).
-        if (!result[kind] || tps > result[kind].tps) result[kind] = { tps, tokens, failed };
+        if (!result[kind] || run.outputTokensPerS > result[kind].tps) result[kind] = { tps: run.outputTokensPerS, tokens: run.outputTokens, failed: run.numFailed };
       }
       const f = result['free']!;
       for (const [label, kind] of [['{"story": string}', 'constrained'], ['{"story": string ≥ 4000}', 'long']] as const) {
@@ -136,13 +135,14 @@ async function main(): Promise<void> {
         rows.push([String(concurrency), label, String(n), f.tps.toFixed(0), c.tps.toFixed(0), (c.tps / f.tps).toFixed(2), `${(f.tokens / n).toFixed(0)} / ${(c.tokens / n).toFixed(0)}`, `${f.failed} / ${c.failed}`]);
       }
     }
-    const table = (head: string[], body: string[][]) => [head, head.map(() => '---'), ...body].map((r) => `| ${r.join(' | ')} |`).join('\n');
-    console.log(table(['concurrency', 'schema', 'requests', 'free tok/s', 'constrained tok/s', 'ratio', 'tokens/request (free / constrained)', 'failed'], rows));
+    const what = opts.device === 'sim' ? `the simulated ${opts.simProfile}, Llama-3.1-8B's shape, Llama 3 tokenizer` : 'the configured engine (CPU backend, stories260k by default)';
+    console.log(`\nConstrained vs free decoding through the stack on ${what}; ${opts.maxTokens} tokens per request, greedy\n`);
+    console.log(markdownTable(['concurrency', 'schema', 'requests', 'free tok/s', 'constrained tok/s', 'ratio', 'tokens/request (free / constrained)', 'failed'], rows));
     console.log();
-    console.log(table(['vocabulary, schema', 'mask time per token p50', 'mean', 'p99', 'token tables + compile + matcher'],
+    console.log(markdownTable(['vocabulary, schema', 'mask time per token p50', 'mean', 'p99', 'token tables + compile + matcher'],
       masks.map(([label, m]) => [label, `${m.p50.toFixed(0)} µs`, `${m.mean.toFixed(0)} µs`, `${m.p99.toFixed(0)} µs`, `${m.setupMs.toFixed(0)} ms`])));
   } finally {
-    child.kill('SIGINT');
+    await stack.stop();
   }
 }
 
