@@ -118,6 +118,46 @@ TEST(matmul_blocked_panels_are_bit_identical) {
   }
 }
 
+// FP8 panels: matmul_packed dequantizes in blocks into f32 panels, so a one-hot A reads back
+// every weight: each E4M3 byte times its row's scale, exactly as the table and one f32 rounding
+// give it (subnormal bytes included), on every instruction set, with blocked k-scales.
+TEST(fp8_panels_dequantize_exactly) {
+  const int K = 256, N = 20;  // two panels, the second partial
+  std::vector<uint8_t> bytes(static_cast<size_t>(2) * K * kPanel, 0);
+  std::vector<float> scales(static_cast<size_t>(2) * kPanel * 2, 0.f);  // two k-blocks of 128
+  const float* table = e4m3_table();
+  for (int n = 0; n < N; ++n) {
+    for (int b = 0; b < 2; ++b) scales[static_cast<size_t>(n) * 2 + b] = 0.001f * static_cast<float>(n + 1) * (b + 1) + 3e-5f;
+    for (int k = 0; k < K; ++k) {
+      uint8_t v = static_cast<uint8_t>((k + 37 * n) & 0xff);
+      if ((v & 0x7f) == 0x7f) v = 0x01;  // no NaN bytes
+      bytes[(static_cast<size_t>(n / kPanel) * K + k) * kPanel + n % kPanel] = v;
+    }
+  }
+  PackedMatrix W;
+  W.n = N;
+  W.k = K;
+  W.q8 = bytes.data();
+  W.q8_scales = scales.data();
+  W.q8_kblock = 128;
+  std::vector<float> A(static_cast<size_t>(K) * K, 0.f);
+  for (int k = 0; k < K; ++k) A[static_cast<size_t>(k) * K + k] = 1.f;
+  for (const KernelTable* kt : {&scalar_kernels(), avx2_kernels(), avx512_kernels()}) {
+    if (kt == nullptr) continue;
+    std::vector<float> C(static_cast<size_t>(K) * N, -1.f);
+    matmul_packed(*kt, A.data(), K, K, W, 0, W.num_panels(), C.data(), N, false);
+    int bad = 0;
+    for (int k = 0; k < K; ++k) {
+      for (int n = 0; n < N; ++n) {
+        const uint8_t v = bytes[(static_cast<size_t>(n / kPanel) * K + k) * kPanel + n % kPanel];
+        const float want = table[v] * scales[static_cast<size_t>(n) * 2 + k / 128];
+        bad += C[static_cast<size_t>(k) * N + n] != want;
+      }
+    }
+    CHECK_MSG(bad == 0, "%s: %d of %d weights differ from table x scale", kt->name, bad, K * N);
+  }
+}
+
 TEST(attention_kernels_agree) {
   for (int hd : {8, 16, 24, 64, 72, 128, 6}) {
     const size_t stride = static_cast<size_t>(hd) * 3 + 8;  // rows of a [slot][kv heads][hd] cache

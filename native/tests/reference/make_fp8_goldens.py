@@ -241,7 +241,47 @@ def compressed_tensors(strategy, ignore):
     }
 
 
+def write_bench_model(out, dims, seed=21):
+    """A larger FP8 model for deepinfer-bench (no golden: the float64 forward would take long):
+    compressed-tensors, per-channel scales, F32 elsewhere, tied embeddings."""
+    rng = np.random.default_rng(seed)
+    D, I, L, H, Hkv, V = dims
+    hd = D // H
+    cfg = {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": I,
+        "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": Hkv, "vocab_size": V,
+        "max_position_embeddings": 1024, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
+        "hidden_act": "silu", "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2,
+        "torch_dtype": "float32", "quantization_config": compressed_tensors("channel", ["lm_head"]),
+    }
+    tensors = []
+    f32 = lambda name, v: tensors.append((name, "F32", v.shape, v.astype(np.float32).tobytes()))
+    f32("model.embed_tokens.weight", rng.standard_normal((V, D)) * 0.02)
+    for l in range(L):
+        p = f"model.layers.{l}."
+        f32(p + "input_layernorm.weight", np.ones(D))
+        f32(p + "post_attention_layernorm.weight", np.ones(D))
+        for proj, (n, k) in [("self_attn.q_proj", (H * hd, D)), ("self_attn.k_proj", (Hkv * hd, D)),
+                             ("self_attn.v_proj", (Hkv * hd, D)), ("self_attn.o_proj", (D, H * hd)),
+                             ("mlp.gate_proj", (I, D)), ("mlp.up_proj", (I, D)), ("mlp.down_proj", (D, I))]:
+            # Random finite E4M3 bytes of moderate magnitude, and per-row scales ~ 1/sqrt(k).
+            q = rng.choice(FINITE[(np.abs(E4M3[FINITE]) <= 8) & (np.abs(E4M3[FINITE]) >= 0.25)], size=(n, k)).astype(np.uint8)
+            tensors.append((p + proj + ".weight", "F8_E4M3", (n, k), q.tobytes()))
+            tensors.append((p + proj + ".weight_scale", "F32", (n, 1), np.full((n, 1), 0.5 / np.sqrt(k), np.float32).tobytes()))
+    f32("model.norm.weight", np.ones(D))
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors)
+    print(f"{out}: FP8 bench model {dims}")
+
+
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--bench-model":
+        # llama2.c stories110M's shape, as deepinfer-bench's own f32 model: the same work in FP8.
+        write_bench_model(sys.argv[2], (768, 2048, 12, 12, 12, 32000))
+        sys.exit(0)
     build("llama_fp8_channel", 11, (64, 128, 2, 4, 2, 128), "BF16", compressed_tensors("channel", ["lm_head"]),
           channel_scales, "_scale", "BF16", tie=False, quantize_lm_head=False)
     build("llama_fp8_tensor", 12, (32, 64, 2, 4, 1, 96), "F32", compressed_tensors("tensor", []),
