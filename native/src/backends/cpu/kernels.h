@@ -44,6 +44,13 @@ struct KernelTable {
   // Writes only columns n < W.n.
   void (*matmul)(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
                  bool accumulate);
+  // The same for FP8 panels (W.q8), converting the bytes in registers: for few tokens (decode),
+  // where dequantizing into a buffer first would cost more than the weights' own bytes. Each
+  // weight is e4m3(byte) * scale rounded to f32 and each output one fma chain over k in order,
+  // so the result is bit-identical to matmul over the dequantized f32 panels (matmul_packed
+  // picks either by token count).
+  void (*matmul_q8)(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
+                    bool accumulate);
   float (*dot)(const float* a, const float* b, int n);
   void (*axpy)(float a, const float* x, float* y, int n);  // y += a * x
   void (*scale)(float* y, float a, int n);                 // y *= a

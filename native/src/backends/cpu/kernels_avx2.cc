@@ -21,6 +21,13 @@ struct V {
   static void storeu(float* p, reg v) { _mm256_storeu_ps(p, v); }
   static reg bcast(float x) { return _mm256_set1_ps(x); }
   static reg zero() { return _mm256_setzero_ps(); }
+  // 8 E4M3 bytes as their exact f32 values (kernels_simd.inc, e4m3_bits).
+  static reg load_e4m3(const uint8_t* p) {
+    const __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x80)), 24);
+    const __m256i mag = _mm256_slli_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x7f)), 20);
+    return _mm256_mul_ps(_mm256_castsi256_ps(_mm256_or_si256(sign, mag)), _mm256_set1_ps(0x1p120f));
+  }
   static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
@@ -60,7 +67,7 @@ struct V {
 
 #include "backends/cpu/kernels_simd.inc"
 
-const KernelTable kTable = {"avx2", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
+const KernelTable kTable = {"avx2", matmul, matmul_q8, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
                              attn_scores, attn_accum};
 
 }  // namespace avx2

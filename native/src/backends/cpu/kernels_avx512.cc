@@ -24,6 +24,13 @@ struct V {
   static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
   static reg bcast(float x) { return _mm512_set1_ps(x); }
   static reg zero() { return _mm512_setzero_ps(); }
+  // 16 E4M3 bytes as their exact f32 values (kernels_simd.inc, e4m3_bits).
+  static reg load_e4m3(const uint8_t* p) {
+    const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m512i sign = _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(0x80)), 24);
+    const __m512i mag = _mm512_slli_epi32(_mm512_and_si512(x, _mm512_set1_epi32(0x7f)), 20);
+    return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_or_si512(sign, mag)), _mm512_set1_ps(0x1p120f));
+  }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
@@ -65,7 +72,7 @@ struct V {
 
 #include "backends/cpu/kernels_simd.inc"
 
-const KernelTable kTable = {"avx512", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
+const KernelTable kTable = {"avx512", matmul, matmul_q8, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
                              attn_scores, attn_accum};
 
 }  // namespace avx512

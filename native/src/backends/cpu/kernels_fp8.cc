@@ -18,6 +18,9 @@ const float* e4m3_table() {
 
 namespace {
 
+/** Token counts up to which matmul_packed converts FP8 weights in registers (measured: docs/performance.md). */
+constexpr int kDirectFp8Tokens = 16;
+
 // A thread's dequantized panels, 64-byte aligned, grown on demand and kept for the next step.
 struct Scratch {
   float* p = nullptr;
@@ -61,6 +64,14 @@ void matmul_packed(const KernelTable& table, const float* A, int lda, int T, con
                    float* C, int ldc, bool accumulate) {
   if (W.q8 == nullptr) {
     table.matmul(A, lda, T, W, p0, p1, C, ldc, accumulate);
+    return;
+  }
+  // Few tokens (decode): convert in registers; each weight is then used T times, so a buffer's
+  // write and read (8 bytes per 1-byte weight) would cost more than the bytes themselves. Many
+  // tokens (prefill): dequantize into the buffer once and run the f32 kernel's larger tiles.
+  // Both give the same bits (kernels.h), so the choice never changes results.
+  if (T <= kDirectFp8Tokens) {
+    table.matmul_q8(A, lda, T, W, p0, p1, C, ldc, accumulate);
     return;
   }
   // About 256 KiB of f32 panels at a time (they stay in L2 while every token runs over them),

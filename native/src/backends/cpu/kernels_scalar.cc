@@ -30,6 +30,35 @@ void matmul(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p
   }
 }
 
+// FP8 panels, the same fma chain per output as matmul over the dequantized panels.
+void matmul_q8(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
+               bool accumulate) {
+  const int K = W.k, nkb = W.q8_kblocks();
+  for (int p = p0; p < p1; ++p) {
+    const uint8_t* wp = W.q8 + static_cast<size_t>(p) * K * kPanel;
+    const float* sp = W.q8_scales + static_cast<size_t>(p) * kPanel * nkb;
+    const int n0 = p * kPanel;
+    const int cols = W.n - n0 < kPanel ? W.n - n0 : kPanel;
+    for (int t = 0; t < T; ++t) {
+      const float* a = A + static_cast<size_t>(t) * lda;
+      float acc[kPanel] = {0};
+      for (int k = 0; k < K; ++k) {
+        const float ak = a[k];
+        const uint8_t* b = wp + static_cast<size_t>(k) * kPanel;
+        for (int j = 0; j < kPanel; ++j) {
+          const uint32_t bits = (static_cast<uint32_t>(b[j] & 0x80) << 24) | (static_cast<uint32_t>(b[j] & 0x7f) << 20);
+          float v;
+          std::memcpy(&v, &bits, 4);
+          const float w = (v * 0x1p120f) * sp[static_cast<size_t>(j) * nkb + k / W.q8_kblock];
+          acc[j] = std::fma(ak, w, acc[j]);
+        }
+      }
+      float* c = C + static_cast<size_t>(t) * ldc + n0;
+      for (int j = 0; j < cols; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
+    }
+  }
+}
+
 float dot(const float* a, const float* b, int n) {
   // Sequential sum: the SIMD paths use lane-parallel sums, so the paths agree to rounding
   // only (each path on its own is deterministic for a given n).
@@ -77,7 +106,7 @@ void attn_accum(const float* p, const float* v, size_t stride, int n, int hd, fl
   for (int j = 0; j < n; ++j) axpy(p[j], v + static_cast<size_t>(j) * stride, out, hd);
 }
 
-const KernelTable kTable = {"scalar", matmul, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
+const KernelTable kTable = {"scalar", matmul, matmul_q8, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
                             attn_scores, attn_accum};
 
 }  // namespace
