@@ -3,6 +3,7 @@ import { ApiMetrics } from './generation/api-metrics.js';
 import { DeltaRouter } from './generation/delta-router.js';
 import { GenerationService } from './generation/generation.service.js';
 import { PeerWatch } from './generation/peer-watch.js';
+import { ReplicaRouter } from './generation/replica-router.js';
 import { StackClient } from './generation/stack-client.js';
 import { ApiKeyGuard } from './http/api-key.guard.js';
 import { OpenAIController } from './http/openai.controller.js';
@@ -15,6 +16,6 @@ import { UtilityController } from './http/utility.controller.js';
  */
 @Module({
   controllers: [OpenAIController, UtilityController],
-  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, RequestBodyValidator],
+  providers: [StackClient, DeltaRouter, ReplicaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, RequestBodyValidator],
 })
 export class ApiModule {}

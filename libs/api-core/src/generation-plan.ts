@@ -35,6 +35,8 @@ export interface GenerationPlan {
   returnTokenIds: boolean;
   /** The request parameter guided decoding came from (sampling.guided), for a late 400. */
   guidedParam?: string;
+  /** OpenAI's end-user id: the router's session affinity key (router_session_affinity). */
+  user?: string;
 }
 
 /** vLLM's and OpenAI's default for /v1/completions. */
@@ -83,7 +85,7 @@ export function planChat(dto: ChatCompletionRequestDto): GenerationPlan {
   };
 }
 
-function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds'> {
+function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds' | 'user'> {
   if (dto.min_tokens !== undefined && dto.max_tokens !== undefined && dto.min_tokens > dto.max_tokens) {
     throw OpenAIError.badRequest(`min_tokens (${dto.min_tokens}) must not exceed max_tokens (${dto.max_tokens})`, 'min_tokens');
   }
@@ -96,6 +98,7 @@ function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' 
   }
   return {
     ...(guided ? { guidedParam: guidedParam(dto) } : {}),
+    ...(dto.user !== undefined ? { user: dto.user } : {}),
     n: dto.n ?? 1,
     stream: dto.stream ?? false,
     includeUsage: dto.stream_options?.include_usage ?? false,
