@@ -14,6 +14,7 @@ import { commandLineOf, startStack, type Stack } from './support/stack.js';
 interface ReplicaHealth {
   replicaId: string;
   status: string;
+  numRunning: number;
   numRoutedTotal: number;
 }
 interface SchedulerStats {
@@ -78,7 +79,8 @@ describe('scale-out: two replicas behind one api', () => {
     expect(hitRate).toBeGreaterThan(0.6);
     const metrics = await (await fetch(`http://127.0.0.1:${stack.adminPorts.api}/metrics`)).text();
     log.push(`  router decisions: ${[...metrics.matchAll(/deepinfer_router_decisions_total\{[^}]*reason="(\w+)"[^}]*\} (\d+)/g)].map((m) => `${m[1]} ${m[2]}`).join(', ')}`);
-    expect(Number(/deepinfer_router_decisions_total\{[^}]*reason="kv"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(6 * (perGroup - 1));
+    // Most follow-up turns went by overlap (a few may move on a loaded host: load outweighs overlap).
+    expect(Number(/deepinfer_router_decisions_total\{[^}]*reason="kv"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(6 * (perGroup - 1) - 4);
   });
 
   const MAX_TOKENS = 480;
@@ -113,7 +115,7 @@ describe('scale-out: two replicas behind one api', () => {
   const killUnderLoad = async (service: 'executor' | 'scheduler', newAfterMs: number) => {
     // Both replicas take streams (least load spreads them); the kill comes while they run.
     const outcomes = await openStreams(8);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('streams running on both replicas', async () => (await replicas()).every((r) => r.numRunning > 0), 5000, 20);
     const pid = pidOf(service, 'r1');
     expect(pid).toBeDefined();
     const killedAt = Date.now();

@@ -14,7 +14,7 @@ import { ExecutorMetrics } from './executor-metrics.js';
 
 /**
  * Re-registration period: the scheduler treats it as a heartbeat (it drops an executor silent for
- * DEFAULT_EXECUTOR_SILENCE_MS = 3.5 s) and finds us after it restarts.
+ * DEFAULT_EXECUTOR_SILENCE_MS = 10 s) and finds us after it restarts.
  */
 const REGISTER_INTERVAL_MS = 1000;
 

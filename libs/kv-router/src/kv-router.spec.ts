@@ -141,7 +141,7 @@ describe('KvRouter', () => {
   });
 
   it('keeps a user on one replica with session affinity, until that replica is gone', () => {
-    const router = new KvRouter({ policy: 'round_robin', sessionAffinity: true, clock });
+    const router = new KvRouter({ policy: 'round_robin', sessionAffinity: true, clock, silenceMs: 1500 });
     router.onStatus(status('r0'));
     router.onStatus(status('r1'));
     const first = router.route({ tokenIds: [1, 2, 3], user: 'alice' })!.replicaId;
@@ -207,7 +207,7 @@ describe('KvRouter', () => {
     expect(router.onStatus(status('r0', { kvEventSeq: cache.batcher.seq }))).toEqual({ resync: 'r0' });
 
     // A restarted scheduler (new instance id) starts the replica over.
-    expect(router.onStatus(status('r0', { schedulerInstanceId: 'sched-r0-b', kvEventSeq: 0 }))).toEqual({ joined: 'r0' });
+    expect(router.onStatus(status('r0', { schedulerInstanceId: 'sched-r0-b', kvEventSeq: 0 }))).toEqual({ joined: 'r0', lost: { replicaId: 'r0', schedulerInstanceId: 'sched-r0' } });
     expect(router.views()[0]).toMatchObject({ kvEventsInSync: true, numIndexedBlocks: 0 });
   });
 

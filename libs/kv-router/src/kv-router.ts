@@ -77,6 +77,11 @@ export interface RouterEffect {
   readonly resync?: string;
   /** A replica the router did not know before (first status, or a restarted scheduler). */
   readonly joined?: string;
+  /**
+   * A replica whose scheduler restarted (a new instance id): every request placed on the old
+   * instance is gone. `lostInstance` is that old scheduler instance.
+   */
+  readonly lost?: { readonly replicaId: string; readonly schedulerInstanceId: string };
 }
 
 interface Replica {
@@ -159,8 +164,10 @@ export class KvRouter {
   onStatus(status: ReplicaStatusMessage): RouterEffect {
     const now = this.clock();
     let replica = this.replicas.get(status.replicaId);
+    let lost: RouterEffect['lost'];
     if (replica && replica.status.schedulerInstanceId !== status.schedulerInstanceId) {
-      // Its scheduler restarted: whatever we knew of its cache is void.
+      // Its scheduler restarted: whatever we knew of its cache is void, its requests are gone.
+      lost = { replicaId: replica.replicaId, schedulerInstanceId: replica.status.schedulerInstanceId };
       this.drop(replica);
       replica = undefined;
     }
@@ -179,7 +186,7 @@ export class KvRouter {
       this.replicas.set(status.replicaId, replica);
       // An empty replica is in sync from seq 0 on; one that has events already needs the full set.
       if (status.kvEventSeq === 0) replica.inSync = true;
-      return status.kvEventSeq === 0 ? { joined: status.replicaId } : { joined: status.replicaId, resync: status.replicaId };
+      return { joined: status.replicaId, ...(status.kvEventSeq === 0 ? {} : { resync: status.replicaId }), ...(lost ? { lost } : {}) };
     }
     replica.status = status;
     replica.lastStatusAtMs = now;

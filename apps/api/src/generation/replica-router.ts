@@ -19,6 +19,8 @@ const ROUTED_SUBMIT_TIMEOUT_MS = 2000;
 /** A request sent to a replica and not finished: what its replica's death must undo. */
 interface Placed {
   readonly replicaId: string;
+  /** The scheduler instance that accepted it: a restarted scheduler knows none of the old one's. */
+  readonly schedulerInstanceId: string;
   readonly tokenizerInstanceId: string;
 }
 
@@ -102,14 +104,14 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
       if (!decision) {
         if (exclude.size > 0) throw new ProtocolError(ErrorCodes.unavailable, 'no replica can take the request (every one refused or has no executor); retry shortly');
         const reply = await this.stack.submit(message);
-        this.place(message, reply.replicaId);
+        this.place(message, reply);
         return reply;
       }
       this.decisions.inc({ reason: decision.reason });
       this.overlapFraction.observe(decision.promptBlocks > 0 ? decision.overlapBlocks / decision.promptBlocks : 0);
       try {
         const reply = await this.stack.submitTo(decision.replicaId, message, ROUTED_SUBMIT_TIMEOUT_MS);
-        this.place(message, reply.replicaId);
+        this.place(message, reply);
         return reply;
       } catch (err) {
         if (!(err instanceof ProtocolError) || err.code !== ErrorCodes.unavailable) throw err;
@@ -128,29 +130,36 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
     this.placed.delete(requestId);
   }
 
-  private place(message: SubmitMessage, replicaId: string): void {
-    this.placed.set(message.requestId, { replicaId, tokenizerInstanceId: message.tokenizerInstanceId });
+  private place(message: SubmitMessage, reply: SubmitReply): void {
+    this.placed.set(message.requestId, { replicaId: reply.replicaId, schedulerInstanceId: reply.schedulerInstanceId, tokenizerInstanceId: message.tokenizerInstanceId });
   }
 
   private apply(effect: RouterEffect): void {
     if (effect.joined) this.logger.info('replica joined', { replica: effect.joined, replicas: this.router.numReplicas });
     if (effect.resync) this.bus.publish(Subjects.replicaKvResync(effect.resync), { routerInstanceId: this.state.instanceId });
+    if (effect.lost) {
+      const { replicaId, schedulerInstanceId } = effect.lost;
+      this.failPlaced(new Set([replicaId]), (placed) => placed.schedulerInstanceId === schedulerInstanceId, 'its scheduler restarted');
+    }
   }
 
   /** Replicas silent too long are dropped; the requests placed there fail now. */
   private sweep(): void {
     const lost = new Set(this.router.sweep());
-    if (lost.size === 0) return;
+    if (lost.size > 0) this.failPlaced(lost, () => true, 'it stopped answering');
+  }
+
+  private failPlaced(lost: ReadonlySet<string>, matches: (placed: Placed) => boolean, what: string): void {
     const byTokenizer = new Map<string, string[]>();
     const failed: string[] = [];
     for (const [requestId, placed] of this.placed) {
-      if (!lost.has(placed.replicaId)) continue;
+      if (!lost.has(placed.replicaId) || !matches(placed)) continue;
       failed.push(requestId);
       this.placed.delete(requestId);
       byTokenizer.set(placed.tokenizerInstanceId, [...(byTokenizer.get(placed.tokenizerInstanceId) ?? []), requestId]);
     }
-    this.logger.warn('replica lost; failing its requests', { replicas: [...lost].join(','), numRequests: failed.length, remaining: this.router.numReplicas });
-    this.deltas.fail(failed, `unavailable: replica ${[...lost].join(', ')} stopped answering while this request ran; retry it`);
+    this.logger.warn(`replica lost (${what}); failing its requests`, { replicas: [...lost].join(','), numRequests: failed.length, remaining: this.router.numReplicas });
+    this.deltas.fail(failed, `unavailable: replica ${[...lost].join(', ')} was lost (${what}) while this request ran; retry it`);
     for (const [tokenizerInstanceId, requestIds] of byTokenizer) this.stack.closeStreams(tokenizerInstanceId, { requestIds });
   }
 }

@@ -71,7 +71,11 @@ export interface ExecutorPingReply {
 
 /** How often a scheduler publishes its ReplicaStatusMessage. */
 export const REPLICA_STATUS_INTERVAL_MS = 250;
-/** A replica without a status for this long is dead to routers: its streams fail, nothing more goes there. */
-export const REPLICA_SILENCE_MS = 1500;
+/**
+ * A replica without a status for this long is dead to routers: its streams fail, nothing more
+ * goes there. 12 periods: a scheduler on an overloaded host can miss a few (measured: the whole
+ * e2e suite in parallel on 2 cores), and a dead one still fails its streams within 5 s.
+ */
+export const REPLICA_SILENCE_MS = 3000;
 /** Largest number of hashes in one KvEventsMessage (a resync is split): ~23 bytes each, well under NATS's 1 MB. */
 export const KV_EVENTS_MAX_HASHES = 16384;

@@ -34,8 +34,12 @@ export interface EngineLoopSettings {
   readonly executorSilenceMs?: number;
 }
 
-/** Executors re-register every second; three missed heartbeats and a half mean it is gone. */
-export const DEFAULT_EXECUTOR_SILENCE_MS = 3500;
+/**
+ * Executors re-register every second; ten missed heartbeats mean a wedged one. A dead one is found
+ * sooner, by the ping (no responders); this only catches a process alive but not answering, and
+ * must not fire on a loaded host whose event loops stall for a few seconds.
+ */
+export const DEFAULT_EXECUTOR_SILENCE_MS = 10_000;
 
 /**
  * A step's deadline. A step is bounded by maxNumBatchedTokens, and the slowest real one (a full
