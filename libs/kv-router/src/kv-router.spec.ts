@@ -127,6 +127,12 @@ describe('KvRouter', () => {
     router.onStatus(status('r1'));
     const chosen = Array.from({ length: 10 }, (_, i) => router.route({ tokenIds: tokens(100, i) })!.replicaId);
     expect(chosen.filter((r) => r === 'r0').length).toBe(5);
+    // Short prompts with long answers spread too: the output budget counts.
+    now = 250;
+    router.onStatus(status('r0', { numFreeBlocks: 998 }));
+    router.onStatus(status('r1'));
+    const streams = Array.from({ length: 8 }, (_, i) => router.route({ tokenIds: tokens(10, i), maxTokens: 480 })!.replicaId);
+    expect(streams.filter((r) => r === 'r0').length).toBe(4);
   });
 
   it('round-robins with policy round_robin, skipping replicas without an executor or draining', () => {

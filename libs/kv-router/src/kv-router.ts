@@ -37,6 +37,8 @@ export interface RouteRequest {
   readonly tokenIds: readonly number[];
   readonly cacheSalt?: string;
   readonly user?: string;
+  /** The request's output budget: its future KV blocks count in its replica's load until the next status. */
+  readonly maxTokens?: number;
   /** Replicas not to choose (one that just refused the request). */
   readonly exclude?: ReadonlySet<string>;
 }
@@ -108,7 +110,8 @@ const NO_EFFECT: RouterEffect = Object.freeze({});
  * Cost of replica r for a prompt of P full blocks, o_r of them cached there (leading blocks):
  *   overlapWeight × (P − o_r) + usedBlocks_r + pendingBlocks_r + numWaiting_r × P
  * i.e. the prefill work it would still do plus the KV load it already carries (running requests'
- * blocks, prompts routed to it since its last status, its queue); the lowest cost wins, ties go
+ * blocks, the blocks of requests routed to it since its last status — uncached prompt and
+ * output budget —, its queue); the lowest cost wins, ties go
  * in round-robin order. With no overlap anywhere this is least load. The state is rebuilt from
  * events: an unknown replica, a restarted scheduler or a gap in a replica's event sequence makes
  * the router drop what it knew of that replica's cache and ask for a resync (the scheduler then
@@ -310,7 +313,10 @@ export class KvRouter {
   }
 
   private commit(chosen: Replica, request: RouteRequest, reason: RouteReason, overlapBlocks: number, promptBlocks: number): RouteDecision {
-    chosen.pendingBlocks += promptBlocks - overlapBlocks + 1;
+    // The blocks it will add there: its uncached prompt, its last partial block, its outputs
+    // (a short prompt with a long answer weighs what it will hold, not what it sends).
+    const blockSize = chosen.status.blockSize ?? 16;
+    chosen.pendingBlocks += promptBlocks - overlapBlocks + 1 + Math.ceil((request.maxTokens ?? 0) / blockSize);
     chosen.numRouted++;
     if (this.options.sessionAffinity && request.user !== undefined) {
       this.affinity.delete(request.user);

@@ -99,7 +99,7 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
     const exclude = new Set<string>();
     for (;;) {
       const started = performance.now();
-      const decision = this.router.route({ tokenIds: message.promptTokenIds, cacheSalt: message.cacheSalt, user: hints.user, exclude });
+      const decision = this.router.route({ tokenIds: message.promptTokenIds, cacheSalt: message.cacheSalt, user: hints.user, maxTokens: message.samplingParams.maxTokens, exclude });
       this.routeSeconds.observe((performance.now() - started) / 1000);
       if (!decision) {
         if (exclude.size > 0) throw new ProtocolError(ErrorCodes.unavailable, 'no replica can take the request (every one refused or has no executor); retry shortly');
