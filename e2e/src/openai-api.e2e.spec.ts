@@ -33,7 +33,10 @@ describe('OpenAI API end to end', () => {
   it('decodes ahead by default (decode_ahead_max_seqs 8): the golden story used such steps', async () => {
     // The counterpart of settings.e2e.spec.ts, where decode_ahead_max_seqs 0 leaves this at zero.
     const executor = (await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/executor`)).json()) as { decodeAhead: { used: number } };
-    expect(executor.decodeAhead.used).toBeGreaterThan(100);
+    // How many of the 200 steps ran ahead depends on timing (a step that arrives while the
+    // speculation runs uses it); > 100 on a quiet machine, 78–93 seen on a loaded one. Nonzero
+    // is what tells the default (8) from settings.e2e's 0.
+    expect(executor.decodeAhead.used).toBeGreaterThan(20);
   });
 
   it('streams a chat completion whose deltas concatenate to the non-streamed text', async () => {

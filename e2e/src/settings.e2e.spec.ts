@@ -36,6 +36,11 @@ const VALUES: Record<string, string> = {
   DEEPINFER_KV_CACHE_DTYPE: 'float32',
   DEEPINFER_BLOCK_SIZE: '32',
   DEEPINFER_TENSOR_PARALLEL_SIZE: '1',
+  // One replica here (two CPU engines would crowd this file); scale-out.e2e runs two.
+  DEEPINFER_DATA_PARALLEL_SIZE: '1',
+  DEEPINFER_ROLE: 'all',
+  DEEPINFER_ROUTER: 'round_robin',
+  DEEPINFER_ROUTER_SESSION_AFFINITY: 'true',
   DEEPINFER_MAX_NUM_SEQS: '3',
   DEEPINFER_MAX_NUM_BATCHED_TOKENS: '',  // left to the file (an empty variable is unset)
   DEEPINFER_ENABLE_CHUNKED_PREFILL: 'false',
@@ -74,6 +79,7 @@ const VALUES: Record<string, string> = {
   DEEPINFER_CONFIGS_DIR: path.join(REPO_ROOT, 'configs'),
   DEEPINFER_NATIVE_ADDON: path.join(REPO_ROOT, 'native/binding/build/Release/deepinfer_native.node'),
   DEEPINFER_SUPERVISED: '0',
+  DEEPINFER_REPLICA_ID: 'settings-replica',
   DEEPINFER_CUDA_ARCHITECTURES: '90-real',
   DEEPINFER_DEV_CPU_KERNELS: 'scalar',
   DEEPINFER_DEV_CPU_SERIAL_MACS: '0',
@@ -218,5 +224,18 @@ describe('deepinfer serve with every documented variable set', () => {
     await expect(connect({ servers: stack.natsUrl, reconnect: false, timeout: 2000 })).rejects.toThrow(/Authorization/i);
     const nc = await connect({ servers: stack.natsUrl, user: VALUES['DEEPINFER_NATS_USER'], pass: VALUES['DEEPINFER_NATS_PASSWORD'] });
     await nc.close();
+  });
+
+  it('serves one replica named by DEEPINFER_REPLICA_ID, routed round-robin with session affinity by user', async () => {
+    const health = (await (await fetch(`${base}/health`)).json()) as { details: { router: string; replicas: { replicaId: string; status: string }[] } };
+    expect(health.details.router).toBe('round_robin');
+    expect(health.details.replicas).toEqual([expect.objectContaining({ replicaId: 'settings-replica', status: 'ok' })]);
+    expect(((await (await admin('scheduler', '/stats')).json()) as { replicaId: string }).replicaId).toBe('settings-replica');
+    for (let i = 0; i < 3; i++) await client.completions.create({ model: SERVED_NAME, prompt: 'A dog', max_tokens: 2, user: 'user-42' });
+    const metrics = await (await admin('api', '/metrics')).text();
+    // The first request of user-42 went round-robin, the next two by affinity.
+    expect(Number(/deepinfer_router_decisions_total\{[^}]*reason="affinity"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBe(2);
+    expect(Number(/deepinfer_router_decisions_total\{[^}]*reason="round_robin"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).not.toMatch(/deepinfer_router_decisions_total\{[^}]*reason="(kv|least_load)"/);
   });
 });

@@ -5,6 +5,7 @@ import { ApiMetrics } from './generation/api-metrics.js';
 import { DeltaRouter } from './generation/delta-router.js';
 import { GenerationService } from './generation/generation.service.js';
 import { PeerWatch } from './generation/peer-watch.js';
+import { ReplicaRouter } from './generation/replica-router.js';
 import { StackClient } from './generation/stack-client.js';
 import { ApiKeyGuard } from './http/api-key.guard.js';
 import { DocsController } from './http/docs.controller.js';
@@ -19,6 +20,6 @@ import { UtilityController } from './http/utility.controller.js';
  */
 @Module({
   controllers: [OpenAIController, UtilityController, ConsoleController, DocsController],
-  providers: [StackClient, DeltaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, RequestBodyValidator, ConsoleService],
+  providers: [StackClient, DeltaRouter, ReplicaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, RequestBodyValidator, ConsoleService],
 })
 export class ApiModule {}

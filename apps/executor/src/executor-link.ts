@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ErrorCodes, ProtocolError, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
-import type { DeepInferConfig } from '@deepinfer/config';
+import { ErrorCodes, PingRequest, ProtocolError, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { replicaIdFrom, type DeepInferConfig } from '@deepinfer/config';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExecutorState, type GuideFactory } from '@deepinfer/executor-core';
@@ -12,8 +12,11 @@ import { CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@
 import { EngineHost, type LoadedEngine } from './engine-host.js';
 import { ExecutorMetrics } from './executor-metrics.js';
 
-/** Re-registration period: the scheduler treats it as a heartbeat and finds us after it restarts. */
-const REGISTER_INTERVAL_MS = 2000;
+/**
+ * Re-registration period: the scheduler treats it as a heartbeat (it drops an executor silent for
+ * DEFAULT_EXECUTOR_SILENCE_MS = 10 s) and finds us after it restarts.
+ */
+const REGISTER_INTERVAL_MS = 1000;
 
 /**
  * The executor's side of the scheduler link: registers its capacity (fresh epoch at every
@@ -23,6 +26,8 @@ const REGISTER_INTERVAL_MS = 2000;
 @Injectable()
 export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
   readonly executorId: string;
+  /** The replica this executor serves: it registers with that replica's scheduler only. */
+  readonly replicaId = replicaIdFrom(process.env);
   readonly epoch = crypto.randomUUID();
   private state: ExecutorState | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -84,6 +89,8 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
       guideFactory: this.guideFactory(loaded),
     });
     this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
+    // The scheduler's liveness check: answered from the event loop (steps run on a worker thread).
+    this.bus.handle(Subjects.executorPing(this.executorId), PingRequest, () => ({ executorId: this.executorId }));
     await this.bus.flush();
     this.serviceState.setStatus('ok');
     const registration: ExecutorRegistration = {
@@ -106,10 +113,10 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     };
     const register = async () => {
       try {
-        const reply = await this.bus.request<RegistrationReply>(Subjects.schedulerRegister, registration, { timeoutMs: 2000 });
+        const reply = await this.bus.request<RegistrationReply>(Subjects.replicaRegister(this.replicaId), registration, { timeoutMs: 2000 });
         if (reply.newSession) {
           this.state?.reset();
-          this.logger.info('registered with the scheduler', { scheduler: reply.schedulerInstanceId, numBlocks: registration.numBlocks, maxModelLen: registration.maxModelLen });
+          this.logger.info('registered with the scheduler', { replica: this.replicaId, scheduler: reply.schedulerInstanceId, numBlocks: registration.numBlocks, maxModelLen: registration.maxModelLen });
         }
         this.registered = true;
       } catch (err) {

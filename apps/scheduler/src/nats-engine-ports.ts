@@ -1,4 +1,4 @@
-import { StepResultSchema, Subjects, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, StepResultSchema, Subjects, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { EngineLoopPorts } from '@deepinfer/scheduler-core';
 
@@ -17,5 +17,16 @@ export class NatsEnginePorts implements EngineLoopPorts {
 
   publishOutputs(tokenizerInstanceId: string, message: StepOutputsMessage): void {
     this.bus.publish(Subjects.tokenizerOutputs(tokenizerInstanceId), message);
+  }
+
+  /** No responders on the ping subject: the executor's connection is gone (NATS knows at once). */
+  async pingExecutor(executorId: string): Promise<'alive' | 'gone' | 'unknown'> {
+    try {
+      await this.bus.request(Subjects.executorPing(executorId), {}, { timeoutMs: 1000 });
+      return 'alive';
+    } catch (err) {
+      if (err instanceof ProtocolError && err.code === ErrorCodes.unavailable && /no service is answering/.test(err.message)) return 'gone';
+      return 'unknown';
+    }
   }
 }

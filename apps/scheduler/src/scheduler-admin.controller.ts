@@ -2,7 +2,7 @@ import { ConflictException, Controller, Get, HttpCode, Inject, Post, UseGuards }
 import type { EngineLoop, EngineLoopStats } from '@deepinfer/scheduler-core';
 import { AdminKeyGuard, SERVICE_STATE } from '@deepinfer/service-kit';
 import type { ServiceState } from '@deepinfer/service-kit';
-import { ENGINE_LOOP } from './scheduler-options.js';
+import { ENGINE_LOOP, REPLICA_ID } from './scheduler-options.js';
 
 /**
  * The scheduler's own admin routes, beside /health and /metrics: a stats snapshot (open, like
@@ -13,12 +13,13 @@ export class SchedulerAdminController {
   constructor(
     @Inject(ENGINE_LOOP) private readonly loop: EngineLoop,
     @Inject(SERVICE_STATE) private readonly state: ServiceState,
+    @Inject(REPLICA_ID) private readonly replicaId: string,
   ) {}
 
   /** Queue, batch, KV cache and prefix-cache state, step rate and distributions, the executor. */
   @Get('stats')
-  stats(): EngineLoopStats & { instanceId: string } {
-    return { instanceId: this.state.instanceId, ...this.loop.stats() };
+  stats(): EngineLoopStats & { instanceId: string; replicaId: string } {
+    return { instanceId: this.state.instanceId, replicaId: this.replicaId, ...this.loop.stats() };
   }
 
   /** Forgets every cached prefix; 409 while requests hold blocks (retry when idle, or drain first). */

@@ -14,14 +14,14 @@ import type { MessageBus } from '@deepinfer/messaging';
 import type { EngineLoop, LoopOutcome } from '@deepinfer/scheduler-core';
 import { MESSAGE_BUS, SERVICE_STATE } from '@deepinfer/service-kit';
 import type { ServiceState } from '@deepinfer/service-kit';
-import { ENGINE_LOOP } from './scheduler-options.js';
+import { ReplicaLinkService } from './replica-link.service.js';
+import { ENGINE_LOOP, REPLICA_ID } from './scheduler-options.js';
 
 /**
  * The scheduler's NATS face: registration, submit and abort, each mapped onto the EngineLoop in
- * a line or two. Submit and register join the `deepinfer-scheduler` queue group: with one
- * scheduler per engine replica (today's deployment) that changes nothing, and a second
- * instance never double-registers an executor. Abort has no queue group: every scheduler
- * hears it and acts only on the requests it owns.
+ * a line or two. Registration and the router's submits come on the replica's own subjects
+ * (Subjects.replica*(replicaId)); the shared submit subject is a queue group over every replica.
+ * Abort has no queue group: every scheduler hears it and acts only on the requests it owns.
  */
 @Injectable()
 export class SchedulerMessagingService implements OnModuleInit, OnApplicationShutdown {
@@ -31,19 +31,26 @@ export class SchedulerMessagingService implements OnModuleInit, OnApplicationShu
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(ENGINE_LOOP) private readonly loop: EngineLoop,
     @Inject(SERVICE_STATE) private readonly state: ServiceState,
+    @Inject(REPLICA_ID) private readonly replicaId: string,
+    private readonly replicaLink: ReplicaLinkService,
   ) {}
 
   onModuleInit(): void {
     const queue = queueGroupOf('scheduler');
+    const submit = (message: SubmitMessage): SubmitReply => {
+      orThrow(this.loop.submit(message));
+      return { accepted: true, schedulerInstanceId: this.state.instanceId, replicaId: this.replicaId };
+    };
     this.subscriptions.push(
-      this.bus.handle(Subjects.schedulerRegister, ExecutorRegistration, (registration): RegistrationReply => {
+      // Only this replica's executor registers here: the pair shares the replica id.
+      this.bus.handle(Subjects.replicaRegister(this.replicaId), ExecutorRegistration, (registration): RegistrationReply => {
         const { newSession } = orThrow(this.loop.register(registration));
+        if (newSession) this.replicaLink.publishStatus();
         return { schedulerInstanceId: this.state.instanceId, newSession };
-      }, { queue }),
-      this.bus.handle(Subjects.schedulerSubmit, SubmitMessage, (message): SubmitReply => {
-        orThrow(this.loop.submit(message));
-        return { accepted: true, schedulerInstanceId: this.state.instanceId };
-      }, { queue }),
+      }),
+      // The router's choice, and the shared queue group (any replica) for callers without a router.
+      this.bus.handle(Subjects.replicaSubmit(this.replicaId), SubmitMessage, submit),
+      this.bus.handle(Subjects.schedulerSubmit, SubmitMessage, submit, { queue }),
       this.bus.subscribe(Subjects.schedulerAbort, AbortMessage, (message) => {
         this.loop.abort(message.requestIds, message.reason);
       }),

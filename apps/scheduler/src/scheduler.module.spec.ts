@@ -83,7 +83,7 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
     const raw = async (subject: string, body: string) => JSON.parse(new TextDecoder().decode((await bus.connection.request(subject, new TextEncoder().encode(body), { timeout: 2000 })).data));
     expect(await raw(Subjects.schedulerSubmit, 'not json')).toMatchObject({ ok: false, error: { code: 'bad_request' } });
     expect(await raw(Subjects.schedulerSubmit, JSON.stringify({ requestId: 'x', promptTokenIds: [-1], samplingParams: { maxTokens: 0 } }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
-    expect(await raw(Subjects.schedulerRegister, JSON.stringify({ executorId: 'e', numBlocks: 'many' }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await raw(Subjects.replicaRegister('r0'), JSON.stringify({ executorId: 'e', numBlocks: 'many' }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
     const dropped = running.bus.droppedMessageCount;
     bus.connection.publish(Subjects.schedulerAbort, new TextEncoder().encode('{"requestIds": 5}'));
     bus.connection.publish(Subjects.schedulerAbort, new TextEncoder().encode('\u0000garbage'));
@@ -104,7 +104,7 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
     const r1 = submit(p1, 12, tokA);
     const r2 = submit(p2, 7, tokB);
     const r3 = submit(p3, 50, tokA, { stopTokenIds: [stopAt] });
-    for (const r of [r1, r2, r3]) expect(await r.reply).toEqual({ accepted: true, schedulerInstanceId: running.state.instanceId });
+    for (const r of [r1, r2, r3]) expect(await r.reply).toEqual({ accepted: true, schedulerInstanceId: running.state.instanceId, replicaId: 'r0' });
 
     const f1 = await tokA.waitFinal(r1.requestId);
     const f2 = await tokB.waitFinal(r2.requestId);

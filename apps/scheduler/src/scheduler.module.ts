@@ -1,9 +1,40 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type FactoryProvider } from '@nestjs/common';
+import { Subjects } from '@deepinfer/contracts';
+import { replicaIdFrom } from '@deepinfer/config';
+import { KvEventBatcher } from '@deepinfer/kv-router';
+import type { MessageBus } from '@deepinfer/messaging';
+import { MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { engineLoopProvider } from './engine-loop.provider.js';
 import { SchedulerAdminController } from './scheduler-admin.controller.js';
 import { SchedulerMessagingService } from './scheduler-messaging.service.js';
 import { SchedulerMetrics } from './scheduler-metrics.js';
-import { SCHEDULER_OPTIONS, type SchedulerServiceOptions } from './scheduler-options.js';
+import { ReplicaLinkService } from './replica-link.service.js';
+import { KV_EVENTS, REPLICA_ID, SCHEDULER_OPTIONS, type SchedulerServiceOptions } from './scheduler-options.js';
+
+const replicaIdProvider: FactoryProvider<string> = {
+  provide: REPLICA_ID,
+  inject: [{ token: SCHEDULER_OPTIONS, optional: true }],
+  useFactory: (options: SchedulerServiceOptions | undefined) => options?.replicaId ?? replicaIdFrom(process.env),
+};
+
+/** The prefix caches' events, batched and published on the replica's KV-events subject. */
+const kvEventsProvider: FactoryProvider<KvEventBatcher> = {
+  provide: KV_EVENTS,
+  inject: [MESSAGE_BUS, SERVICE_STATE, REPLICA_ID],
+  useFactory: (bus: MessageBus, state: ServiceState, replicaId: string) =>
+    new KvEventBatcher({
+      replicaId,
+      schedulerInstanceId: state.instanceId,
+      publish: (message) => {
+        // Lost events (NATS down, shutting down) show as a seq gap: the routers resync.
+        try {
+          bus.publish(Subjects.replicaKvEvents(replicaId), message);
+        } catch {
+          // nothing to do here
+        }
+      },
+    }),
+};
 
 /**
  * The scheduler service's own providers and controllers: the EngineLoop (libs/scheduler-core)
@@ -11,7 +42,7 @@ import { SCHEDULER_OPTIONS, type SchedulerServiceOptions } from './scheduler-opt
  * bus, metrics registry, health state, /health and /metrics) come from @deepinfer/service-kit.
  */
 @Module({
-  providers: [SchedulerMetrics, engineLoopProvider, SchedulerMessagingService],
+  providers: [SchedulerMetrics, replicaIdProvider, kvEventsProvider, engineLoopProvider, ReplicaLinkService, SchedulerMessagingService],
   controllers: [SchedulerAdminController],
 })
 export class SchedulerModule {

@@ -44,6 +44,8 @@ export interface GenerationPlan {
    * undefined: the output is not parsed: no tools, tool_choice none, or another guided field).
    */
   toolCallFormat?: ToolCallFormat;
+  /** OpenAI's end-user id: the router's session affinity key (router_session_affinity). */
+  user?: string;
 }
 
 /** vLLM's and OpenAI's default for /v1/completions. */
@@ -127,7 +129,7 @@ export function applyToolFormat(plan: GenerationPlan, format: ToolCallFormat | u
   plan.toolCallFormat = format;
 }
 
-function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds' | 'guidedParam'> {
+function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' | 'includeUsage' | 'sampling' | 'detokenize' | 'returnTokenIds' | 'guidedParam' | 'user'> {
   if (dto.min_tokens !== undefined && dto.max_tokens !== undefined && dto.min_tokens > dto.max_tokens) {
     throw OpenAIError.badRequest(`min_tokens (${dto.min_tokens}) must not exceed max_tokens (${dto.max_tokens})`, 'min_tokens');
   }
@@ -140,6 +142,7 @@ function common(dto: GenerationRequestDto): Pick<GenerationPlan, 'n' | 'stream' 
   }
   return {
     ...(guided ? { guidedParam: guidedParam(dto) } : {}),
+    ...(dto.user !== undefined ? { user: dto.user } : {}),
     n: dto.n ?? 1,
     stream: dto.stream ?? false,
     includeUsage: dto.stream_options?.include_usage ?? false,

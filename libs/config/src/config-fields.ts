@@ -1,5 +1,5 @@
 import {
-  BLOCK_SIZES, SIM_PROFILE_NAMES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, TOOL_CALL_PARSERS, type ConfigKey,
+  BLOCK_SIZES, ROLES, ROUTERS, SIM_PROFILE_NAMES, CUDA_DECODE_ATTNS, CUDA_GEMMS, CUDA_PREFILL_ATTNS, DEVICES, DTYPE_ALIASES, DTYPES, KV_CACHE_DTYPES, LOG_FORMATS, LOG_LEVEL_NAMES, TOOL_CALL_PARSERS, type ConfigKey,
 } from './deepinfer-config.js';
 
 export type FieldKind = 'string' | 'int' | 'number' | 'boolean' | 'enum' | 'int-enum';
@@ -46,6 +46,10 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   kvCacheDtype: { kind: 'enum', choices: KV_CACHE_DTYPES, aliases: DTYPE_ALIASES, allowed: dtypeChoice(KV_CACHE_DTYPES), description: 'KV-cache element type; auto = the backend\'s (float32 on the CPU, the served dtype on CUDA); another value the backend cannot store stops the executor at start' },
   blockSize: { kind: 'int-enum', choices: BLOCK_SIZES, allowed: choice(BLOCK_SIZES), description: 'Tokens per KV-cache block' },
   tensorParallelSize: { kind: 'int', allowed: '1: tensor parallelism is not implemented yet (run one replica per GPU)', description: 'GPUs per model replica; only 1 is accepted today' },
+  dataParallelSize: { kind: 'int', allowed: 'an integer in [1, 64]', description: 'Replicas (scheduler + executor pairs) serve starts on this machine: one GPU each (CUDA_VISIBLE_DEVICES per executor), or cpu_threads split between them; admin ports of replica i are the scheduler/executor ones + 100 i' },
+  role: { kind: 'enum', choices: ROLES, allowed: choice(ROLES), description: 'What serve starts: all (NATS if needed, api, tokenizer, replicas), frontend (api + tokenizer), replica (replicas only, joining the NATS at nats_url)' },
+  router: { kind: 'enum', choices: ROUTERS, allowed: choice(ROUTERS), description: "The api's choice of replica: kv (most prefix-cache overlap net of load, else least load) or round_robin" },
+  routerSessionAffinity: { kind: 'boolean', allowed: 'true or false', description: 'Send requests with the same `user` to the same replica while it lives' },
   cudaGraphs: { kind: 'boolean', allowed: 'true or false', description: 'CUDA backend: replay decode steps from CUDA graphs (false: run every step eagerly)' },
   cudaPrefillAttn: { kind: 'enum', choices: CUDA_PREFILL_ATTNS, allowed: choice(CUDA_PREFILL_ATTNS), description: 'CUDA backend: prefill attention kernel (mma: tensor cores; fma: CUDA cores)' },
   cudaDecodeAttn: { kind: 'enum', choices: CUDA_DECODE_ATTNS, allowed: choice(CUDA_DECODE_ATTNS), description: 'CUDA backend: decode attention kernel (mma: tensor cores; tiled; warp)' },

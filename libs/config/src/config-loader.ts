@@ -33,7 +33,7 @@ export interface LoadConfigOptions {
  * Environment variables with the DEEPINFER_ prefix that are not settings. DEEPINFER_NATIVE_ADDON
  * points libs/engine at a built deepinfer_native.node (deployment plumbing, not a setting).
  */
-export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_CONFIGS_DIR', 'DEEPINFER_SUPERVISED', 'DEEPINFER_NATIVE_ADDON'] as const;
+export const RESERVED_ENV_VARS = ['DEEPINFER_CONFIG', 'DEEPINFER_CONFIGS_DIR', 'DEEPINFER_SUPERVISED', 'DEEPINFER_NATIVE_ADDON', 'DEEPINFER_REPLICA_ID'] as const;
 
 /**
  * Variables read when the engine is BUILT (native/scripts/build.sh and CMake), never by a

@@ -17,6 +17,10 @@ export const SIM_PROFILE_NAMES = ['rtx5090', 'rtx4090', 'h100', 'h200'] as const
 export const BLOCK_SIZES = [8, 16, 32, 64, 128] as const;
 export const LOG_LEVEL_NAMES = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export const LOG_FORMATS = ['text', 'json'] as const;
+/** What `deepinfer serve` starts: everything, the api + tokenizer side, or replicas only (docs/scale-out.md). */
+export const ROLES = ['all', 'frontend', 'replica'] as const;
+/** How the api picks a replica (libs/kv-router's ROUTING_POLICIES; a test keeps the two lists equal). */
+export const ROUTERS = ['kv', 'round_robin'] as const;
 
 /**
  * Every setting of a DeepInfer deployment, flat like vLLM's engine arguments, so that one name
@@ -56,6 +60,16 @@ export class DeepInferConfig {
   @IsIn(BLOCK_SIZES) blockSize: (typeof BLOCK_SIZES)[number] = 16;
   /** Kept for vLLM command lines; only 1 is accepted until tensor parallelism exists. */
   @IsInt() @Min(1) @Max(1) tensorParallelSize = 1;
+
+  // --- scale-out (docs/scale-out.md) ---------------------------------------------------------
+  /** Replicas (scheduler + executor pairs) `deepinfer serve` starts on this machine: one GPU each, or a share of the CPU threads. */
+  @IsInt() @Min(1) @Max(64) dataParallelSize = 1;
+  /** `all`: NATS (if needed), api, tokenizer and the replicas; `frontend`: api + tokenizer; `replica`: the replicas only, joining nats_url. */
+  @IsIn(ROLES) role: (typeof ROLES)[number] = 'all';
+  /** The api's choice of replica: prefix-cache overlap minus load (`kv`), or `round_robin`. */
+  @IsIn(ROUTERS) router: (typeof ROUTERS)[number] = 'kv';
+  /** Requests carrying `user` go back to the replica that served that user last (while it lives). */
+  @IsBoolean() routerSessionAffinity = false;
 
   // --- CUDA engine tuning (read by the executor's CUDA backend; see docs/gpu_optimization.md) --
   /** Replay decode steps from CUDA graphs (one per batch-size bucket, captured on first use). */

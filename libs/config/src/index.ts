@@ -7,3 +7,4 @@ export * from './configs-dir.js';
 export * from './hardware-profile.js';
 export * from './config-argv.js';
 export * from './model-path.js';
+export * from './replica-id.js';

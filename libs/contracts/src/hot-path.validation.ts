@@ -1,5 +1,6 @@
 import { ErrorCodes, ProtocolError } from './protocol.js';
 import type { DeltaBatchMessage, StepOutputsMessage } from './messages/outputs.contract.js';
+import type { KvEventsMessage } from './messages/replica.contract.js';
 import type { SchedulerOutput, StepResult } from './messages/step.contract.js';
 import { guidedDecodingProblem } from './messages/sampling.contract.js';
 
@@ -169,5 +170,21 @@ export const DeltaBatchSchema: MessageSchema<DeltaBatchMessage> = {
       c.optional(d['finishReason'], (v) => (FINISH.has(v as string) ? v : c.fail(`${p}.finishReason`, 'must be stop, length, abort or error', v)));
     }
     return plain as DeltaBatchMessage;
+  },
+};
+
+/** KvEventsMessage: up to KV_EVENTS_MAX_HASHES strings per message, checked in one pass. */
+export const KvEventsSchema: MessageSchema<KvEventsMessage> = {
+  name: 'KvEventsMessage',
+  validate(plain) {
+    const c = new Checker('KvEventsMessage');
+    const m = c.object(plain, '$');
+    c.string(m['replicaId'], 'replicaId');
+    c.string(m['schedulerInstanceId'], 'schedulerInstanceId');
+    c.int(m['seq'], 'seq', 1);
+    c.optional(m['cleared'], (v) => (typeof v === 'boolean' ? v : c.fail('cleared', 'must be a boolean', v)));
+    c.stringArray(m['stored'], 'stored');
+    c.stringArray(m['removed'], 'removed');
+    return plain as KvEventsMessage;
   },
 };

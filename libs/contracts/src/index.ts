@@ -9,3 +9,4 @@ export * from './messages/tokenizer.contract.js';
 export * from './messages/scheduler.contract.js';
 export * from './messages/step.contract.js';
 export * from './messages/outputs.contract.js';
+export * from './messages/replica.contract.js';

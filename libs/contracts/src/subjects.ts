@@ -40,15 +40,35 @@ export const Subjects = {
   /** Publish-only: StreamCloseMessage (drop streams opened for requests that never ran). */
   tokenizerClose: (tokenizerInstanceId: string) => `${SUBJECT_PREFIX}.tokenizer.${tokenizerInstanceId}.close` as const,
 
-  /** Request/reply, queue group: SubmitMessage → SubmitReply. */
+  /** Request/reply, queue group over every replica: SubmitMessage → SubmitReply (no router's choice). */
   schedulerSubmit: `${SUBJECT_PREFIX}.scheduler.submit`,
   /** Publish-only, every scheduler hears it (only the owner of a request acts): AbortMessage. */
   schedulerAbort: `${SUBJECT_PREFIX}.scheduler.abort`,
-  /** Request/reply: ExecutorRegistration → RegistrationReply. */
-  schedulerRegister: `${SUBJECT_PREFIX}.scheduler.register`,
+
+  /**
+   * Replicas (one scheduler + executor pair each, docs/architecture.md "Scale-out"). Every
+   * subject of a replica carries its id, so the executor and the scheduler of a pair find each
+   * other, and the api's router reaches the replica it chose.
+   */
+  /** Request/reply to one replica's scheduler: SubmitMessage → SubmitReply. */
+  replicaSubmit: (replicaId: string) => `${SUBJECT_PREFIX}.replica.${replicaId}.submit` as const,
+  /** Request/reply, executor → its replica's scheduler: ExecutorRegistration → RegistrationReply. */
+  replicaRegister: (replicaId: string) => `${SUBJECT_PREFIX}.replica.${replicaId}.register` as const,
+  /** Publish-only, scheduler → routers: ReplicaStatusMessage (heartbeat and load). */
+  replicaStatus: (replicaId: string) => `${SUBJECT_PREFIX}.replica.${replicaId}.status` as const,
+  /** Subscription pattern: every replica's status. */
+  replicaStatusAll: `${SUBJECT_PREFIX}.replica.*.status`,
+  /** Publish-only, scheduler → routers: KvEventsMessage (prefix-cache stores and removals). */
+  replicaKvEvents: (replicaId: string) => `${SUBJECT_PREFIX}.replica.${replicaId}.kv_events` as const,
+  /** Subscription pattern: every replica's KV events. */
+  replicaKvEventsAll: `${SUBJECT_PREFIX}.replica.*.kv_events`,
+  /** Publish-only, router → one scheduler: KvResyncRequest (send the full hash set again). */
+  replicaKvResync: (replicaId: string) => `${SUBJECT_PREFIX}.replica.${replicaId}.kv_resync` as const,
 
   /** Request/reply to one executor: SchedulerOutput → StepResult. Named in its registration. */
   executorStep: (executorId: string) => `${SUBJECT_PREFIX}.executor.${executorId}.step` as const,
+  /** Request/reply to one executor: {} → ExecutorPingReply. Its scheduler's liveness check. */
+  executorPing: (executorId: string) => `${SUBJECT_PREFIX}.executor.${executorId}.ping` as const,
 
   /** Publish-only, to one api instance: DeltaBatchMessage (text deltas of its requests). */
   apiDeltas: (apiInstanceId: string) => `${SUBJECT_PREFIX}.api.${apiInstanceId}.deltas` as const,

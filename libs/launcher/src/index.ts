@@ -5,3 +5,4 @@ export * from './nats-endpoint.js';
 export * from './service-order.js';
 export * from './stack-launcher.js';
 export * from './service-environment.js';
+export * from './replica-plan.js';

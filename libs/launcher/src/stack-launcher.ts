@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SERVICE_NAMES_IN_START_ORDER } from './service-order.js';
-import { CONFIG_ERROR_EXIT_CODE, type DeepInferConfig } from '@deepinfer/config';
+import os from 'node:os';
+import type { ServiceName } from '@deepinfer/contracts';
+import { CONFIG_ERROR_EXIT_CODE, REPLICA_ID_ENV_VAR, saveConfig, type DeepInferConfig } from '@deepinfer/config';
 import type { Logger } from '@deepinfer/observability';
 import { findOnPath, NATS_INSTALL_COMMAND, natsAnswers, natsServerArgs, parseNatsUrl } from './nats-endpoint.js';
+import { planReplicas, ReplicaPlanError, type ReplicaSpec, type VisibleGpu } from './replica-plan.js';
 import { serviceEnvironment } from './service-environment.js';
 import { SupervisedProcess } from './supervised-process.js';
 
@@ -17,6 +19,8 @@ export interface StackOptions {
   output?: NodeJS.WritableStream;
   /** Called when a process exits in a way restarting cannot fix (invalid configuration). */
   onFatal?: (name: string, code: number) => void;
+  /** GPUs visible to the launcher (one per replica on CUDA); none by default. */
+  gpus?: readonly VisibleGpu[];
 }
 
 export class LaunchError extends Error {
@@ -43,32 +47,84 @@ export class StackLauncher {
     return this.processes;
   }
 
+  /** The replicas this launcher starts (empty for role frontend). */
+  replicas: readonly ReplicaSpec[] = [];
+
+  /**
+   * Starts what `role` asks for: `all` = NATS (if none answers), data_parallel_size replicas
+   * (executor + scheduler pairs), the tokenizer and the api; `frontend` = NATS (if needed), the
+   * tokenizer and the api; `replica` = the replicas only, joining the NATS at nats_url.
+   */
   async start(): Promise<void> {
     const { config, logger, repoRoot } = this.options;
-    const entries = SERVICE_NAMES_IN_START_ORDER.map((name) => ({ name, main: path.join(repoRoot, 'apps', name, 'dist', 'main.js') }));
-    const missing = entries.filter((e) => !fs.existsSync(e.main));
+    const role = config.role;
+    const mainOf = (name: ServiceName) => path.join(repoRoot, 'apps', name, 'dist', 'main.js');
+    const needed: ServiceName[] = role === 'all' ? ['executor', 'scheduler', 'tokenizer', 'api'] : role === 'frontend' ? ['tokenizer', 'api'] : ['executor', 'scheduler'];
+    const missing = needed.map(mainOf).filter((main) => !fs.existsSync(main));
     if (missing.length > 0) {
-      throw new LaunchError(`services are not built (${missing.map((m) => m.main).join(', ')}): run \`npm run build\` first`, 1);
+      throw new LaunchError(`services are not built (${missing.join(', ')}): run \`npm run build\` first`, 1);
     }
-    await this.ensureNats();
+    if (role !== 'frontend') {
+      try {
+        this.replicas = planReplicas({ config, gpus: this.options.gpus ?? [], cpuCount: os.availableParallelism(), hostname: os.hostname(), replicaIdBase: process.env[REPLICA_ID_ENV_VAR] });
+      } catch (err) {
+        if (err instanceof ReplicaPlanError) throw new LaunchError(err.message, CONFIG_ERROR_EXIT_CODE);
+        throw err;
+      }
+    }
+    await this.ensureNats(role !== 'replica');
     const env = serviceEnvironment(process.env, this.options.resolvedConfigFile);
-    for (const entry of entries) {
+    const start = (name: string, service: ServiceName, processEnv: NodeJS.ProcessEnv) => {
       const proc = new SupervisedProcess(
-        { name: entry.name, command: process.execPath, args: [entry.main], env, cwd: repoRoot, fatalExitCodes: [CONFIG_ERROR_EXIT_CODE] },
+        { name, command: process.execPath, args: [mainOf(service)], env: processEnv, cwd: repoRoot, fatalExitCodes: [CONFIG_ERROR_EXIT_CODE] },
         { logger, output: this.options.output, onFatalExit: this.options.onFatal },
       );
       proc.start();
       this.processes.push(proc);
+    };
+    // The executors first: loading the model is the slowest step (SERVICE_NAMES_IN_START_ORDER).
+    const single = this.replicas.length === 1;
+    for (const replica of this.replicas) {
+      const replicaEnv = { ...env, [REPLICA_ID_ENV_VAR]: replica.replicaId, DEEPINFER_CONFIG: this.replicaConfigFile(replica) };
+      const executorEnv = replica.cudaVisibleDevices === undefined ? replicaEnv : { ...replicaEnv, CUDA_VISIBLE_DEVICES: replica.cudaVisibleDevices };
+      start(single ? 'executor' : `executor.${replica.replicaId}`, 'executor', executorEnv);
+      start(single ? 'scheduler' : `scheduler.${replica.replicaId}`, 'scheduler', replicaEnv);
     }
-    logger.info('stack started', { services: entries.map((e) => e.name).join(','), api: `http://${config.host}:${config.port}` });
+    if (role !== 'replica') {
+      start('tokenizer', 'tokenizer', env);
+      start('api', 'api', env);
+    }
+    logger.info('stack started', {
+      role,
+      services: this.processes.map((p) => p.spec.name).join(','),
+      replicas: this.replicas.map((r) => r.replicaId).join(','),
+      ...(role !== 'replica' ? { api: `http://${config.host}:${config.port}` } : {}),
+    });
   }
 
-  private async ensureNats(): Promise<void> {
+  /** The resolved configuration with this replica's admin ports and thread share (its own file). */
+  private replicaConfigFile(replica: ReplicaSpec): string {
+    const { config, resolvedConfigFile } = this.options;
+    if (replica.index === 0 && replica.cpuThreads === undefined) return resolvedConfigFile;
+    const file = path.join(path.dirname(resolvedConfigFile), `config.${replica.replicaId}.yaml`);
+    const own = Object.assign(Object.create(Object.getPrototypeOf(config) as object) as DeepInferConfig, config, {
+      schedulerAdminPort: replica.schedulerAdminPort,
+      executorAdminPort: replica.executorAdminPort,
+      ...(replica.cpuThreads !== undefined ? { cpuThreads: replica.cpuThreads } : {}),
+    });
+    saveConfig(own, file, `Resolved by deepinfer serve for replica ${replica.replicaId}; do not edit`);
+    return file;
+  }
+
+  private async ensureNats(mayStart: boolean): Promise<void> {
     const { config, logger } = this.options;
     const endpoint = parseNatsUrl(config.natsUrl);
     if (await natsAnswers(endpoint)) {
       logger.info('using the NATS server already running', { url: config.natsUrl });
       return;
+    }
+    if (!mayStart) {
+      throw new LaunchError(`no NATS server answers at ${config.natsUrl}: a replica joins the NATS of its frontend (or a node of its cluster) and never starts one`, 1);
     }
     const isLocal = ['127.0.0.1', 'localhost', '0.0.0.0', '::1'].includes(endpoint.host);
     if (!isLocal) {

@@ -51,6 +51,29 @@ export class BlockHasher {
   }
 }
 
+/**
+ * The root key of a request's block-hash chain: the model's cache key (its revision) and the
+ * request's cache salt. The scheduler and the KV-aware router (libs/kv-router) both call this, so
+ * the router computes exactly the hashes the scheduler registers.
+ */
+export function rootExtraKey(modelCacheKey: string, cacheSalt: string | undefined): string {
+  return JSON.stringify([modelCacheKey, cacheSalt ?? null]);
+}
+
+/**
+ * The chained hashes of the first `numBlocks` full blocks of `tokenIds` under `root`, as the
+ * scheduler's KV cache manager computes them (one per block, each covering its parent).
+ */
+export function prefixBlockHashes(hasher: BlockHasher, root: BlockHash, tokenIds: readonly number[], numBlocks: number): BlockHash[] {
+  const hashes = new Array<BlockHash>(numBlocks);
+  let parent = root;
+  for (let i = 0; i < numBlocks; i++) {
+    parent = hasher.hashBlock(parent, tokenIds, i * hasher.blockSize);
+    hashes[i] = parent;
+  }
+  return hashes;
+}
+
 function digest(hash: ReturnType<typeof createHash>): BlockHash {
   return hash.digest('base64url').slice(0, HASH_LENGTH_CHARS) as BlockHash;
 }

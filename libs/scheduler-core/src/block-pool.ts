@@ -1,6 +1,7 @@
 import type { BlockHash } from './block-hasher.js';
 import { FreeBlockQueue } from './free-block-queue.js';
 import { KvBlock } from './kv-block.js';
+import type { PrefixCacheListener } from './prefix-cache-listener.js';
 
 /**
  * All physical KV blocks, their ref counts, the LRU free queue and the prefix-cache map
@@ -25,6 +26,7 @@ export class BlockPool {
   constructor(
     readonly numBlocks: number,
     readonly blockSize: number,
+    private readonly listener?: PrefixCacheListener,
   ) {
     this.cachedTokenIds = new Int32Array(numBlocks * blockSize);
     const blocks: KvBlock[] = [];
@@ -108,6 +110,7 @@ export class BlockPool {
     const offset = block.blockId * this.blockSize;
     for (let i = 0; i < this.blockSize; i++) this.cachedTokenIds[offset + i] = tokenIds[start + i];
     this.blockByHash.set(blockHash, block);
+    this.listener?.onStored(blockHash);
     return true;
   }
 
@@ -149,6 +152,7 @@ export class BlockPool {
     }
     this.blockByHash.clear();
     this.numCachedFree = 0;
+    this.listener?.onCleared();
     return true;
   }
 
@@ -164,6 +168,7 @@ export class BlockPool {
 
   private uncache(block: KvBlock): void {
     this.blockByHash.delete(block.blockHash as BlockHash);
+    this.listener?.onRemoved(block.blockHash as BlockHash);
     block.blockHash = undefined;
     block.parentBlockHash = undefined;
   }

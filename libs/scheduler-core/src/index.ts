@@ -17,13 +17,14 @@ export { KvCacheManager, type KvCacheManagerOptions, type CachedPrefix } from '.
 export { BlockPool } from './block-pool.js';
 export { KvBlock } from './kv-block.js';
 export { FreeBlockQueue } from './free-block-queue.js';
-export { BlockHasher, type BlockHash } from './block-hasher.js';
+export { BlockHasher, prefixBlockHashes, rootExtraKey, type BlockHash } from './block-hasher.js';
+export type { PrefixCacheListener } from './prefix-cache-listener.js';
 // Test support (the FakeExecutor stand-in) is not here: it is the separate entry point
 // @deepinfer/scheduler-core/testing, which only tests may import (the module-boundaries lint rule).
 // The scheduler service's engine: executor sessions and the step loop, transport behind ports.
 export { EngineLoop, OUT_OF_STEP_ID } from './engine-loop/engine-loop.js';
 export type { EngineLoopPorts, EngineLoopObserver, EngineLoopLogger, StepObservation } from './engine-loop/engine-loop-ports.js';
-export { DEFAULT_STEP_TIMEOUT_MS, DEFAULT_MAX_NUM_WAITING_PER_SEQ, type EngineLoopSettings } from './engine-loop/engine-loop-settings.js';
+export { DEFAULT_STEP_TIMEOUT_MS, DEFAULT_MAX_NUM_WAITING_PER_SEQ, DEFAULT_EXECUTOR_SILENCE_MS, type EngineLoopSettings } from './engine-loop/engine-loop-settings.js';
 export type { EngineLoopStats, ExecutorInfo } from './engine-loop/engine-loop-stats.js';
 export type { LoopOutcome } from './engine-loop/submit-outcome.js';
 export { schedulerConfigFor } from './engine-loop/scheduler-config-for.js';

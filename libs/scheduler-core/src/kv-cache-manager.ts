@@ -1,6 +1,7 @@
 import { BlockHasher, type BlockHash } from './block-hasher.js';
 import { BlockPool } from './block-pool.js';
 import type { KvBlock } from './kv-block.js';
+import type { PrefixCacheListener } from './prefix-cache-listener.js';
 import type { Request } from './request.js';
 
 export interface KvCacheManagerOptions {
@@ -8,6 +9,8 @@ export interface KvCacheManagerOptions {
   readonly numBlocks: number;
   readonly blockSize: number;
   readonly enablePrefixCaching: boolean;
+  /** Told of every hash stored in and removed from the prefix cache. */
+  readonly listener?: PrefixCacheListener;
 }
 
 /** A request's longest verified run of cached leading blocks; not yet claimed. */
@@ -43,7 +46,7 @@ export class KvCacheManager {
   constructor(options: KvCacheManagerOptions) {
     this.blockSize = options.blockSize;
     this.enablePrefixCaching = options.enablePrefixCaching;
-    this.pool = new BlockPool(options.numBlocks, options.blockSize);
+    this.pool = new BlockPool(options.numBlocks, options.blockSize, options.listener);
     this.hasher = new BlockHasher(options.blockSize);
   }
 

@@ -1,3 +1,4 @@
+import type { PrefixCacheListener } from './prefix-cache-listener.js';
 import type { SchedulingPolicy } from './scheduling-policy.js';
 
 /** What the executor reports at registration; the KV capacity is never configured twice. */
@@ -33,6 +34,8 @@ export interface SchedulerConfig {
   readonly policy?: SchedulingPolicy;
   /** Monotonic clock in ms (default performance.now); injectable for tests. */
   readonly clock?: () => number;
+  /** Told of every block hash the prefix cache stores and drops (the KV-aware router's events). */
+  readonly prefixCacheListener?: PrefixCacheListener;
 }
 
 function requirePositiveInteger(name: string, value: number): void {

@@ -8,7 +8,7 @@ import type {
   StepOutputsMessage,
   StepResult,
 } from '@deepinfer/contracts';
-import type { BlockHash } from './block-hasher.js';
+import { rootExtraKey, type BlockHash } from './block-hasher.js';
 import { FcfsPolicy } from './fcfs-policy.js';
 import { Histogram } from './histogram.js';
 import type { KvBlock } from './kv-block.js';
@@ -107,9 +107,10 @@ export class Scheduler {
       numBlocks: capacity.numBlocks,
       blockSize: capacity.blockSize,
       enablePrefixCaching: config.enablePrefixCaching,
+      listener: config.prefixCacheListener,
     });
     this.eosTokenIds = config.eosTokenIds.slice();
-    this.defaultRootBlockHash = this.kv.hashRoot(JSON.stringify([config.modelCacheKey, null]));
+    this.defaultRootBlockHash = this.kv.hashRoot(rootExtraKey(config.modelCacheKey, undefined));
     this.waiting = this.policy.createWaitingQueue();
     this.batchSizeHistogram = Histogram.powersOfTwo(config.maxNumSeqs);
     this.numTokensPerStepHistogram = Histogram.powersOfTwo(config.maxNumBatchedTokens);
@@ -204,7 +205,7 @@ export class Scheduler {
     const rootBlockHash =
       submitted.cacheSalt === undefined
         ? this.defaultRootBlockHash
-        : this.kv.hashRoot(JSON.stringify([this.config.modelCacheKey, submitted.cacheSalt]));
+        : this.kv.hashRoot(rootExtraKey(this.config.modelCacheKey, submitted.cacheSalt));
     const request = new Request({
       requestId,
       promptTokenIds, // kept by reference (the Request copies it once into tokenIds); callers must not mutate it

@@ -52,6 +52,13 @@ export class DeltaRouter implements OnModuleInit {
     }
   }
 
+  /** Ends the listed requests with an error (their replica is gone). */
+  fail(requestIds: readonly string[], message: string): void {
+    for (const requestId of requestIds) {
+      this.sinks.get(requestId)?.({ requestId, seq: -1, text: '', tokenIds: [], finishReason: 'error', error: message });
+    }
+  }
+
   get numInFlight(): number {
     return this.sinks.size;
   }

@@ -5,6 +5,7 @@ import type { EncodeReply, StreamDelta, StreamOpen } from '@deepinfer/contracts'
 import type { Logger } from '@deepinfer/observability';
 import { LOGGER } from '@deepinfer/service-kit';
 import { DeltaRouter } from './delta-router.js';
+import { ReplicaRouter } from './replica-router.js';
 import { StackClient } from './stack-client.js';
 
 /** A prompt as encoded by the tokenizer. */
@@ -28,7 +29,7 @@ export interface Generation {
 
 /**
  * Runs a GenerationPlan through the stack: tokenizer (encode/chat, opening one stream per
- * choice), then one scheduler submit per choice; deltas come back through the DeltaRouter.
+ * choice), then one submit per choice to the replica the ReplicaRouter chooses; deltas come back through the DeltaRouter.
  * Never waits per token on another service.
  */
 @Injectable()
@@ -36,6 +37,7 @@ export class GenerationService {
   constructor(
     private readonly stack: StackClient,
     private readonly router: DeltaRouter,
+    private readonly replicas: ReplicaRouter,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -60,6 +62,7 @@ export class GenerationService {
         this.stack.abort({ requestIds: open, reason: 'abort' });
         for (const c of choices) {
           this.router.unregister(c.requestId);
+          this.replicas.release(c.requestId);
           c.fail('aborted');
         }
         resolveDone();
@@ -70,6 +73,7 @@ export class GenerationService {
     const unsubmitted = new Map<string, string[]>();
     const onFinish = (choice: ChoiceState) => {
       this.router.unregister(choice.requestId);
+      this.replicas.release(choice.requestId);
       if (++numFinished === plan.prompts.length * plan.n) resolveDone();
     };
 
@@ -90,12 +94,16 @@ export class GenerationService {
         if (tokenIds.length === 0) throw OpenAIError.badRequest('the prompt is empty after tokenization', 'prompt');
         await Promise.all(
           promptChoices.map(async (choice, i) => {
-            await this.stack.submit({
-              requestId: choice.requestId,
-              promptTokenIds: tokenIds,
-              samplingParams: samplingForChoice(plan, i, maxTokens),
-              tokenizerInstanceId: encoded.tokenizerInstanceId,
-            });
+            // Routed after tokenization: the router hashes the prompt's blocks as the scheduler does.
+            await this.replicas.submit(
+              {
+                requestId: choice.requestId,
+                promptTokenIds: tokenIds,
+                samplingParams: samplingForChoice(plan, i, maxTokens),
+                tokenizerInstanceId: encoded.tokenizerInstanceId,
+              },
+              { user: plan.user },
+            );
             // From here the scheduler owns the stream's end (its final output reaches the tokenizer).
             const ids = unsubmitted.get(encoded.tokenizerInstanceId)!;
             ids.splice(ids.indexOf(choice.requestId), 1);

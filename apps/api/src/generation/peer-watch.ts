@@ -4,6 +4,7 @@ import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
 import { LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { DeltaRouter } from './delta-router.js';
+import { ReplicaRouter } from './replica-router.js';
 
 const PEERS: readonly ServiceName[] = ['tokenizer', 'scheduler', 'executor'];
 const PROBE_INTERVAL_MS = 1000;
@@ -27,6 +28,7 @@ export class PeerWatch implements OnModuleInit, OnApplicationShutdown {
     @Inject(SERVICE_STATE) private readonly state: ServiceState,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly router: DeltaRouter,
+    private readonly replicas: ReplicaRouter,
   ) {}
 
   onModuleInit(): void {
@@ -55,14 +57,28 @@ export class PeerWatch implements OnModuleInit, OnApplicationShutdown {
     return this.bus.request(Subjects.health(peer), {}, { timeoutMs: PROBE_TIMEOUT_MS }, HealthReply).catch(() => undefined);
   }
 
-  /** Ready when every service answers `ok` and the scheduler has an executor registered. */
+  /**
+   * Ready when every service answers `ok` and at least one replica can take requests (a scheduler
+   * with an executor registered: from the router's view, else from a scheduler's health reply).
+   * `replicas` lists every replica the router knows.
+   */
   async readiness(): Promise<HealthReply> {
     const replies = await Promise.all(PEERS.map((p) => this.ask(p)));
     const services: Record<string, string> = Object.fromEntries(PEERS.map((p, i) => [p, replies[i]?.status ?? 'not answering']));
-    const schedulerHasExecutor = Boolean(replies[PEERS.indexOf('scheduler')]?.details?.['executor']);
+    const schedulerHasExecutor = this.replicas.router.numRoutable > 0 || Boolean(replies[PEERS.indexOf('scheduler')]?.details?.['executor']);
     if (services['scheduler'] === 'ok' && !schedulerHasExecutor) services['scheduler'] = 'no executor registered';
     const own = this.state.health();
     const allOk = own.status === 'ok' && replies.every((r) => r?.status === 'ok') && schedulerHasExecutor;
-    return { ...own, status: allOk ? 'ok' : own.status === 'ok' ? 'degraded' : own.status, details: { ...own.details, services } };
+    const replicas = this.replicas.views().map((r) => ({
+      replicaId: r.replicaId,
+      status: !r.hasExecutor ? 'no executor registered' : r.draining ? 'draining' : 'ok',
+      device: r.device,
+      numRunning: r.numRunning,
+      numWaiting: r.numWaiting,
+      kvCacheUsage: r.numBlocks > 0 ? Number(((r.numBlocks - r.numFreeBlocks) / r.numBlocks).toFixed(3)) : 0,
+      numIndexedBlocks: r.numIndexedBlocks,
+      numRoutedTotal: r.numRoutedTotal,
+    }));
+    return { ...own, status: allOk ? 'ok' : own.status === 'ok' ? 'degraded' : own.status, details: { ...own.details, services, router: this.replicas.router.policy, replicas } };
   }
 }

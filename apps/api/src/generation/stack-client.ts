@@ -44,6 +44,11 @@ export class StackClient {
     return this.bus.request<SubmitReply>(Subjects.schedulerSubmit, message, { timeoutMs: SCHEDULER_TIMEOUT_MS });
   }
 
+  /** To one replica's scheduler (the router's choice). */
+  submitTo(replicaId: string, message: SubmitMessage, timeoutMs = SCHEDULER_TIMEOUT_MS): Promise<SubmitReply> {
+    return this.bus.request<SubmitReply>(Subjects.replicaSubmit(replicaId), message, { timeoutMs });
+  }
+
   abort(message: AbortMessage): void {
     if (message.requestIds.length > 0) this.bus.publish(Subjects.schedulerAbort, message);
   }

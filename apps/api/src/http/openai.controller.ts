@@ -32,6 +32,7 @@ import type { StreamDelta } from '@deepinfer/contracts';
 import { CONFIG } from '@deepinfer/service-kit';
 import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
 import { GenerationService, type Generation } from '../generation/generation.service.js';
+import { ReplicaRouter } from '../generation/replica-router.js';
 import { StackClient } from '../generation/stack-client.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { RequestBodyValidator } from './request-body.validator.js';
@@ -60,6 +61,7 @@ export class OpenAIController {
     private readonly stack: StackClient,
     private readonly metrics: ApiMetrics,
     private readonly bodies: RequestBodyValidator,
+    private readonly replicas: ReplicaRouter,
   ) {
     this.servedModelName = config.servedModelName ?? defaultServedModelName(config.model);
   }
@@ -70,7 +72,19 @@ export class OpenAIController {
     const info = await this.stack.tokenizerInfo();
     return {
       object: 'list',
-      data: [{ id: this.servedModelName, object: 'model', created: this.createdAt, owned_by: 'deepinfer', root: this.config.model, parent: null, max_model_len: info.maxModelLen }],
+      data: [
+        {
+          id: this.servedModelName,
+          object: 'model',
+          created: this.createdAt,
+          owned_by: 'deepinfer',
+          root: this.config.model,
+          parent: null,
+          max_model_len: info.maxModelLen,
+          // DeepInfer's own: the data-parallel replicas serving the model, as the router sees them.
+          replicas: this.replicas.views().map((r) => ({ id: r.replicaId, ready: r.hasExecutor && !r.draining, device: r.device ?? null })),
+        },
+      ],
     };
   }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { applyHardwareProfile, CONFIG_ERROR_EXIT_CODE, ConfigError, configsDir, saveConfig } from '@deepinfer/config';
-import { detectGpus } from '@deepinfer/gpu';
+import { detectGpus, visibleGpus } from '@deepinfer/gpu';
 import { LaunchError, StackLauncher } from '@deepinfer/launcher';
 import { ensureModel, ModelDownloadError } from '@deepinfer/model-hub';
 import { createLogger } from '@deepinfer/observability';
@@ -13,7 +13,8 @@ import { addConfigOptions, resolveConfigOrExit } from '../config-options.js';
  * `deepinfer serve`: the launcher for a bare machine. Resolves the configuration once (flags,
  * environment, file, then the GPU's hardware profile for what is still unset), makes sure the
  * model is on disk (downloading a Hub id into the Hugging Face cache), hands the configuration to
- * every service as one YAML file, starts nats-server if none answers, then the four services.
+ * every service as one YAML file, starts nats-server if none answers, then the four services
+ * (data_parallel_size scheduler + executor pairs; `role` picks the frontend or the replicas only).
  */
 export function serveCommand(): Command {
   return addConfigOptions(new Command('serve').description('Start nats-server (if needed) and the four services, and serve the OpenAI-compatible API')).action(
@@ -63,6 +64,8 @@ export function serveCommand(): Command {
         repoRoot: path.dirname(configsDir()),
         logger,
         onFatal: (name, code) => void shutdown(`${name} exited with status ${code}`, code),
+        // One GPU per replica's executor (data_parallel_size), named by UUID when nvidia-smi has one.
+        gpus: detection.available ? visibleGpus(detection.gpus, process.env['CUDA_VISIBLE_DEVICES']).map((g) => ({ id: g.uuid ?? String(g.index) })) : [],
       });
       const shutdown = (reason: string, exitCode = 0) =>
         (stopping ??= (async () => {

@@ -1,5 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
-import { SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { PingRequest, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
 
@@ -18,12 +18,15 @@ export class NatsFakeExecutor {
   numSteps = 0;
   private executor: FakeExecutor;
   private subscription: Subscription | undefined;
+  private pingSubscription: Subscription | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly bus: MessageBus,
     executorId: string,
     epoch: string,
     capacity: { numBlocks: number; blockSize: number; maxModelLen: number; maxNumBatchedTokens: number },
+    readonly replicaId = 'r0',
   ) {
     this.registration = {
       executorId,
@@ -38,19 +41,25 @@ export class NatsFakeExecutor {
 
   async start(): Promise<RegistrationReply> {
     this.subscription = this.bus.handle(this.registration.stepSubject, SchedulerOutputSchema, (step) => this.step(step));
+    this.pingSubscription = this.bus.handle(Subjects.executorPing(this.registration.executorId), PingRequest, () => ({ executorId: this.registration.executorId }));
     await this.bus.flush();
+    // Heartbeats, as a real executor sends them (the scheduler drops a silent one).
+    this.heartbeat = setInterval(() => void this.register().catch(() => undefined), 1000);
+    this.heartbeat.unref();
     return this.register();
   }
 
   /** Registers (or heartbeats); a new session means a fresh executor state. */
   async register(): Promise<RegistrationReply> {
-    const reply = await this.bus.request<RegistrationReply>(Subjects.schedulerRegister, this.registration);
+    const reply = await this.bus.request<RegistrationReply>(Subjects.replicaRegister(this.replicaId), this.registration);
     if (reply.newSession) this.executor = this.newExecutor();
     return reply;
   }
 
   stop(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.subscription?.unsubscribe();
+    this.pingSubscription?.unsubscribe();
   }
 
   private async step(step: SchedulerOutput): Promise<StepResult> {

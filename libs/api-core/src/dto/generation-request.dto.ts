@@ -46,6 +46,6 @@ export abstract class GenerationRequestDto {
   @IsOptional() guided_decoding_backend?: unknown;
   @IsOptional() guided_whitespace_pattern?: unknown;
   @IsOptional() structured_outputs?: unknown;
-  /** Accepted and ignored (OpenAI's end-user id). */
+  /** OpenAI's end-user id: with router_session_affinity, requests of one user go to one replica. */
   @IsOptional() @IsString() user?: string;
 }

@@ -2,7 +2,10 @@ import { Type } from 'class-transformer';
 import { IsArray, IsIn, IsInt, IsOptional, IsString, Min, MinLength, ValidateNested, ArrayNotEmpty } from 'class-validator';
 import { SamplingParamsMessage } from './sampling.contract.js';
 
-/** Subject: Subjects.schedulerSubmit. A tokenized request; the scheduler answers at once. */
+/**
+ * Subject: Subjects.replicaSubmit(replicaId) (the router's choice) or Subjects.schedulerSubmit
+ * (any replica). A tokenized request; the scheduler answers at once.
+ */
 export class SubmitMessage {
   /** Unique among live requests; the api assigns it (one per choice when n > 1). */
   @IsString() @MinLength(1) requestId!: string;
@@ -22,6 +25,8 @@ export class SubmitMessage {
 export interface SubmitReply {
   accepted: true;
   schedulerInstanceId: string;
+  /** The replica that took the request: its death fails the request's stream at the api. */
+  replicaId: string;
 }
 
 export const FINISH_REASONS = ['stop', 'length', 'abort', 'error'] as const;
@@ -46,7 +51,8 @@ export class ModelIdentity {
 }
 
 /**
- * Subject: Subjects.schedulerRegister. Sent by an executor after every start, then again every
+ * Subject: Subjects.replicaRegister(replicaId): an executor registers with its own replica's
+ * scheduler only. Sent by an executor after every start, then again every
  * few seconds (2–5 s) for as long as it runs: the capacity it decided — the scheduler never
  * configures it twice. The scheduler never asks for a registration; the periodic one is how a
  * restarted scheduler (or one that gave the executor up after a failed step) finds it again.

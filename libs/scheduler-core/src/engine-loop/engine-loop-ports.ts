@@ -15,6 +15,13 @@ export interface EngineLoopPorts {
   sendStep(stepSubject: string, step: SchedulerOutput, timeoutMs: number): Promise<StepResult>;
   /** Publishes one batched message to one tokenizer instance; fire and forget. */
   publishOutputs(tokenizerInstanceId: string, message: StepOutputsMessage): void;
+  /**
+   * Asks the executor whose step subject is `stepSubject` whether it is alive: `gone` when
+   * nobody serves its ping subject any more (the process died: NATS knows at once), `alive` when
+   * it answers, `unknown` on a timeout or any other failure. Optional: without it only the
+   * heartbeat silence and the step deadline detect a dead executor.
+   */
+  pingExecutor?(executorId: string): Promise<'alive' | 'gone' | 'unknown'>;
 }
 
 /** What one step did, for metrics. Counts are this step's own, not running totals. */

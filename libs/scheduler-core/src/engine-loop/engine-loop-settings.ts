@@ -1,3 +1,4 @@
+import type { PrefixCacheListener } from '../prefix-cache-listener.js';
 import type { SchedulingPolicy } from '../scheduling-policy.js';
 
 /**
@@ -24,7 +25,21 @@ export interface EngineLoopSettings {
   readonly policy?: SchedulingPolicy;
   /** Monotonic clock in ms (default performance.now). */
   readonly clock?: () => number;
+  /** Told of every prefix-cache store, removal and reset, across executor sessions (KV events). */
+  readonly prefixCacheListener?: PrefixCacheListener;
+  /**
+   * An executor silent (no heartbeat registration) for this long is gone; default
+   * DEFAULT_EXECUTOR_SILENCE_MS. Checked by checkExecutor().
+   */
+  readonly executorSilenceMs?: number;
 }
+
+/**
+ * Executors re-register every second; ten missed heartbeats mean a wedged one. A dead one is found
+ * sooner, by the ping (no responders); this only catches a process alive but not answering, and
+ * must not fire on a loaded host whose event loops stall for a few seconds.
+ */
+export const DEFAULT_EXECUTOR_SILENCE_MS = 10_000;
 
 /**
  * A step's deadline. A step is bounded by maxNumBatchedTokens, and the slowest real one (a full

@@ -1,7 +1,8 @@
 import type { ExecutorRegistration, FinishReason, RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
 import { Scheduler } from '../scheduler.js';
 import type { EngineLoopLogger, EngineLoopObserver, EngineLoopPorts } from './engine-loop-ports.js';
-import { DEFAULT_STEP_TIMEOUT_MS, type EngineLoopSettings } from './engine-loop-settings.js';
+import type { BlockHash } from '../block-hasher.js';
+import { DEFAULT_EXECUTOR_SILENCE_MS, DEFAULT_STEP_TIMEOUT_MS, type EngineLoopSettings } from './engine-loop-settings.js';
 import type { EngineLoopStats } from './engine-loop-stats.js';
 import { ExecutorSession } from './executor-session.js';
 import { RateMeter } from './rate-meter.js';
@@ -126,7 +127,8 @@ export class EngineLoop {
     if (this.closed) return { accepted: false, code: 'unavailable', message: 'the scheduler is shutting down' };
     let scheduler: Scheduler;
     try {
-      scheduler = new Scheduler(schedulerConfigFor(this.settings, registration), { numBlocks: registration.numBlocks, blockSize: registration.blockSize });
+      const config = { ...schedulerConfigFor(this.settings, registration), prefixCacheListener: this.settings.prefixCacheListener };
+      scheduler = new Scheduler(config, { numBlocks: registration.numBlocks, blockSize: registration.blockSize });
     } catch (err) {
       return { accepted: false, code: 'bad_request', message: `cannot schedule for this executor: ${(err as Error).message}` };
     }
@@ -194,6 +196,51 @@ export class EngineLoop {
   setDraining(draining: boolean): void {
     this.draining = draining;
     this.session?.scheduler.setDraining(draining);
+  }
+
+  /** Every block hash in the prefix cache now (a full KV-event resync); empty without an executor. */
+  cachedBlockHashes(): BlockHash[] {
+    const pool = this.session?.scheduler.kvCacheManager.pool;
+    if (!pool) return [];
+    const hashes: BlockHash[] = [];
+    for (const [hash] of pool.cachedBlocks()) hashes.push(hash);
+    return hashes;
+  }
+
+  /** The load the replica reports to routers: requests running and waiting, free and total KV blocks. */
+  load(): { numRunning: number; numWaiting: number; numFreeBlocks: number; numBlocks: number } {
+    const scheduler = this.session?.scheduler;
+    const pool = scheduler?.kvCacheManager.pool;
+    return {
+      numRunning: scheduler?.numRunningRequests ?? 0,
+      numWaiting: scheduler?.numWaitingRequests ?? 0,
+      numFreeBlocks: pool?.numFreeBlocks ?? 0,
+      numBlocks: pool?.numBlocks ?? 0,
+    };
+  }
+
+  /** The current executor's model revision (the prefix-cache key) and block size; undefined without one. */
+  get cacheIdentity(): { modelCacheKey: string; blockSize: number } | undefined {
+    const r = this.session?.registration;
+    return r && { modelCacheKey: r.model.revision, blockSize: r.blockSize };
+  }
+
+  /**
+   * Liveness of the current executor, called every few hundred ms by the service: an executor
+   * silent for executorSilenceMs, or one whose ping subject nobody serves any more (its process
+   * died: NATS answers "no responders" at once), is gone: its session ends like a failed step's,
+   * every request with `error`, at once rather than after the step deadline.
+   */
+  async checkExecutor(): Promise<void> {
+    const session = this.session;
+    if (!session || this.closed) return;
+    const silentMs = this.clock() - session.lastSeenAtMs;
+    if (silentMs > (this.settings.executorSilenceMs ?? DEFAULT_EXECUTOR_SILENCE_MS)) {
+      this.endSession(session, `no heartbeat from the executor for ${Math.round(silentMs)} ms`, ENGINE_LOST, true);
+      return;
+    }
+    const verdict = await this.ports.pingExecutor?.(session.registration.executorId);
+    if (verdict === 'gone' && !session.isEnded) this.endSession(session, 'the executor is gone (its ping subject has no responders)', ENGINE_LOST, true);
   }
 
   /** Forgets every cached prefix; false (nothing changed) while requests hold blocks. */
