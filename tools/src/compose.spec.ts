@@ -13,7 +13,7 @@ const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'ut
   services: Record<string, {
     image?: string; build?: { context: string; dockerfile: string }; command?: string[]; ports?: string[];
     environment?: Record<string, string>; healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>;
-    volumes?: string[]; deploy?: { resources: { reservations: { devices: Record<string, unknown>[] } } };
+    volumes?: string[]; deploy?: { resources: { reservations: { devices: Record<string, unknown>[] } } }; profiles?: string[];
   }>;
   volumes?: Record<string, unknown>;
 };
@@ -25,8 +25,33 @@ const adminPortOf: Record<ServiceName, number> = {
 const knownEnv = new Set<string>([...CONFIG_FIELDS.map((f) => f.envVar), ...RESERVED_ENV_VARS, ...HUB_ENV_VARS]);
 
 describe('docker-compose.yml', () => {
-  it('has nats and the four services', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['nats', ...SERVICE_NAMES].sort());
+  it('has nats and the four services, plus a second replica under the gpu2 profile', () => {
+    const base = Object.entries(compose.services).filter(([, s]) => !s.profiles).map(([name]) => name);
+    expect(base.sort()).toEqual(['nats', ...SERVICE_NAMES].sort());
+    const gpu2 = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('gpu2')).map(([name]) => name);
+    expect(gpu2.sort()).toEqual(['executor-r1', 'scheduler-r1']);
+  });
+
+  it('runs the gpu2 replica as the default pair does, as replica r1 on GPU 1 with admin ports +100', () => {
+    for (const service of ['scheduler', 'executor'] as const) {
+      const base = compose.services[service]!;
+      const r1 = compose.services[`${service}-r1`]!;
+      expect(r1.command).toEqual(base.command);
+      expect(r1.build).toEqual(base.build);
+      expect(r1.depends_on).toEqual(base.depends_on);
+      expect(r1.healthcheck?.test).toEqual(base.healthcheck?.test);
+      // The same settings, but its own replica id and admin port (distinct from every other port).
+      const { DEEPINFER_REPLICA_ID: id, ...env } = r1.environment!;
+      const portVar = `DEEPINFER_${service.toUpperCase()}_ADMIN_PORT`;
+      expect(id).toBe('r1');
+      expect(base.environment!['DEEPINFER_REPLICA_ID']).toBeUndefined(); // r0, replicaIdFrom's default
+      expect({ ...env, [portVar]: undefined }).toEqual({ ...base.environment, [portVar]: undefined });
+      const port = Number(env[portVar]);
+      expect(port).toBe(adminPortOf[service] + 100);
+      expect(r1.ports).toEqual([`${port}:${port}`]);
+      expect(Object.keys(r1.environment!).filter((k) => !knownEnv.has(k))).toEqual([]);
+    }
+    expect(compose.services['executor-r1']!.deploy!.resources.reservations.devices).toEqual([{ driver: 'nvidia', device_ids: ['1'], capabilities: ['gpu'] }]);
   });
 
   it('runs nats from the official image with credentials and a healthcheck, unpublished', () => {
