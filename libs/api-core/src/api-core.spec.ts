@@ -124,6 +124,19 @@ describe('choice state', () => {
     const g = new ChoiceState('g', 0);
     expect(() => g.apply({ requestId: 'g', seq: 1, text: '', tokenIds: [] })).toThrow(StreamGapError);
   });
+
+  it('keeps an error’s protocol code, typed (a lost replica is unavailable: a 503, not a 500)', () => {
+    const lost = new ChoiceState('l', 0);
+    lost.fail('replica r1 was lost (its scheduler restarted) while this request ran; retry it', 'unavailable');
+    expect([lost.finishReason, lost.errorCode]).toEqual(['error', 'unavailable']);
+    expect(toOpenAIError(new ProtocolError(lost.errorCode!, lost.error!)).status).toBe(503);
+    const streamed = new ChoiceState('s', 0);
+    streamed.apply({ requestId: 's', seq: 0, text: '', tokenIds: [], finishReason: 'error', error: 'the engine failed', errorCode: 'internal' });
+    expect(streamed.errorCode).toBe('internal');
+    const own = new ChoiceState('o', 0);
+    own.apply({ requestId: 'o', seq: 0, text: '', tokenIds: [], finishReason: 'error', error: 'no token' });
+    expect(own.errorCode).toBeUndefined(); // the api answers 500 generation_failed
+  });
 });
 
 describe('errors and shapes', () => {

@@ -1,4 +1,4 @@
-import type { DeltaTokenLogprob, FinishReason, StreamDelta } from '@deepinfer/contracts';
+import type { DeltaTokenLogprob, ErrorCode, FinishReason, StreamDelta } from '@deepinfer/contracts';
 
 /** The stream of one choice broke: a delta was lost or came twice. */
 export class StreamGapError extends Error {}
@@ -17,6 +17,8 @@ export class ChoiceState {
   finishReason: FinishReason | undefined;
   stopReason: string | number | undefined;
   error: string | undefined;
+  /** The protocol code of the error, when it has one (StreamDelta.errorCode). */
+  errorCode: ErrorCode | undefined;
   numPromptTokens = 0;
   numCachedTokens = 0;
   numOutputTokens = 0;
@@ -33,10 +35,11 @@ export class ChoiceState {
   }
 
   /** Ends the choice with an error that did not come through its stream (a service died). */
-  fail(message: string): void {
+  fail(message: string, code?: ErrorCode): void {
     if (this.finished) return;
     this.finishReason = 'error';
     this.error = message;
+    this.errorCode = code;
   }
 
   apply(delta: StreamDelta): void {
@@ -49,6 +52,7 @@ export class ChoiceState {
       this.finishReason = delta.finishReason;
       this.stopReason = delta.stopReason;
       this.error = delta.error;
+      this.errorCode = delta.errorCode;
     }
     if (delta.usage) {
       this.numPromptTokens = delta.usage.numPromptTokens;

@@ -31,6 +31,9 @@ describe('hot-path schemas', () => {
     expect(decodeMessage(StepResultSchema, new TextEncoder().encode(JSON.stringify(result)))).toEqual(result);
     expect(StepOutputsSchema.validate({ stepId: 3, outputs: [{ requestId: 'a', newTokenIds: [5], numPromptTokens: 4, numCachedTokens: 0, numOutputTokens: 1, finishReason: 'length' }] })).toBeTruthy();
     expect(DeltaBatchSchema.validate({ deltas: [{ requestId: 'a', seq: 0, text: 'hi', tokenIds: [5] }] })).toBeTruthy();
+    // A failure's protocol code, when present, is one of the codes.
+    expect(DeltaBatchSchema.validate({ deltas: [{ requestId: 'a', seq: 0, text: '', tokenIds: [], finishReason: 'error', error: 'x', errorCode: 'unavailable' }] })).toBeTruthy();
+    expect(() => DeltaBatchSchema.validate({ deltas: [{ requestId: 'a', seq: 0, text: '', tokenIds: [], finishReason: 'error', errorCode: 'oops' }] })).toThrow(/deltas\[0\]\.errorCode/);
   });
 
   it.each([

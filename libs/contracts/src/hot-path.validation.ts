@@ -131,6 +131,7 @@ export const StepResultSchema: MessageSchema<StepResult> = {
 };
 
 const FINISH = new Set(['stop', 'length', 'abort', 'error']);
+const ERROR_CODES = new Set<string>(Object.values(ErrorCodes));
 
 export const StepOutputsSchema: MessageSchema<StepOutputsMessage> = {
   name: 'StepOutputsMessage',
@@ -168,6 +169,7 @@ export const DeltaBatchSchema: MessageSchema<DeltaBatchMessage> = {
       if (typeof d['text'] !== 'string') c.fail(`${p}.text`, 'must be a string', d['text']);
       c.intArray(d['tokenIds'], `${p}.tokenIds`);
       c.optional(d['finishReason'], (v) => (FINISH.has(v as string) ? v : c.fail(`${p}.finishReason`, 'must be stop, length, abort or error', v)));
+      c.optional(d['errorCode'], (v) => (ERROR_CODES.has(v as string) ? v : c.fail(`${p}.errorCode`, 'must be a protocol error code', v)));
     }
     return plain as DeltaBatchMessage;
   },

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { DeltaBatchSchema, Subjects, type StreamDelta } from '@deepinfer/contracts';
+import { DeltaBatchSchema, ErrorCodes, Subjects, type ErrorCode, type StreamDelta } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
 import { LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
@@ -43,19 +43,19 @@ export class DeltaRouter implements OnModuleInit {
     this.sinks.delete(requestId);
   }
 
-  /** Ends every waiting request with an error (a service it depends on is gone). */
-  failAll(message: string): void {
+  /** Ends every waiting request with an error (a service it depends on is gone: `unavailable`, a 503). */
+  failAll(message: string, code: ErrorCode = ErrorCodes.unavailable): void {
     if (this.sinks.size === 0) return;
     this.logger.warn('failing in-flight requests', { count: this.sinks.size, reason: message });
     for (const [requestId, sink] of [...this.sinks]) {
-      sink({ requestId, seq: -1, text: '', tokenIds: [], finishReason: 'error', error: message });
+      sink({ requestId, seq: -1, text: '', tokenIds: [], finishReason: 'error', error: message, errorCode: code });
     }
   }
 
-  /** Ends the listed requests with an error (their replica is gone). */
-  fail(requestIds: readonly string[], message: string): void {
+  /** Ends the listed requests with an error (their replica is gone: `unavailable`, a 503). */
+  fail(requestIds: readonly string[], message: string, code: ErrorCode = ErrorCodes.unavailable): void {
     for (const requestId of requestIds) {
-      this.sinks.get(requestId)?.({ requestId, seq: -1, text: '', tokenIds: [], finishReason: 'error', error: message });
+      this.sinks.get(requestId)?.({ requestId, seq: -1, text: '', tokenIds: [], finishReason: 'error', error: message, errorCode: code });
     }
   }
 

@@ -144,7 +144,7 @@ export class GenerationService {
   private apply(choice: ChoiceState, delta: StreamDelta, onFinish: (c: ChoiceState) => void, onDelta?: (choice: ChoiceState, delta: StreamDelta) => void): void {
     if (choice.finished) return;
     if (delta.seq < 0) {
-      choice.fail(delta.error ?? 'failed');
+      choice.fail(delta.error ?? 'failed', delta.errorCode);
     } else {
       try {
         choice.apply(delta);

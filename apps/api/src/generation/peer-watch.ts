@@ -48,7 +48,7 @@ export class PeerWatch implements OnModuleInit, OnApplicationShutdown {
         const failures = ok ? 0 : this.failures.get(peer)! + 1;
         this.failures.set(peer, failures);
         if (failures === FAILURES_BEFORE_DOWN) this.logger.warn('a service stopped answering', { service: peer });
-        if (failures >= FAILURES_BEFORE_DOWN) this.router.failAll(`unavailable: the ${peer} service is not answering`);
+        if (failures >= FAILURES_BEFORE_DOWN) this.router.failAll(`the ${peer} service is not answering`);
       }),
     );
   }

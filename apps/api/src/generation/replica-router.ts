@@ -159,7 +159,7 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
       byTokenizer.set(placed.tokenizerInstanceId, [...(byTokenizer.get(placed.tokenizerInstanceId) ?? []), requestId]);
     }
     this.logger.warn(`replica lost (${what}); failing its requests`, { replicas: [...lost].join(','), numRequests: failed.length, remaining: this.router.numReplicas });
-    this.deltas.fail(failed, `unavailable: replica ${[...lost].join(', ')} was lost (${what}) while this request ran; retry it`);
+    this.deltas.fail(failed, `replica ${[...lost].join(', ')} was lost (${what}) while this request ran; retry it`);
     for (const [tokenizerInstanceId, requestIds] of byTokenizer) this.stack.closeStreams(tokenizerInstanceId, { requestIds });
   }
 }

@@ -12,6 +12,7 @@ import {
   completionLogprobs,
   completionResponse,
   OpenAIError,
+  toOpenAIError,
   planChat,
   planCompletion,
   verifyGuidedGrammar,
@@ -28,7 +29,7 @@ import {
   type ResponseHeader,
 } from '@deepinfer/api-core';
 import { defaultServedModelName, type DeepInferConfig } from '@deepinfer/config';
-import type { StreamDelta } from '@deepinfer/contracts';
+import { ProtocolError, type StreamDelta } from '@deepinfer/contracts';
 import { CONFIG } from '@deepinfer/service-kit';
 import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
 import { GenerationService, type Generation } from '../generation/generation.service.js';
@@ -206,7 +207,10 @@ export class OpenAIController {
     for (const c of generation.choices) if (c.finishReason) this.metrics.finished.inc({ finished_reason: c.finishReason });
 
     if (failed) {
-      const error = failed.error?.startsWith('unavailable:') ? OpenAIError.unavailable(failed.error) : new OpenAIError(500, failed.error ?? 'generation failed', 'server_error', null, 'generation_failed');
+      // A failure with a protocol code (a lost service or replica: unavailable) keeps its status;
+      // one without is the request's own (500).
+      const message = failed.error ?? 'generation failed';
+      const error = failed.errorCode ? toOpenAIError(new ProtocolError(failed.errorCode, message)) : new OpenAIError(500, message, 'server_error', null, 'generation_failed');
       this.metrics.requests.inc({ route, status: String(error.status) });
       if (sse?.started) {
         sse.send(error.toBody());

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../protocol.js';
 import type { FinishReason } from './scheduler.contract.js';
 import type { TokenLogprobs } from './step.contract.js';
 
@@ -69,6 +70,12 @@ export interface StreamDelta {
   readonly usage?: { readonly numPromptTokens: number; readonly numCachedTokens: number; readonly numOutputTokens: number };
   /** Present when finishReason is `error`. */
   readonly error?: string;
+  /**
+   * With `error`, when the failure has a protocol code (`unavailable`: a service or the replica
+   * the request ran on was lost): the api answers with that code's status (503, retry) instead
+   * of a 500. Absent: the request itself failed.
+   */
+  readonly errorCode?: ErrorCode;
 }
 
 /** Subject: Subjects.apiDeltas(instance). All deltas one detokenized step produced for that api instance. */
