@@ -134,13 +134,14 @@ run() {
   fi
   say "device $device; node $(command -v node) $(node --version); $(command -v nats-server) $(nats-server --version)"
 
+  # One CUDA build for gpu-check and the stack: both read this (gpu-check's own default is 90-real).
+  [ "$device" = cuda ] && [ -z "${DEEPINFER_CUDA_ARCHITECTURES:-}" ] && export DEEPINFER_CUDA_ARCHITECTURES=native
   if [ "$device" = cuda ] && [ "${GPU_CHECK:-0}" = 1 ]; then
     say "native/scripts/gpu-check.sh (the engine's own GPU tests and benchmark)"
     BUILD_DIR="$repo/native/build" OUT="$out/gpu-check" bash "$repo/native/scripts/gpu-check.sh" || echo "gpu-check.sh failed (see $out/gpu-check); going on with the stack check"
   fi
 
   say "build the engine ($cuda_flag) and the addon"
-  [ "$device" = cuda ] && [ -z "${DEEPINFER_CUDA_ARCHITECTURES:-}" ] && export DEEPINFER_CUDA_ARCHITECTURES=native
   limited bash "$repo/native/scripts/build.sh" "$cuda_flag" -DDEEPINFER_BUILD_TESTS=OFF >"$out/build-native.log" 2>&1 ||
     { tail -40 "$out/build-native.log"; die "native build failed (log: $out/build-native.log)"; }
   limited bash "$repo/native/scripts/build-binding.sh" >"$out/build-binding.log" 2>&1 ||
