@@ -62,21 +62,24 @@ describe('scale-out: two replicas behind one api', () => {
     const before = await Promise.all([0, 1].map(schedulerStats));
     const groups = Array.from({ length: 6 }, (_, g) => `Story ${g}: ${'Once upon a time there was a little girl named Lily who loved to play in the park with her dog. '.repeat(10)}`);
     const perGroup = 4;
-    // Groups in parallel, each group's requests one after another (a conversation's turns).
-    await Promise.all(groups.map(async (prefix, g) => {
+    // One conversation after another, each turn after the previous one: the replicas are idle at
+    // every decision, so overlap alone decides (in parallel, on a loaded 2-core CI host, load
+    // outweighed overlap often enough to make the hit rate flaky: 0.59–0.71 seen).
+    for (const [g, prefix] of groups.entries()) {
       for (let i = 0; i < perGroup; i++) await complete(`${prefix} Then turn ${i} of ${g} came`);
-    }));
+    }
     const after = await Promise.all([0, 1].map(schedulerStats));
     const hits = [0, 1].map((i) => after[i]!.scheduler!.prefixCache.numHitTokens - before[i]!.scheduler!.prefixCache.numHitTokens);
     const queries = [0, 1].map((i) => after[i]!.scheduler!.prefixCache.numQueryTokens - before[i]!.scheduler!.prefixCache.numQueryTokens);
     const hitRate = (hits[0]! + hits[1]!) / (queries[0]! + queries[1]!);
     log.push(`prefix routing: 6 groups x 4 requests, hits per replica ${JSON.stringify(hits)} of ${JSON.stringify(queries)} prompt tokens, hit rate ${hitRate.toFixed(3)}`);
-    // Both replicas worked, and each served its groups from its cache: only a group's first
-    // request misses (3 of 4 hit: ~0.7 of the tokens at most). Spread at random or round-robin,
-    // turn k finds its prefix on its replica with probability 1 - 2^-(k-1): 2.1 of 3 turns, ~0.5.
+    // Both replicas worked (new conversations alternate: equal load, ties go round-robin), and
+    // each served its groups from its cache: only a group's first request misses (3 of 4 hit:
+    // ~0.7 of the tokens at most). Spread at random or round-robin, turn k finds its prefix on
+    // its replica with probability 1 - 2^-(k-1): 2.1 of 3 turns, ~0.5.
     expect(hits[0]).toBeGreaterThan(0);
     expect(hits[1]).toBeGreaterThan(0);
-    expect(hitRate).toBeGreaterThan(0.6);
+    expect(hitRate).toBeGreaterThan(0.65);
     const metrics = await (await fetch(`http://127.0.0.1:${stack.adminPorts.api}/metrics`)).text();
     log.push(`  router decisions: ${[...metrics.matchAll(/deepinfer_router_decisions_total\{[^}]*reason="(\w+)"[^}]*\} (\d+)/g)].map((m) => `${m[1]} ${m[2]}`).join(', ')}`);
     // Most follow-up turns went by overlap (a few may move on a loaded host: load outweighs overlap).
