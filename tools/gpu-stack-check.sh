@@ -50,10 +50,9 @@ die() { echo "gpu-stack-check: $*" >&2; exit 1; }
 node_module_paths() {
   (cd "$repo" && npm query '.prod, #node-gyp, #node-gyp *, #node-addon-api' 2>/dev/null) | node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-      const root = process.argv[1] + "/";
       const paths = new Set(JSON.parse(s).map((p) => p.location).filter((l) => l && l.startsWith("node_modules/")));
       for (const p of [...paths].sort()) console.log(p);
-    });' "$repo"
+    });'
 }
 
 pack() {
