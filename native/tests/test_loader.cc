@@ -33,9 +33,9 @@ void write_file(const std::string& path, const std::string& text) {
 
 std::string src_model() { return fixtures_dir() + "/llama_gqa1"; }
 
-// The fixture's tensors as a writable list.
-std::vector<TensorToWrite> fixture_tensors() {
-  auto cat = SafetensorsCatalog::open_dir(src_model());
+// A model directory's tensors as a writable list.
+std::vector<TensorToWrite> tensors_of(const std::string& dir) {
+  auto cat = SafetensorsCatalog::open_dir(dir);
   std::vector<TensorToWrite> out;
   for (const auto& kv : cat->tensors()) {
     const TensorView& v = kv.second;
@@ -43,6 +43,8 @@ std::vector<TensorToWrite> fixture_tensors() {
   }
   return out;
 }
+
+std::vector<TensorToWrite> fixture_tensors() { return tensors_of(src_model()); }
 
 // A fresh model dir: the fixture's config files plus the given tensors (or none).
 std::string make_dir(const std::string& name, const std::vector<TensorToWrite>* tensors,
@@ -149,15 +151,7 @@ namespace {
 
 std::string fp8_model() { return fixtures_dir() + "/llama_fp8_channel"; }
 
-std::vector<TensorToWrite> fp8_tensors() {
-  auto cat = SafetensorsCatalog::open_dir(fp8_model());
-  std::vector<TensorToWrite> out;
-  for (const auto& kv : cat->tensors()) {
-    const TensorView& v = kv.second;
-    out.push_back({v.name, v.dtype, v.shape, std::vector<uint8_t>(v.data, v.data + v.nbytes)});
-  }
-  return out;
-}
+std::vector<TensorToWrite> fp8_tensors() { return tensors_of(fp8_model()); }
 
 std::string fp8_config_with(const std::string& from, const std::string& to) {
   std::string c = read_text_file(fp8_model() + "/config.json");

@@ -3,20 +3,12 @@ import { CompletionRequestDto } from './dto/completion-request.dto.js';
 import { MAX_BODY_NESTING, nestingExceeds, validateBody } from './dto/validate-body.js';
 import { ChoiceState, StreamGapError } from './choice-state.js';
 import { planChat, planCompletion, resolveMaxTokens, samplingForChoice } from './generation-plan.js';
-import { OpenAIError, toOpenAIError } from './openai-error.js';
+import { toOpenAIError } from './openai-error.js';
 import { ProtocolError } from '@deepinfer/contracts';
 import { completionLogprobs, chatLogprobs } from './response-shapes.js';
+import { expectBadRequest } from './test-support/expect-bad-request.js';
 
-const badRequest = (fn: () => unknown): OpenAIError => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OpenAIError);
-    expect((err as OpenAIError).status).toBe(400);
-    return err as OpenAIError;
-  }
-  throw new Error('expected a 400');
-};
+const badRequest = expectBadRequest;
 
 describe('request bodies: nesting and unknown fields', () => {
   const nested = (depth: number): unknown => {

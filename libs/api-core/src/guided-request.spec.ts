@@ -1,19 +1,10 @@
 import { guidedDecodingOf, verifyGuidedGrammar } from './guided-request.js';
 import { planChat, planCompletion } from './generation-plan.js';
-import { OpenAIError } from './openai-error.js';
 import type { ChatCompletionRequestDto } from './dto/chat-completion-request.dto.js';
 import type { CompletionRequestDto } from './dto/completion-request.dto.js';
+import { expectBadRequest } from './test-support/expect-bad-request.js';
 
-const refused = (fn: () => unknown): OpenAIError => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(OpenAIError);
-    expect((err as OpenAIError).status).toBe(400);
-    return err as OpenAIError;
-  }
-  throw new Error('expected a 400');
-};
+const refused = expectBadRequest;
 
 describe('guided decoding fields', () => {
   it('reads every accepted form', () => {

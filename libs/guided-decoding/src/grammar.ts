@@ -1,4 +1,5 @@
 import type { GuidedDecoding } from '@deepinfer/contracts';
+import { byteLevelCharToByte } from '@deepinfer/tokenizer-core';
 import { loadXGrammar, withCapturedAbort, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher, type XgTokenizerInfo } from './xgrammar.js';
 
 /**
@@ -66,18 +67,24 @@ async function structuralTagFor(spec: GuidedDecoding): Promise<unknown> {
  */
 export async function checkGuidedGrammar(spec: GuidedDecoding): Promise<void> {
   const xg = await loadXGrammar();
-  const tag = spec.kind === 'json_object' || spec.kind === 'json_schema' ? undefined : await structuralTagFor(spec);
-  const grammar = await withCapturedAbort(() => {
-    switch (spec.kind) {
-      case 'json_object':
-        return xg.Grammar.fromJSONSchema(JSON_OBJECT_SCHEMA, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, false);
-      case 'json_schema':
-        return xg.Grammar.fromJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
-      default:
-        return xg.Grammar.fromStructuralTag(tag);
-    }
-  });
+  const input = await grammarInputOf(spec);
+  const grammar = await withCapturedAbort(() =>
+    'schema' in input
+      ? xg.Grammar.fromJSONSchema(input.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, input.strict)
+      : xg.Grammar.fromStructuralTag(input.tag),
+  );
   grammar.dispose();
+}
+
+/**
+ * What xgrammar builds a spec's grammar from, for both the check above and the compiler: a JSON
+ * schema (json_object is any object) with its strictness, or a structural tag (regex, choice,
+ * tool calls).
+ */
+async function grammarInputOf(spec: GuidedDecoding): Promise<{ schema: string; strict: boolean } | { tag: unknown }> {
+  if (spec.kind === 'json_object') return { schema: JSON_OBJECT_SCHEMA, strict: false };
+  if (spec.kind === 'json_schema') return { schema: spec.schema, strict: spec.strict };
+  return { tag: await structuralTagFor(spec) };
 }
 
 /** A model's vocabulary as xgrammar needs it: every token's text as in tokenizer.json. */
@@ -116,33 +123,12 @@ export function vocabularyFromTokenizerJson(json: unknown, vocabSize: number): G
   return { encodedVocab, vocabType };
 }
 
-/** The GPT-2 byte-level alphabet: piece character → byte. */
-let byteLevelMap: Map<string, number> | undefined;
-function byteOfByteLevelChar(ch: string): number | undefined {
-  if (!byteLevelMap) {
-    const bs: number[] = [];
-    for (let b = 33; b <= 126; b++) bs.push(b);
-    for (let b = 161; b <= 172; b++) bs.push(b);
-    for (let b = 174; b <= 255; b++) bs.push(b);
-    const cs = [...bs];
-    let n = 0;
-    for (let b = 0; b < 256; b++) {
-      if (!bs.includes(b)) {
-        bs.push(b);
-        cs.push(256 + n++);
-      }
-    }
-    byteLevelMap = new Map(cs.map((c, i) => [String.fromCharCode(c), bs[i]!]));
-  }
-  return byteLevelMap.get(ch);
-}
-
 /** A token's bytes (as xgrammar decodes it). */
 export function tokenBytes(piece: string, vocabType: GuidedVocabulary['vocabType']): Uint8Array {
   if (vocabType === 'byte_level') {
     const out: number[] = [];
     for (const ch of piece) {
-      const b = byteOfByteLevelChar(ch);
+      const b = byteLevelCharToByte().get(ch);
       if (b !== undefined) out.push(b);
       else out.push(...Buffer.from(ch, 'utf8'));
     }
@@ -160,7 +146,7 @@ export function tokenBytes(piece: string, vocabType: GuidedVocabulary['vocabType
 function hasControlByte(piece: string, vocabType: GuidedVocabulary['vocabType']): boolean {
   if (vocabType === 'byte_level') {
     for (const ch of piece) {
-      const b = byteOfByteLevelChar(ch);
+      const b = byteLevelCharToByte().get(ch);
       if (b !== undefined && b < 0x20) return true;
     }
     return false;
@@ -345,17 +331,12 @@ export class GuidedGrammars {
       return hit;
     }
     const compiled = (async () => {
-      const tag = spec.kind === 'json_object' || spec.kind === 'json_schema' ? undefined : await structuralTagFor(spec);
-      return withCapturedAbort(() => {
-        switch (spec.kind) {
-          case 'json_object':
-            return this.compiler.compileJSONSchema(JSON_OBJECT_SCHEMA, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, false);
-          case 'json_schema':
-            return this.compiler.compileJSONSchema(spec.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, spec.strict);
-          default:
-            return this.compiler.compileStructuralTag(tag);
-        }
-      });
+      const input = await grammarInputOf(spec);
+      return withCapturedAbort(() =>
+        'schema' in input
+          ? this.compiler.compileJSONSchema(input.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, input.strict)
+          : this.compiler.compileStructuralTag(input.tag),
+      );
     })();
     this.cache.set(key, compiled);
     compiled.catch(() => this.cache.delete(key));

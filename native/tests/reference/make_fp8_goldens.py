@@ -188,17 +188,23 @@ def forward(cfg, W, prompt):
     return x @ head.T
 
 
+def llama_config(dims, max_positions, tie, torch_dtype, quant):
+    """config.json of a Llama of `dims` (hidden, intermediate, layers, heads, KV heads, vocab)."""
+    D, I, L, H, Hkv, V = dims
+    return {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": I,
+        "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": Hkv, "vocab_size": V,
+        "max_position_embeddings": max_positions, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
+        "hidden_act": "silu", "tie_word_embeddings": tie, "bos_token_id": 1, "eos_token_id": 2,
+        "torch_dtype": torch_dtype, "quantization_config": quant,
+    }
+
+
 def build(name, seed, dims, plain_dtype, quant, scales, suffix, scale_dtype, tie, quantize_lm_head):
     rng = np.random.default_rng(seed)
     D, I, L, H, Hkv, V = dims
     hd = D // H
-    cfg = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": I,
-        "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": Hkv, "vocab_size": V,
-        "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
-        "hidden_act": "silu", "tie_word_embeddings": tie, "bos_token_id": 1, "eos_token_id": 2,
-        "torch_dtype": "bfloat16" if plain_dtype == "BF16" else "float32", "quantization_config": quant,
-    }
+    cfg = llama_config(dims, 256, tie, "bfloat16" if plain_dtype == "BF16" else "float32", quant)
     m = Model(rng, plain_dtype)
     u = lambda *shape: rng.uniform(-1, 1, shape) * np.sqrt(3.0 / shape[-1])
     m.plain("model.embed_tokens.weight", rng.standard_normal((V, D)))
@@ -247,13 +253,7 @@ def write_bench_model(out, dims, seed=21):
     rng = np.random.default_rng(seed)
     D, I, L, H, Hkv, V = dims
     hd = D // H
-    cfg = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": D, "intermediate_size": I,
-        "num_hidden_layers": L, "num_attention_heads": H, "num_key_value_heads": Hkv, "vocab_size": V,
-        "max_position_embeddings": 1024, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
-        "hidden_act": "silu", "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2,
-        "torch_dtype": "float32", "quantization_config": compressed_tensors("channel", ["lm_head"]),
-    }
+    cfg = llama_config(dims, 1024, True, "float32", compressed_tensors("channel", ["lm_head"]))
     tensors = []
     f32 = lambda name, v: tensors.append((name, "F32", v.shape, v.astype(np.float32).tobytes()))
     f32("model.embed_tokens.weight", rng.standard_normal((V, D)) * 0.02)

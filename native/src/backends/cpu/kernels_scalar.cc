@@ -9,20 +9,20 @@ namespace deepinfer {
 namespace cpu {
 namespace {
 
-void matmul(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
-            bool accumulate) {
+// T tokens against panels [p0, p1): one fma chain per output over k in order (kernels.h), with
+// the weight of panel p's row j at column k given by weight(p, k, j).
+template <class Weight>
+void panel_matmul(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
+                  bool accumulate, Weight weight) {
   const int K = W.k;
   for (int p = p0; p < p1; ++p) {
-    const float* wp = W.data + static_cast<size_t>(p) * K * kPanel;
     const int n0 = p * kPanel;
     const int cols = W.n - n0 < kPanel ? W.n - n0 : kPanel;
     for (int t = 0; t < T; ++t) {
       const float* a = A + static_cast<size_t>(t) * lda;
       float acc[kPanel] = {0};
       for (int k = 0; k < K; ++k) {
-        const float ak = a[k];
-        const float* w = wp + static_cast<size_t>(k) * kPanel;
-        for (int j = 0; j < kPanel; ++j) acc[j] = std::fma(ak, w[j], acc[j]);
+        for (int j = 0; j < kPanel; ++j) acc[j] = std::fma(a[k], weight(p, k, j), acc[j]);
       }
       float* c = C + static_cast<size_t>(t) * ldc + n0;
       for (int j = 0; j < cols; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
@@ -30,33 +30,23 @@ void matmul(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p
   }
 }
 
-// FP8 panels, the same fma chain per output as matmul over the dequantized panels.
+void matmul(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
+            bool accumulate) {
+  panel_matmul(A, lda, T, W, p0, p1, C, ldc, accumulate,
+               [&W](int p, int k, int j) { return W.data[(static_cast<size_t>(p) * W.k + k) * kPanel + j]; });
+}
+
+// FP8 panels: each weight is e4m3(byte) * scale rounded to f32, as the vector paths compute it.
 void matmul_q8(const float* A, int lda, int T, const PackedMatrix& W, int p0, int p1, float* C, int ldc,
                bool accumulate) {
-  const int K = W.k, nkb = W.q8_kblocks();
-  for (int p = p0; p < p1; ++p) {
-    const uint8_t* wp = W.q8 + static_cast<size_t>(p) * K * kPanel;
-    const float* sp = W.q8_scales + static_cast<size_t>(p) * kPanel * nkb;
-    const int n0 = p * kPanel;
-    const int cols = W.n - n0 < kPanel ? W.n - n0 : kPanel;
-    for (int t = 0; t < T; ++t) {
-      const float* a = A + static_cast<size_t>(t) * lda;
-      float acc[kPanel] = {0};
-      for (int k = 0; k < K; ++k) {
-        const float ak = a[k];
-        const uint8_t* b = wp + static_cast<size_t>(k) * kPanel;
-        for (int j = 0; j < kPanel; ++j) {
-          const uint32_t bits = (static_cast<uint32_t>(b[j] & 0x80) << 24) | (static_cast<uint32_t>(b[j] & 0x7f) << 20);
-          float v;
-          std::memcpy(&v, &bits, 4);
-          const float w = (v * 0x1p120f) * sp[static_cast<size_t>(j) * nkb + k / W.q8_kblock];
-          acc[j] = std::fma(ak, w, acc[j]);
-        }
-      }
-      float* c = C + static_cast<size_t>(t) * ldc + n0;
-      for (int j = 0; j < cols; ++j) c[j] = accumulate ? c[j] + acc[j] : acc[j];
-    }
-  }
+  const int nkb = W.q8_kblocks();
+  panel_matmul(A, lda, T, W, p0, p1, C, ldc, accumulate, [&W, nkb](int p, int k, int j) {
+    const uint8_t b = W.q8[(static_cast<size_t>(p) * W.k + k) * kPanel + j];
+    const uint32_t bits = (static_cast<uint32_t>(b & 0x80) << 24) | (static_cast<uint32_t>(b & 0x7f) << 20);
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return (v * 0x1p120f) * W.q8_scales[(static_cast<size_t>(p) * kPanel + j) * nkb + k / W.q8_kblock];
+  });
 }
 
 float dot(const float* a, const float* b, int n) {
