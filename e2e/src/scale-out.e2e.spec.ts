@@ -79,7 +79,9 @@ describe('scale-out: two replicas behind one api', () => {
     // its replica with probability 1 - 2^-(k-1): 2.1 of 3 turns, ~0.5.
     expect(hits[0]).toBeGreaterThan(0);
     expect(hits[1]).toBeGreaterThan(0);
-    expect(hitRate).toBeGreaterThan(0.65);
+    // 0.706 when all 18 follow-ups go by overlap; 0.667 / 0.627 with one / two that went by load
+    // (seen now and then on a loaded host); random spreading gives ~0.5.
+    expect(hitRate).toBeGreaterThan(0.6);
     const metrics = await (await fetch(`http://127.0.0.1:${stack.adminPorts.api}/metrics`)).text();
     log.push(`  router decisions: ${[...metrics.matchAll(/deepinfer_router_decisions_total\{[^}]*reason="(\w+)"[^}]*\} (\d+)/g)].map((m) => `${m[1]} ${m[2]}`).join(', ')}`);
     // Most follow-up turns went by overlap (a few may move on a loaded host: load outweighs overlap).

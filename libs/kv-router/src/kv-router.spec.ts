@@ -109,6 +109,17 @@ describe('KvRouter', () => {
     expect(router.route({ tokenIds: [...shared, 1], cacheSalt: 'tenant-b' })?.reason).toBe('least_load');
   });
 
+  it('sends a conversation’s next turn where the first went, before the first turn’s events arrive', () => {
+    const router = new KvRouter({ policy: 'kv', clock });
+    router.onStatus(status('r0'));
+    router.onStatus(status('r1'));
+    const shared = tokens(160, 4);
+    const first = router.route({ tokenIds: [...shared, ...tokens(5, 5)], maxTokens: 16 })!;
+    expect(first.reason).toBe('least_load');
+    // No KV event yet (they come batched, later): the router indexed the prompt it routed.
+    expect(router.route({ tokenIds: [...shared, ...tokens(7, 6)], maxTokens: 16 })).toMatchObject({ replicaId: first.replicaId, reason: 'kv', overlapBlocks: 10 });
+  });
+
   it('balances by load when nothing overlaps, and lets load outweigh a small overlap', () => {
     const router = new KvRouter({ policy: 'kv', clock });
     router.onStatus(status('r0', { numFreeBlocks: 500 }));

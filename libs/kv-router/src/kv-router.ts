@@ -262,10 +262,8 @@ export class KvRouter {
     // One walk over the prompt's hashes gives every indexed replica's overlap.
     const overlaps = this.overlapScratch;
     overlaps.fill(0);
-    if (promptBlocks > 0 && this.index.size > 0) {
-      const hashes = this.prefixHashes(request, identity.modelCacheKey ?? '', blockSize, promptBlocks);
-      this.index.overlaps(hashes, overlaps);
-    }
+    const hashes = promptBlocks > 0 ? this.prefixHashes(request, identity.modelCacheKey ?? '', blockSize, promptBlocks) : [];
+    if (hashes.length > 0 && this.index.size > 0) this.index.overlaps(hashes, overlaps);
     let best: Replica | undefined;
     let bestCost = Infinity;
     let bestOverlap = 0;
@@ -281,6 +279,12 @@ export class KvRouter {
         bestOverlap = overlap;
       }
     }
+    // The chosen replica will cache this prompt's blocks: index them now rather than when its
+    // events arrive (batched, ~10 ms and more later), so that the conversation's next turn,
+    // often sent as soon as this one ends, finds them. The events then confirm them (idempotent)
+    // or, as the blocks are evicted, remove them; a replica that refuses the request leaves them
+    // until its next eviction events or resync (routing is a guess either way, never a fault).
+    if (best!.slot >= 0 && best!.inSync && hashes.length > 0) this.index.store(best!.slot, hashes);
     return this.commit(best!, request, bestOverlap > 0 ? 'kv' : 'least_load', bestOverlap, promptBlocks);
   }
 
