@@ -87,6 +87,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     this.state = new ExecutorState(loaded.engine.stepEngine, info.blockSize, info.vocabSize, loaded.numKvBlocks, {
       maxDecodeAheadSequences: this.config.decodeAheadMaxSeqs,
       guideFactory: this.guideFactory(loaded),
+      onGuidedStep: (stats) => this.metrics.observeGuidedStep(stats.maskMs, stats.waitedMs),
     });
     this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
     // The scheduler's liveness check: answered from the event loop (steps run on a worker thread).
