@@ -33,8 +33,9 @@ export interface Guide {
   /** Advances by a sampled token; false if the grammar refuses it. */
   accept(tokenId: number): boolean;
   /**
-   * The tokens allowed next. The array stays valid until this guide's next nextMask() has been
-   * asked for twice (a worker pool writes masks into two alternating shared buffers).
+   * The tokens allowed next. The array stays valid while the next step's masks are computed, not
+   * longer (a worker pool writes masks into two shared buffers used in turn); the executor runs
+   * one engine step at a time, so the engine has read it by then.
    */
   nextMask(): Promise<Uint32Array>;
   /** Milliseconds the last nextMask() computed (its accepts included), queueing excluded; for metrics. */
