@@ -174,7 +174,7 @@ describe('Structured output end to end', () => {
     expect(executor.guidedDecoding.maskTimePerToken.count).toBeGreaterThan(0);
     expect(executor.guidedDecoding.maskWaitAfterForward.count).toBeGreaterThan(0);
     const metrics = await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/metrics`)).text();
-    expect(metrics).toMatch(/deepinfer_executor_guided_mask_seconds_count [1-9]/);
-    expect(metrics).toMatch(/deepinfer_executor_guided_mask_wait_seconds_count [1-9]/);
+    expect(metrics).toMatch(/deepinfer_executor_guided_mask_seconds_count(\{[^}]*\})? [1-9]/);
+    expect(metrics).toMatch(/deepinfer_executor_guided_mask_wait_seconds_count(\{[^}]*\})? [1-9]/);
   });
 });
