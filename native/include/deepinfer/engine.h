@@ -204,7 +204,7 @@ typedef struct di_step_seq {
    di_engine_step returns) or leave it NULL to refuse the row: it samples nothing (sampled = 0,
    token_id = -1) and takes no engine draw. Entries of other rows are ignored. Return 0;
    non-zero fails the step. A supplied mask that allows no token fails the step, as
-   allowed_token_mask does. */
+   allowed_token_mask does. It must not call into this engine (the step is still running). */
 typedef int (*di_await_masks_fn)(void* ctx, const uint32_t** masks, int32_t num_seqs);
 
 typedef struct di_step_input {
