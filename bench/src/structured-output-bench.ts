@@ -30,6 +30,13 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SCHEMA = { type: 'object', properties: { story: { type: 'string' } }, required: ['story'], additionalProperties: false };
 const LONG_SCHEMA = { type: 'object', properties: { story: { type: 'string', minLength: 4000 } }, required: ['story'], additionalProperties: false };
 
+interface Summary {
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
 interface Options {
   concurrency: number[];
   maxTokens: number;
@@ -121,6 +128,8 @@ async function main(): Promise<void> {
     // Warm-up (the first guided request builds the executor's token tables and compiles the schema).
     for (const kind of ['free', 'constrained', 'long'] as const) await Promise.all(prompts.slice(0, 4).map((p) => streamCompletion(url, bodies[kind](p))));
     const rows: string[][] = [];
+    const executorRows: string[][] = [];
+    const executorUrl = `http://127.0.0.1:${stack.adminPorts.executor}/executor`;
     for (const concurrency of opts.concurrency) {
       const n = opts.requests ?? Math.max(8, concurrency * 2);
       const result: Record<string, { tps: number; tokens: number; failed: number }> = {};
@@ -128,6 +137,14 @@ async function main(): Promise<void> {
         const run = await runClosedLoop(url, concurrency, n, (i) => bodies[kind](prompts[i % prompts.length]!));
         // Two rounds each, alternating; keep the better of each (the machine is shared).
         if (!result[kind] || run.outputTokensPerS > result[kind].tps) result[kind] = { tps: run.outputTokensPerS, tokens: run.outputTokens, failed: run.numFailed };
+      }
+      // The executor's own view (GET /executor): mask time per token and how long sampling
+      // waited for the masks after the forward pass, over its recent window (this concurrency's
+      // last constrained runs: 4096 masks, 1024 steps).
+      const g = ((await (await fetch(executorUrl)).json()) as { guidedDecoding?: { workers: number; maskTimePerToken: Summary; maskWaitAfterForward: Summary } }).guidedDecoding;
+      if (g) {
+        const us = (ms: number | null) => (ms === null ? '–' : `${(ms * 1000).toFixed(0)} µs`);
+        executorRows.push([String(concurrency), String(g.workers), us(g.maskTimePerToken.p50Ms), us(g.maskTimePerToken.p99Ms), us(g.maskWaitAfterForward.p50Ms), us(g.maskWaitAfterForward.p90Ms), us(g.maskWaitAfterForward.p99Ms), us(g.maskWaitAfterForward.maxMs)]);
       }
       const f = result['free']!;
       for (const [label, kind] of [['{"story": string}', 'constrained'], ['{"story": string ≥ 4000}', 'long']] as const) {
@@ -139,6 +156,11 @@ async function main(): Promise<void> {
     console.log(`\nConstrained vs free decoding through the stack on ${what}; ${opts.maxTokens} tokens per request, greedy\n`);
     console.log(markdownTable(['concurrency', 'schema', 'requests', 'free tok/s', 'constrained tok/s', 'ratio', 'tokens/request (free / constrained)', 'failed'], rows));
     console.log();
+    if (executorRows.length > 0) {
+      console.log('The executor\'s guided-decoding figures (GET /executor, its recent window after each concurrency\'s runs)\n');
+      console.log(markdownTable(['concurrency', 'mask workers', 'mask time per token p50', 'p99', 'sampling waited for masks after the forward pass p50', 'p90', 'p99', 'max'], executorRows));
+      console.log();
+    }
     console.log(markdownTable(['vocabulary, schema', 'mask time per token p50', 'mean', 'p99', 'token tables + compile + matcher'],
       masks.map(([label, m]) => [label, `${m.p50.toFixed(0)} µs`, `${m.mean.toFixed(0)} µs`, `${m.p99.toFixed(0)} µs`, `${m.setupMs.toFixed(0)} ms`])));
   } finally {

@@ -46,6 +46,8 @@ const VALUES: Record<string, string> = {
   DEEPINFER_ENABLE_CHUNKED_PREFILL: 'false',
   DEEPINFER_ENABLE_PREFIX_CACHING: 'false',
   DEEPINFER_DECODE_AHEAD_MAX_SEQS: '0',
+  // Masks on the executor's event loop here; structured-output.e2e runs one worker thread.
+  DEEPINFER_GUIDED_DECODING_WORKERS: '0',
   // One step at a time here; every other e2e file runs with the default (asynchronous).
   DEEPINFER_ASYNC_SCHEDULING: 'false',
   DEEPINFER_CUDA_GRAPHS: '0',
@@ -133,6 +135,15 @@ describe('deepinfer serve with every documented variable set', () => {
     expect(missing).toEqual([]);
   });
 
+  it('computes guided masks on the event loop with guided_decoding_workers 0 (no worker thread)', async () => {
+    const r = await client.chat.completions.create({ model: SERVED_NAME, messages: [{ role: 'user', content: 'x' }], max_tokens: 30, temperature: 0, response_format: { type: 'json_object' } });
+    expect(r.choices[0]!.message.content!.startsWith('{')).toBe(true);
+    const executor = (await (await admin('executor', '/executor')).json()) as { guidedDecoding: { workers: number; workerLoad: number[]; maskTimePerToken: { count: number } } };
+    expect(executor.guidedDecoding.workers).toBe(0);
+    expect(executor.guidedDecoding.workerLoad).toEqual([]);
+    expect(executor.guidedDecoding.maskTimePerToken.count).toBeGreaterThan(0);
+  });
+
   it('serves with the API key and the served model name, and refuses without the key', async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual([SERVED_NAME]);
@@ -153,7 +164,7 @@ describe('deepinfer serve with every documented variable set', () => {
     expect(executor.kvCache.numBlocks).toBe(Math.floor((0.5 * 1024 ** 3) / (32 * 5 * 4 * 8 * 2 * 4)));
     expect(executor.settings).toMatchObject({
       device: 'cpu', dtype: 'bfloat16', kv_cache_dtype: 'float32', gpu_memory_utilization: 0.8, max_num_batched_tokens: 384, seed: 7,
-      cuda_graphs: false, cuda_prefill_attn: 'fma', cuda_decode_attn: 'tiled', cuda_gemm: 'fallback', cublas_path: VALUES['DEEPINFER_CUBLAS_PATH'], decode_ahead_max_seqs: 0,
+      cuda_graphs: false, cuda_prefill_attn: 'fma', cuda_decode_attn: 'tiled', cuda_gemm: 'fallback', cublas_path: VALUES['DEEPINFER_CUBLAS_PATH'], decode_ahead_max_seqs: 0, guided_decoding_workers: 0,
     });
     expect(stack.output()).toMatch(/CUDA settings have no effect on the CPU backend/);
     expect(executor.settings).toMatchObject({ sim_profile: 'h100', sim_bandwidth_gbps: 900, sim_tflops: 150, sim_memory_gib: 24 });

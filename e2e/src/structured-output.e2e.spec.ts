@@ -21,7 +21,9 @@ describe('Structured output end to end', () => {
   let base: string;
 
   beforeAll(async () => {
-    stack = await startStack();
+    // One mask worker thread: every guided request below has its matcher and masks off the
+    // executor's event loop (GuideWorkerPool).
+    stack = await startStack(['--guided-decoding-workers', '1']);
     base = `http://127.0.0.1:${stack.apiPort}`;
     client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 120000 });
   });
@@ -158,5 +160,21 @@ describe('Structured output end to end', () => {
     await expect(
       client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { type: 'object', patternProperties: { x: {} } } } } }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it('computed the masks on the one worker thread asked for, and reports mask time and wait-after-forward', async () => {
+    type Summary = { count: number; p50Ms: number | null };
+    const executor = (await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/executor`)).json()) as {
+      settings: Record<string, unknown>;
+      guidedDecoding: { workers: number; workerLoad: number[]; maskTimePerToken: Summary; maskWaitAfterForward: Summary };
+    };
+    expect(executor.settings['guided_decoding_workers']).toBe(1);
+    expect(executor.guidedDecoding.workers).toBe(1);
+    expect(executor.guidedDecoding.workerLoad).toHaveLength(1); // the pool was started (by the first guided request)
+    expect(executor.guidedDecoding.maskTimePerToken.count).toBeGreaterThan(0);
+    expect(executor.guidedDecoding.maskWaitAfterForward.count).toBeGreaterThan(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/metrics`)).text();
+    expect(metrics).toMatch(/deepinfer_executor_guided_mask_seconds_count(\{[^}]*\})? [1-9]/);
+    expect(metrics).toMatch(/deepinfer_executor_guided_mask_wait_seconds_count(\{[^}]*\})? [1-9]/);
   });
 });

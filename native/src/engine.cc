@@ -3,6 +3,7 @@
 #include "deepinfer/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -39,6 +40,11 @@ struct di_engine {
   std::vector<float> logits;  // [R, V]
   std::vector<deepinfer::SampleRow> sample_rows;  // [R] (device-side sampling)
   std::vector<di_seq_output> sample_outs;         // [R]
+  // Masks later (di_step_input.await_masks): per input sequence, the mask the callback gave
+  // (NULL: refused, or not a mask-later row) and, for rows with one, their sampling parameters
+  // with it.
+  std::vector<const uint32_t*> late_masks;        // [num_seqs]
+  std::vector<di_sampling_params> late_params;    // [num_seqs]
   bool logits_on_host = false;                    // whether e->logits holds this step's logits
 };
 
@@ -142,6 +148,36 @@ void check_ids(const int32_t* ids, int32_t n, int V, int32_t i, const char* fiel
   }
 }
 
+// Masks later: whether row i was refused (a mask-later row the callback gave no mask), and the
+// sampling parameters row i samples with (its own, or a copy with the late mask). Only valid
+// once await_late_masks has run for the step.
+bool refused(const di_engine& e, const di_step_seq& s, int32_t i) {
+  return s.mask_later && e.late_masks[static_cast<size_t>(i)] == nullptr;
+}
+
+const di_sampling_params* sampling_of(const di_engine& e, const di_step_seq& s, int32_t i) {
+  return s.mask_later ? &e.late_params[static_cast<size_t>(i)] : &s.sampling;
+}
+
+// Calls the caller's await_masks (it may block until the masks are computed), times it, and
+// validates each mask it supplied like an up-front allowed_token_mask.
+void await_late_masks(di_engine* e, const di_step_input* in, di_step_output* out) {
+  const auto started = std::chrono::steady_clock::now();
+  const int rc = in->await_masks(in->await_masks_ctx, e->late_masks.data(), in->num_seqs);
+  out->masks_wait_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  if (rc != 0) throw Error("step: await_masks failed (returned " + std::to_string(rc) + ")");
+  e->late_params.resize(static_cast<size_t>(in->num_seqs));
+  for (int32_t i = 0; i < in->num_seqs; ++i) {
+    const di_step_seq& s = in->seqs[i];
+    const uint32_t* mask = e->late_masks[static_cast<size_t>(i)];
+    if (!s.sample || !s.mask_later || mask == nullptr) continue;
+    di_sampling_params& p = e->late_params[static_cast<size_t>(i)];
+    p = s.sampling;
+    p.allowed_token_mask = mask;
+    validate_sampling(*e, i, p);
+  }
+}
+
 void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   if (in == nullptr || out == nullptr) throw Error("step: input and output must not be NULL");
   if (in->num_seqs < 0 || (in->num_seqs > 0 && (in->seqs == nullptr || out->seqs == nullptr))) {
@@ -149,6 +185,8 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   }
   const int V = e->cfg.vocab_size;
   const int bs = e->geo.block_size;
+  out->masks_wait_ms = 0;
+  bool has_late = false;  // some sampling row takes its mask from await_masks
   int64_t T = 0;
   for (int32_t i = 0; i < in->num_seqs; ++i) {
     const di_step_seq& s = in->seqs[i];
@@ -172,6 +210,14 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
       }
     }
     if (s.sample) {
+      if (s.mask_later != 0 && s.mask_later != 1) throw Error(seq_field(i, "mask_later") + " must be 0 or 1");
+      if (s.mask_later) {
+        if (s.sampling.allowed_token_mask != nullptr) {
+          throw Error(seq_field(i, "mask_later") + " is set, so sampling.allowed_token_mask must be NULL (the mask comes from await_masks)");
+        }
+        if (in->await_masks == nullptr) throw Error(seq_field(i, "mask_later") + " is set but input.await_masks is NULL");
+        has_late = true;
+      }
       validate_sampling(*e, i, s.sampling);
       check_ids(s.prompt_ids, s.num_prompt_ids, V, i, "prompt_ids");
       check_ids(s.output_ids, s.num_output_ids, V, i, "output_ids");
@@ -180,6 +226,12 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   }
   if (T > INT32_MAX / 2) throw Error("step: too many tokens");
   if (in->num_seqs == 0) return;
+
+  // Device-sampling backends sample inside forward_sample, so the masks must be there before
+  // it starts (no overlap yet, see backend.h); a refused row then gets no logit row at all.
+  const bool device_sampling = e->backend->samples_on_device();
+  if (has_late) e->late_masks.assign(static_cast<size_t>(in->num_seqs), nullptr);
+  if (has_late && device_sampling) await_late_masks(e, in, out);
 
   // Flatten: rows of sequence i are contiguous, in input order.
   e->tokens.resize(static_cast<size_t>(T));
@@ -198,7 +250,7 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
       e->token_seq[static_cast<size_t>(row)] = i;
       ++row;
     }
-    if (s.sample) {
+    if (s.sample && !(device_sampling && refused(*e, s, i))) {
       e->logit_rows.push_back(row - 1);
       e->logit_seq.push_back(i);
     }
@@ -226,7 +278,7 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
     for (int32_t r = 0; r < R; ++r) {
       const di_step_seq& s = in->seqs[e->logit_seq[static_cast<size_t>(r)]];
       deepinfer::SampleRow& sr = e->sample_rows[static_cast<size_t>(r)];
-      sr.params = &s.sampling;
+      sr.params = sampling_of(*e, s, e->logit_seq[static_cast<size_t>(r)]);
       sr.prompt_ids = s.prompt_ids;
       sr.num_prompt_ids = s.num_prompt_ids;
       sr.output_ids = s.output_ids;
@@ -242,6 +294,11 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
       host_logits = e->logits.data();
     }
     e->backend->forward_sample(b, e->sample_rows.data(), e->sample_outs.data(), host_logits);
+    if (has_late) {
+      for (int32_t i = 0; i < in->num_seqs; ++i) {
+        if (in->seqs[i].sample && refused(*e, in->seqs[i], i)) out->seqs[i].token_id = -1;
+      }
+    }
     for (int32_t r = 0; r < R; ++r) {
       const int32_t i = e->logit_seq[static_cast<size_t>(r)];
       out->seqs[i] = e->sample_outs[static_cast<size_t>(r)];
@@ -254,15 +311,26 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   }
   if (e->logits.size() < need) e->logits.resize(need);
   e->backend->forward(b, e->logits.data());
+  if (out->logits != nullptr) {
+    for (int32_t r = 0; r < b.num_logit_rows; ++r) {
+      const int32_t i = e->logit_seq[static_cast<size_t>(r)];
+      std::memcpy(out->logits + static_cast<size_t>(i) * V, e->logits.data() + static_cast<size_t>(r) * V,
+                  sizeof(float) * V);
+    }
+  }
+  // The forward pass is done: the caller's mask work ran alongside it; sampling waits here.
+  if (has_late) await_late_masks(e, in, out);
 
   for (int32_t r = 0; r < b.num_logit_rows; ++r) {
     const int32_t i = e->logit_seq[static_cast<size_t>(r)];
     const di_step_seq& s = in->seqs[i];
-    const float* lg = e->logits.data() + static_cast<size_t>(r) * V;
-    if (out->logits != nullptr) std::memcpy(out->logits + static_cast<size_t>(i) * V, lg, sizeof(float) * V);
+    if (refused(*e, s, i)) {
+      out->seqs[i].token_id = -1;  // sampled stays 0; no engine draw
+      continue;
+    }
     deepinfer::SampleRequest req;
-    req.logits = lg;
-    req.params = &s.sampling;
+    req.logits = e->logits.data() + static_cast<size_t>(r) * V;
+    req.params = sampling_of(*e, s, i);
     req.prompt_ids = s.prompt_ids;
     req.num_prompt_ids = s.num_prompt_ids;
     req.output_ids = s.output_ids;

@@ -357,8 +357,8 @@ TEST(step_inputs_are_validated) {
   s.num_blocks = 1;
   s.sample = 1;
   di_seq_output so;
-  di_step_input in{&s, 1};
-  di_step_output out{&so, nullptr};
+  di_step_input in{&s, 1, nullptr, nullptr};
+  di_step_output out{&so, nullptr, 0};
   char err[512];
   auto expect = [&](const char* needle) {
     err[0] = 0;

@@ -2,7 +2,9 @@
 // min-p, logprobs. Most checks drive the Sampler directly with hand-made logits; the seeded
 // tests run the real stories260k model through the engine.
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "core/sampling.h"
 #include "test_util.h"
@@ -335,10 +337,10 @@ TEST(engine_applies_the_mask_and_refuses_an_empty_one) {
   seq.sample = 1;
   di_sampling_params_init(&seq.sampling);
   seq.sampling.allowed_token_mask = m.data();
-  di_step_input in{&seq, 1};
+  di_step_input in{&seq, 1, nullptr, nullptr};
   di_seq_output o{};
   std::vector<float> logits(V);
-  di_step_output out{&o, logits.data()};
+  di_step_output out{&o, logits.data(), 0};
   char err[512] = {0};
   CHECK_EQ(di_engine_step(e, &in, &out, err, sizeof(err)), 0);
   const int expect = logits[10] > logits[45] || (logits[10] == logits[45]) ? 10 : 45;
@@ -347,6 +349,115 @@ TEST(engine_applies_the_mask_and_refuses_an_empty_one) {
   seq.sampling.allowed_token_mask = none.data();
   CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) != 0);
   CHECK(std::string(err).find("allowed_token_mask allows no token") != std::string::npos);
+  di_engine_free(e);
+}
+
+// Masks later: what the await_masks callback saw and supplies.
+struct LateMasks {
+  const float* logits = nullptr;      // the step's output->logits
+  const float* reference = nullptr;   // the same rows' logits from an earlier step
+  int vocab = 0;
+  int calls = 0;
+  bool logits_ready = false;          // every sampling row's logits were written when called
+  bool entries_null = true;           // masks[] was all NULL on entry
+  const uint32_t* mask = nullptr;     // given to row 0; row 1 is refused
+  int sleep_ms = 0;                   // the caller "computes" its masks meanwhile
+  int rc = 0;
+};
+
+int await_late_masks(void* ctx, const uint32_t** masks, int32_t n) {
+  auto* c = static_cast<LateMasks*>(ctx);
+  ++c->calls;
+  for (int32_t i = 0; i < n; ++i) c->entries_null = c->entries_null && masks[i] == nullptr;
+  // The forward pass has run: the raw logits of all three rows are there (they were NaN before
+  // the step) and equal those of the same rows computed by an earlier step.
+  c->logits_ready = std::memcmp(c->logits, c->reference, sizeof(float) * static_cast<size_t>(3 * c->vocab)) == 0;
+  if (c->sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(c->sleep_ms));
+  masks[0] = c->mask;
+  return c->rc;
+}
+
+TEST(engine_masks_later_arrive_after_the_forward_pass) {
+  di_engine* e = make_engine(model());
+  CHECK(e != nullptr);
+  const int V = 512;
+  int32_t tokens[1] = {1};
+  int32_t blocks[3] = {0, 1, 2};
+  std::vector<di_step_seq> seqs(3);
+  for (int i = 0; i < 3; ++i) {
+    di_step_seq& s = seqs[static_cast<size_t>(i)];
+    s = di_step_seq{};
+    s.token_ids = tokens;
+    s.num_tokens = 1;
+    s.block_table = &blocks[i];
+    s.num_blocks = 1;
+    s.sample = 1;
+    di_sampling_params_init(&s.sampling);
+  }
+  std::vector<di_seq_output> outs(3);
+  std::vector<float> reference(static_cast<size_t>(3 * V));
+  di_step_input in{seqs.data(), 3, nullptr, nullptr};
+  di_step_output out{outs.data(), reference.data(), 0};
+  char err[512] = {0};
+  CHECK_EQ(di_engine_step(e, &in, &out, err, sizeof(err)), 0);
+  CHECK_EQ(outs[2].token_id, 403);  // greedy from BOS: "Once"
+
+  // Rows 0 and 1 take their masks later; row 2 samples freely.
+  const auto m = mask_of(V, {10, 45});
+  seqs[0].mask_later = 1;
+  seqs[1].mask_later = 1;
+  std::vector<float> logits(static_cast<size_t>(3 * V), std::nanf(""));
+  LateMasks ctx;
+  ctx.logits = logits.data();
+  ctx.reference = reference.data();
+  ctx.vocab = V;
+  ctx.mask = m.data();
+  ctx.sleep_ms = 30;
+  in.await_masks = await_late_masks;
+  in.await_masks_ctx = &ctx;
+  out.logits = logits.data();
+  outs.assign(3, di_seq_output{});
+  CHECK_EQ(di_engine_step(e, &in, &out, err, sizeof(err)), 0);
+  CHECK_EQ(ctx.calls, 1);
+  CHECK(ctx.entries_null);
+  CHECK(ctx.logits_ready);
+  CHECK(out.masks_wait_ms >= 30.0);  // the time the step blocked in the callback
+  CHECK_EQ(outs[0].sampled, 1);
+  const int expect = reference[10] >= reference[45] ? 10 : 45;
+  CHECK_EQ(outs[0].token_id, expect);  // the late mask holds (403 is masked out)
+  CHECK_EQ(outs[1].sampled, 0);        // refused: no sample
+  CHECK_EQ(outs[1].token_id, -1);
+  CHECK_EQ(outs[2].sampled, 1);
+  CHECK_EQ(outs[2].token_id, 403);
+
+  // A late mask that allows no token fails the step, as an up-front one does.
+  const auto none = mask_of(V, {});
+  ctx.mask = none.data();
+  ctx.sleep_ms = 0;
+  CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) != 0);
+  CHECK(std::string(err).find("seqs[0].sampling.allowed_token_mask allows no token") != std::string::npos);
+  // A failing callback fails the step.
+  ctx.mask = m.data();
+  ctx.rc = 7;
+  CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) != 0);
+  CHECK(std::string(err).find("await_masks failed") != std::string::npos);
+  // mask_later needs a callback and no up-front mask.
+  ctx.rc = 0;
+  in.await_masks = nullptr;
+  CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) != 0);
+  CHECK(std::string(err).find("seqs[0].mask_later is set but input.await_masks is NULL") != std::string::npos);
+  in.await_masks = await_late_masks;
+  seqs[0].sampling.allowed_token_mask = m.data();
+  CHECK(di_engine_step(e, &in, &out, err, sizeof(err)) != 0);
+  CHECK(std::string(err).find("allowed_token_mask must be NULL") != std::string::npos);
+  // No mask-later row that samples: the callback is not called.
+  seqs[0].sampling.allowed_token_mask = nullptr;
+  seqs[0].sample = 0;
+  seqs[1].sample = 0;
+  ctx.calls = 0;
+  CHECK_EQ(di_engine_step(e, &in, &out, err, sizeof(err)), 0);
+  CHECK_EQ(ctx.calls, 0);
+  CHECK(out.masks_wait_ms == 0.0);
   di_engine_free(e);
 }
 

@@ -161,8 +161,8 @@ inline di_step_seq step_item(Seq& s, int n, const std::vector<int32_t>& all_toke
 inline bool run_step(di_engine* e, std::vector<di_step_seq>& items, std::vector<di_seq_output>* outs,
                      float* logits = nullptr) {
   outs->assign(items.size(), di_seq_output());
-  di_step_input in{items.data(), static_cast<int32_t>(items.size())};
-  di_step_output out{outs->data(), logits};
+  di_step_input in{items.data(), static_cast<int32_t>(items.size()), nullptr, nullptr};
+  di_step_output out{outs->data(), logits, 0};
   char err[1024];
   const int rc = di_engine_step(e, &in, &out, err, sizeof(err));
   CHECK_MSG(rc == 0, "step failed: %s", err);

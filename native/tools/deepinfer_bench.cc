@@ -296,8 +296,8 @@ bool bench_model(const std::string& label, const std::string& dir, int threads, 
         it.num_blocks = per_seq_blocks;
         it.sample = 1;
       }
-      di_step_input in{items.data(), B};
-      di_step_output out{outs.data(), nullptr};
+      di_step_input in{items.data(), B, nullptr, nullptr};
+      di_step_output out{outs.data(), nullptr, 0};
       if (di_engine_step(e, &in, &out, err, sizeof(err)) != 0) {
         std::fprintf(stderr, "error: %s\n", err);
         std::exit(1);
@@ -335,8 +335,8 @@ bool bench_model(const std::string& label, const std::string& dir, int threads, 
     it.num_blocks = 512 / 16;
     it.sample = 1;
     di_seq_output so;
-    di_step_input in{&it, 1};
-    di_step_output out{&so, nullptr};
+    di_step_input in{&it, 1, nullptr, nullptr};
+    di_step_output out{&so, nullptr, 0};
     auto t1 = Clock::now();
     if (di_engine_step(e, &in, &out, err, sizeof(err)) != 0) {
       std::fprintf(stderr, "error: %s\n", err);

@@ -75,9 +75,9 @@ int cmd_logits(int argc, char** argv) {
     s.num_blocks = 64;
     s.sample = 1;
     di_sampling_params_init(&s.sampling);
-    di_step_input in{&s, 1};
+    di_step_input in{&s, 1, nullptr, nullptr};
     di_seq_output o;
-    di_step_output out{&o, lg.data()};
+    di_step_output out{&o, lg.data(), 0};
     if (di_engine_step(e, &in, &out, err, sizeof(err)) != 0) {
       std::fprintf(stderr, "step: %s\n", err);
       return 1;

@@ -117,9 +117,9 @@ int main(int argc, char** argv) {
     s.num_prompt_ids = n_prompt;
     s.output_ids = output.data();
     s.num_output_ids = static_cast<int32_t>(output.size());
-    di_step_input in{&s, 1};
+    di_step_input in{&s, 1, nullptr, nullptr};
     di_seq_output so;
-    di_step_output out{&so, print_logits ? logits.data() : nullptr};
+    di_step_output out{&so, print_logits ? logits.data() : nullptr, 0};
     if (di_engine_step(e, &in, &out, err, sizeof(err)) != 0) {
       std::fprintf(stderr, "error: %s\n", err);
       di_engine_free(e);

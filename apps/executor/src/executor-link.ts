@@ -2,10 +2,10 @@ import crypto from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { ErrorCodes, PingRequest, ProtocolError, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { replicaIdFrom, type DeepInferConfig } from '@deepinfer/config';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ExecutorState, type GuideFactory } from '@deepinfer/executor-core';
-import { GuidedGrammars, vocabularyFromTokenizerJson } from '@deepinfer/guided-decoding';
+import os from 'node:os';
+import { GuideSource } from '@deepinfer/guided-decoding';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
 import { CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
@@ -32,6 +32,8 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
   private state: ExecutorState | undefined;
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
+  /** Where guided requests' matchers come from (worker threads or this event loop). */
+  private guideSource: GuideSource | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: DeepInferConfig,
@@ -53,28 +55,36 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     this.host.onLoaded((loaded) => void this.start(loaded));
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.guideSource?.close();
+  }
+
+  /** guided_decoding_workers in effect: -1 is min(4, max(1, cores − 2)) (docs/configuration.md says why). */
+  get numGuideWorkers(): number {
+    const n = this.config.guidedDecodingWorkers;
+    return n >= 0 ? n : Math.min(4, Math.max(1, os.availableParallelism() - 2));
+  }
+
+  /** Live guided requests per worker thread (empty: none started, or masks on the event loop). */
+  get guideWorkerLoad(): number[] {
+    return this.guideSource?.workerLoad ?? [];
   }
 
   /**
    * Guided decoding: the model's vocabulary (tokenizer.json of the model directory) is compiled
    * into xgrammar's token tables on the first guided request (~0.2 s for 128K tokens), then one
    * matcher per guided request. The grammar ends on the model's EOS ids, as the scheduler does.
+   * With guided_decoding_workers > 0 the tables, grammars and matchers live in worker threads
+   * (GuideWorkerPool, started on the first guided request); with 0, on this event loop.
    */
   private guideFactory(loaded: LoadedEngine): GuideFactory {
-    let grammars: Promise<GuidedGrammars> | undefined;
     const info = loaded.engine.info;
+    const source = new GuideSource({ numWorkers: this.numGuideWorkers, tokenizerJsonPath: path.join(loaded.modelDirectory, 'tokenizer.json'), vocabSize: info.vocabSize, stopTokenIds: [...info.eosTokenIds] });
+    this.guideSource = source;
     return async (spec, outputs) => {
-      grammars ??= (async () => {
-        const json = JSON.parse(await readFile(path.join(loaded.modelDirectory, 'tokenizer.json'), 'utf8')) as unknown;
-        const g = await GuidedGrammars.create(vocabularyFromTokenizerJson(json, info.vocabSize), [...info.eosTokenIds]);
-        this.logger.info('guided decoding ready', { vocabSize: info.vocabSize });
-        return g;
-      })();
-      grammars.catch(() => (grammars = undefined));
       try {
-        return await (await grammars).matcher(spec, outputs);
+        return await source.guide(spec, outputs);
       } catch (err) {
         this.logger.error('guided decoding: no grammar for a request', { kind: spec.kind, error: String(err) });
         throw err;
@@ -87,6 +97,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     this.state = new ExecutorState(loaded.engine.stepEngine, info.blockSize, info.vocabSize, loaded.numKvBlocks, {
       maxDecodeAheadSequences: this.config.decodeAheadMaxSeqs,
       guideFactory: this.guideFactory(loaded),
+      onGuidedStep: (stats) => this.metrics.observeGuidedStep(stats.maskMs, stats.waitedMs),
     });
     this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
     // The scheduler's liveness check: answered from the event loop (steps run on a worker thread).

@@ -9,7 +9,7 @@ import { ExecutorMetrics } from './executor-metrics.js';
 /** The settings the executor acts on, shown by GET /executor under their YAML names. */
 const EXECUTOR_SETTINGS = [
   'device', 'dtype', 'kvCacheDtype', 'blockSize', 'gpuMemoryUtilization', 'cpuKvCacheSpaceGib', 'cpuThreads', 'maxNumBatchedTokens', 'seed',
-  'cudaGraphs', 'cudaPrefillAttn', 'cudaDecodeAttn', 'cudaGemm', 'cublasPath', 'decodeAheadMaxSeqs',
+  'cudaGraphs', 'cudaPrefillAttn', 'cudaDecodeAttn', 'cudaGemm', 'cublasPath', 'decodeAheadMaxSeqs', 'guidedDecodingWorkers',
   'simProfile', 'simBandwidthGbps', 'simTflops', 'simMemoryGib',
 ] as const;
 
@@ -52,6 +52,9 @@ export class ExecutorReport implements OnModuleInit {
       settings: Object.fromEntries(EXECUTOR_SETTINGS.map((key) => [fieldOf(key).yamlKey, this.config[key] ?? null])),
       stepTimes: this.metrics.recentStepTimes.summary(),
       decodeAhead: this.link.decodeAheadStats,
+      // Guided decoding: mask time per token (the grammar's accept + next mask) and how long
+      // sampling waited for the masks after the forward pass (0: fully overlapped).
+      guidedDecoding: { workers: this.link.numGuideWorkers, workerLoad: this.link.guideWorkerLoad, maskTimePerToken: this.metrics.recentMaskTimes.summary(), maskWaitAfterForward: this.metrics.recentMaskWaits.summary() },
       // device sim only: the simulated GPU's counters; busyMs is modelled device time, so its
       // rate over wall time is the device's utilisation (what the serving benchmark reports).
       simulator: loaded?.engine.simulator ? { profile: loaded.engine.simulator.profile, ...loaded.engine.simulator.stats() } : null,

@@ -1,15 +1,24 @@
-import type { Engine, NativeSamplingParams, StepSequence } from '@deepinfer/engine';
-import type { EngineSample, EngineSampling, EngineSequence, StepEngine } from '@deepinfer/executor-core';
+import type { Engine, NativeSamplingParams, RowMask as NativeRowMask, StepSequence } from '@deepinfer/engine';
+import { settledMasks, type EngineSample, type EngineSampling, type EngineSequence, type StepEngine, type StepMasks } from '@deepinfer/executor-core';
 
 /**
  * Adapts the native engine (struct-of-arrays results) to executor-core's StepEngine. Penalty
  * context crosses only when a penalty is on (executor-core passes empty arrays otherwise).
+ *
+ * Guided masks overlap the forward pass: a guided sequence goes to the engine with `maskLater`,
+ * so the step starts at once and its worker thread waits for supplyMasks only between the
+ * forward pass and sampling (CPU backend; the CUDA backend waits before its fused
+ * forward+sample for now). This adapter always supplies, once the StepMasks have settled: a
+ * guided sequence without a mask ('refuse', a rejected or absent StepMasks) is refused and
+ * samples nothing (maskedSampling's rule). StepMasks.waitedMs is the engine's own measure: how
+ * long its worker thread blocked waiting for the masks.
  */
 export class NativeStepEngine implements StepEngine {
   constructor(private readonly engine: Engine) {}
 
-  async step(sequences: readonly EngineSequence[]): Promise<(EngineSample | undefined)[]> {
-    const seqs: StepSequence[] = sequences.map((s) => ({
+  async step(sequences: readonly EngineSequence[], masks?: StepMasks): Promise<(EngineSample | undefined)[]> {
+    const maskLater = sequences.map((s) => s.sample && s.guided === true);
+    const seqs: StepSequence[] = sequences.map((s, i) => ({
       tokenIds: s.tokenIds,
       startPos: s.startPos,
       blockTable: s.blockTable,
@@ -17,8 +26,26 @@ export class NativeStepEngine implements StepEngine {
       sampling: nativeSamplingOf(s.sampling),
       promptIds: s.outputIds.length > 0 ? s.promptIds : undefined,
       outputIds: s.outputIds.length > 0 ? s.outputIds : undefined,
+      ...(maskLater[i] ? { maskLater: true } : {}),
     }));
-    const out = await this.engine.step(seqs);
+    const stepping = this.engine.step(seqs);
+    if (maskLater.some(Boolean)) {
+      stepping.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+      let rows: NativeRowMask[] | undefined;
+      try {
+        const entries = await settledMasks(masks, sequences.length);
+        rows = maskLater.map((later, i) => {
+          const entry = entries[i];
+          return later ? (entry === undefined || entry === 'refuse' ? 'refuse' : entry) : undefined;
+        });
+      } finally {
+        // Always release the step (it waits on its worker thread until supplied); a step that
+        // already failed (invalid input) awaits nothing any more.
+        if (this.engine.awaitingMasks) this.engine.supplyMasks(rows ?? maskLater.map((later) => (later ? 'refuse' : undefined)));
+      }
+    }
+    const out = await stepping;
+    if (masks && out.masksWaitMs !== undefined) masks.waitedMs = out.masksWaitMs;
     return sequences.map((s, i) => {
       const tokenId = out.tokenIds[i]!;
       if (!s.sample || tokenId < 0) return undefined;

@@ -59,6 +59,7 @@ const SPECS: Record<ConfigKey, FieldSpec> = {
   simBandwidthGbps: { kind: 'number', optional: true, allowed: 'a number of GB/s in [1, 100000]', description: "device sim: peak memory bandwidth instead of the profile's" },
   simTflops: { kind: 'number', optional: true, allowed: 'a number of TFLOP/s in [1, 100000]', description: "device sim: peak dense bf16 matmul rate instead of the profile's" },
   simMemoryGib: { kind: 'number', optional: true, allowed: 'a number of GiB in [1, 4096]', description: "device sim: device memory instead of the profile's" },
+  guidedDecodingWorkers: { kind: 'int', allowed: 'an integer in [-1, 64]', description: 'Worker threads computing guided-decoding masks and compiling grammars off the executor\'s event loop (each with its own xgrammar, token tables and grammar cache); 0 = on the event loop; -1 = min(4, max(1, cores - 2)): masks are computed while the device runs the forward pass, so a few threads cover a 64-sequence batch, and two cores stay for the event loop and the engine\'s host work' },
   decodeAheadMaxSeqs: { kind: 'int', allowed: 'an integer in [0, 4096]', description: "Largest batch the executor decodes one step ahead of the scheduler's next message; 0 = off" },
   maxNumSeqs: { kind: 'int', allowed: 'an integer in [1, 4096]', description: 'Most sequences in one step' },
   maxNumBatchedTokens: { kind: 'int', allowed: 'an integer in [1, 1048576]', description: 'Token budget of one step' },

@@ -87,6 +87,11 @@ export class DeepInferConfig {
    * tokens are then ready when that step arrives); 0 turns decode-ahead off.
    */
   @IsInt() @Min(0) @Max(4096) decodeAheadMaxSeqs = 8;
+  /**
+   * Worker threads computing guided-decoding masks (and compiling grammars) off the executor's
+   * event loop; 0 = on the event loop; -1 (default) = min(4, max(1, cores − 2)).
+   */
+  @IsInt() @Min(-1) @Max(64) guidedDecodingWorkers = -1;
 
   // --- the simulated device (device: sim; a measuring instrument, see libs/sim-device) -------
   /** The card whose step times the simulator models. */

@@ -158,6 +158,85 @@ describe('Engine (real addon, stories260k)', () => {
   });
 });
 
+describe('masks later (guided masks supplied while the step runs)', () => {
+  let engine: Engine;
+  const V = 512;
+  const maskOf = (ids: number[], words: Uint32Array = new Uint32Array(V / 32)) => {
+    words.fill(0);
+    for (const id of ids) words[id >>> 5]! |= 1 << (id & 31);
+    return words;
+  };
+  const row = (block: number, maskLater: boolean) => ({ tokenIds: Int32Array.of(1), startPos: 0, blockTable: Int32Array.of(block), sample: true, maskLater });
+  const settled = (p: Promise<unknown>) => {
+    const state = { done: false };
+    void p.then(() => (state.done = true), () => (state.done = true));
+    return state;
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  beforeAll(async () => {
+    engine = await loadEngine({ model: STORIES_260K_DIR, threads: 2, numKvBlocks: 16 });
+  });
+  afterAll(() => engine.close());
+
+  it('the step waits for supplyMasks after starting; the late mask holds, a refused row samples nothing', async () => {
+    // Greedy from BOS is 403; row 0 may only take 10 or 45, row 1 is refused, row 2 is free.
+    const stepping = engine.step([row(0, true), row(1, true), row(2, false)], { logits: true });
+    const state = settled(stepping);
+    await sleep(50);
+    expect(state.done).toBe(false); // it cannot sample without the masks
+    expect(engine.awaitingMasks).toBe(true);
+    // From a SharedArrayBuffer (as the guide workers' masks are), overwritten right after: the
+    // engine copied it.
+    const shared = new Uint32Array(new SharedArrayBuffer(V / 8));
+    engine.supplyMasks([maskOf([10, 45], shared), 'refuse', undefined]);
+    maskOf([403], shared);
+    expect(engine.awaitingMasks).toBe(false);
+    const out = await stepping;
+    const logits = out.logits!;
+    expect(out.tokenIds[0]).toBe(logits[10]! >= logits[45]! ? 10 : 45);
+    expect(out.tokenIds[1]).toBe(-1);
+    expect(out.tokenIds[2]).toBe(403);
+    // Measured natively: the worker thread blocked in the engine's callback.
+    expect(out.masksWaitMs).toBeGreaterThan(0);
+    // A step without maskLater rows does not report it.
+    expect((await engine.step([row(2, false)])).masksWaitMs).toBeUndefined();
+  });
+
+  it('supplyMasks without a waiting step is an error, and so is a second one', async () => {
+    expect(() => engine.supplyMasks([undefined])).toThrow(/no step is waiting for masks/);
+    expect(() => engine.supplyMasks([undefined])).toThrow(EngineError);
+    const plain = engine.step([row(2, false)]);
+    expect(() => engine.supplyMasks([undefined])).toThrow(/no step is waiting for masks/);
+    await plain;
+    const stepping = engine.step([row(0, true)]);
+    engine.supplyMasks([maskOf([7])]);
+    expect(() => engine.supplyMasks([maskOf([7])])).toThrow(/no step is waiting for masks/);
+    expect(Array.from((await stepping).tokenIds)).toEqual([7]);
+  });
+
+  it('an invalid supplyMasks refuses the maskLater rows and releases the step', async () => {
+    const stepping = engine.step([row(0, true), row(2, false)]);
+    expect(() => engine.supplyMasks([new Uint32Array(3), undefined])).toThrow(/must have ceil\(vocab_size \/ 32\) = 16 words, not 3 \(the step's maskLater rows were refused\)/);
+    expect(Array.from((await stepping).tokenIds)).toEqual([-1, 403]);
+    const again = engine.step([row(0, true), row(2, false)]);
+    expect(() => engine.supplyMasks([undefined, maskOf([7])])).toThrow(/masks\[1\]: sequence 1 was not started with maskLater/);
+    expect(Array.from((await again).tokenIds)).toEqual([-1, 403]);
+    // A mask that allows no token fails the step with the engine's message, as an up-front one does.
+    const empty = engine.step([row(0, true)]);
+    engine.supplyMasks([maskOf([])]);
+    await expect(empty).rejects.toThrow('seqs[0].sampling.allowed_token_mask allows no token');
+  });
+
+  it('close() releases a step waiting for its masks (its maskLater rows sample nothing)', async () => {
+    const own = await loadEngine({ model: STORIES_260K_DIR, threads: 1, numKvBlocks: 4 });
+    const stepping = own.step([row(0, true), row(1, false)]);
+    await sleep(20);
+    own.close();
+    expect(Array.from((await stepping).tokenIds)).toEqual([-1, 403]);
+  });
+});
+
 describe('engine lifecycle', () => {
   it('rejects a bad model path with the loader’s message', async () => {
     await expect(loadEngine({ model: '/nonexistent/model' })).rejects.toThrow('model directory /nonexistent/model does not exist');

@@ -1,5 +1,5 @@
 import { EngineError, toEngineError } from './engine.errors.js';
-import type { EngineInfo, EngineOptions, StepOptions, StepOutput, StepSequence } from './engine.types.js';
+import type { EngineInfo, EngineOptions, RowMask, StepOptions, StepOutput, StepSequence } from './engine.types.js';
 import { loadNativeAddon } from './native-addon.loader.js';
 import type { NativeEngine } from './native-addon.types.js';
 
@@ -39,6 +39,11 @@ export class Engine {
     return this.native.closed;
   }
 
+  /** The step in flight has maskLater rows and awaits supplyMasks. */
+  get awaitingMasks(): boolean {
+    return this.native.awaitingMasks;
+  }
+
   /**
    * Runs one forward step on a worker thread (the event loop stays free). Rejects with the
    * engine's message on invalid input (a token outside the vocabulary, a block table too short
@@ -52,7 +57,27 @@ export class Engine {
     }
   }
 
-  /** Frees the weights and KV cache; a step in flight completes first, then the memory goes. */
+  /**
+   * Masks later (guided decoding overlapped with the forward pass): a step whose sequences have
+   * `maskLater` starts at once and, after its forward pass, waits on its worker thread for this
+   * call: one entry per sequence of the step, a Uint32Array for a maskLater row (ceil(vocab / 32)
+   * words) or 'refuse' / undefined / null (that row samples nothing: tokenIds[i] = -1). The masks
+   * are copied before it returns. Whoever starts such a step must always call it (in a
+   * `finally`): the step waits until then (or close()). Throws (EngineError) when no step awaits
+   * masks; an invalid argument refuses every maskLater row, releasing the step, then throws.
+   */
+  supplyMasks(masks: readonly RowMask[]): void {
+    try {
+      this.native.supplyMasks(masks);
+    } catch (error) {
+      throw toEngineError(error);
+    }
+  }
+
+  /**
+   * Frees the weights and KV cache; a step in flight completes first, then the memory goes. A
+   * step waiting for its masks is released (its maskLater rows sample nothing).
+   */
   close(): void {
     this.native.close();
   }

@@ -1,4 +1,4 @@
-import type { NativeEngineConfig, NativeEngineInfo, NativeSamplingParams as AddonSamplingParams, NativeStepOutput, NativeStepSeq, NativeTopLogprobs } from './native-addon.types.js';
+import type { NativeEngineConfig, NativeEngineInfo, NativeRowMask, NativeSamplingParams as AddonSamplingParams, NativeStepOutput, NativeStepSeq, NativeTopLogprobs } from './native-addon.types.js';
 
 /**
  * How to load an engine: exactly what the addon's createEngine takes (documented field by
@@ -26,8 +26,12 @@ export type NativeSamplingParams = AddonSamplingParams;
  *  - blockTable: physical KV block ids covering positions [0, startPos + tokenIds.length)
  *  - sample: sample the next token after the last one of this chunk
  *  - promptIds / outputIds: read only for the penalties; pass them only when one is on
+ *  - maskLater: guided decoding; the row's mask comes during the step (Engine.supplyMasks)
  */
 export type StepSequence = NativeStepSeq;
+
+/** A sequence's entry in Engine.supplyMasks: its mask, or 'refuse' / undefined / null (no sample). */
+export type RowMask = NativeRowMask;
 
 /** Top alternatives of one sampled token, most likely first. */
 export type TopLogprobs = NativeTopLogprobs;
@@ -35,7 +39,8 @@ export type TopLogprobs = NativeTopLogprobs;
 /**
  * A step's result, struct-of-arrays indexed like the input sequences: tokenIds[i] is -1 where
  * sequence i did not sample; logprobs[i] is NaN and ranks[i] 0 where none were asked;
- * topLogprobs is present when some sequence asked for numLogprobs > 0.
+ * topLogprobs is present when some sequence asked for numLogprobs > 0; masksWaitMs when some
+ * sequence had maskLater (how long sampling waited for supplyMasks, measured by the engine).
  */
 export type StepOutput = NativeStepOutput;
 

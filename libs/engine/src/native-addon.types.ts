@@ -110,7 +110,16 @@ export interface NativeStepSeq {
   sampling?: NativeSamplingParams;
   promptIds?: Int32Array;
   outputIds?: Int32Array;
+  /**
+   * Guided decoding, mask delivered during the step (read when `sample`): the step starts at
+   * once and, after the forward pass, waits for this row's mask from `supplyMasks` (then
+   * `sampling.allowedTokenMask` must be absent).
+   */
+  maskLater?: boolean;
 }
+
+/** A row's entry in supplyMasks: its mask (a maskLater row), or 'refuse' / undefined / null (it samples nothing). */
+export type NativeRowMask = Uint32Array | 'refuse' | undefined | null;
 
 export interface NativeTopLogprobs {
   tokenIds: Int32Array;
@@ -123,14 +132,25 @@ export interface NativeStepOutput {
   ranks: Int32Array;
   topLogprobs?: (NativeTopLogprobs | null)[];
   logits?: Float32Array;
+  /** Steps with maskLater rows: milliseconds the step's worker thread waited for supplyMasks after the forward pass. */
+  masksWaitMs?: number;
 }
 
 export interface NativeEngine {
   info(): NativeEngineInfo;
   step(seqs: readonly NativeStepSeq[], options?: { logits?: boolean }): Promise<NativeStepOutput>;
+  /**
+   * The masks of the step in flight's maskLater rows, one entry per sequence of the step; copied
+   * at once, releasing the step. Throws when no step awaits masks; an invalid argument refuses
+   * every maskLater row (the step is released) and throws.
+   */
+  supplyMasks(masks: readonly NativeRowMask[]): void;
+  /** Closing releases a step waiting for masks (its maskLater rows sample nothing). */
   close(): void;
   readonly busy: boolean;
   readonly closed: boolean;
+  /** A step in flight has maskLater rows and has not had supplyMasks yet. */
+  readonly awaitingMasks: boolean;
 }
 
 export interface NativeAddon {

@@ -97,12 +97,6 @@ export class ExecutorRequest {
     this.guide?.accept(tokenId);
   }
 
-  /** The engine sampling of the next token: engineSampling() plus the guide's mask. */
-  async samplingWithMask(): Promise<EngineSampling> {
-    const base = this.engineSampling();
-    return this.guide ? { ...base, allowedTokenMask: await this.guide.nextMask() } : base;
-  }
-
   /** The outputs so far, for penalties; empty when no penalty is active (saves a copy per step). */
   outputsForPenalties(): Int32Array {
     const s = this.samplingParams;

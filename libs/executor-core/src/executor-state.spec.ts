@@ -1,6 +1,6 @@
 import { ProtocolError, type NewRequestData, type SchedulerOutput } from '@deepinfer/contracts';
 import { ExecutorState } from './executor-state.js';
-import type { EngineSample, EngineSequence, Guide, GuideFactory, StepEngine } from './step-engine.js';
+import { maskedSampling, settledMasks, type EngineSample, type EngineSequence, type Guide, type GuideFactory, type StepEngine, type StepMasks } from './step-engine.js';
 
 /** Records each batch; samples (last token + 1) so outputs are predictable. */
 class RecordingEngine implements StepEngine {
@@ -169,15 +169,28 @@ describe('ExecutorState decode ahead', () => {
       };
       return guide;
     };
-    /** Samples the lowest allowed id when a mask is given, else last + 1. */
+    /**
+     * Samples the lowest allowed id when a mask is given, else last + 1. Like a real engine, it
+     * "runs the forward pass" first (records the batch, yields) and waits for the masks after.
+     */
     class MaskedEngine implements StepEngine {
       readonly masks: (Uint32Array | undefined)[] = [];
-      async step(sequences: readonly EngineSequence[]): Promise<(EngineSample | undefined)[]> {
-        return sequences.map((s) => {
-          if (!s.sample) return undefined;
-          const m = s.sampling.allowedTokenMask;
+      /** Per step: whether the masks were already there when the forward pass ended. */
+      readonly masksReadyAfterForward: boolean[] = [];
+      async step(sequences: readonly EngineSequence[], supply?: StepMasks): Promise<(EngineSample | undefined)[]> {
+        let ready = false;
+        void supply?.masks.then(() => (ready = true));
+        await Promise.resolve(); // the forward pass
+        this.masksReadyAfterForward.push(ready);
+        const rows = await settledMasks(supply, sequences.length);
+        if (supply) supply.waitedMs = 0;
+        return sequences.map((seq, i) => {
+          if (!seq.sample) return undefined;
+          const s = maskedSampling(seq, rows[i]);
+          if (!s) return undefined;
+          const m = s.allowedTokenMask;
           this.masks.push(m);
-          if (!m) return { tokenId: s.tokenIds[s.tokenIds.length - 1]! + 1 };
+          if (!m) return { tokenId: seq.tokenIds[seq.tokenIds.length - 1]! + 1 };
           for (let t = 0; t < m.length * 32; t++) if ((m[t >>> 5]! >>> (t & 31)) & 1) return { tokenId: t };
           throw new Error('empty mask');
         });
@@ -203,6 +216,45 @@ describe('ExecutorState decode ahead', () => {
       await state.execute(step(3, { finishedRequestIds: ['g'] }));
       expect(log).toEqual(['make regex after []', 'accept 22', 'accept 24', 'dispose']);
       expect(engine.masks.every((m) => m !== undefined)).toBe(true);
+      // The forward pass started before the masks were computed (they overlap).
+      expect(engine.masksReadyAfterForward).toEqual([false, false]);
+    });
+
+    it('reports the mask time per token and the engine\'s wait for the masks', async () => {
+      const stats: { maskMs: readonly number[]; waitedMs: number | undefined }[] = [];
+      const timed: GuideFactory = async (spec, outputs) => Object.assign(await makeFactory([])(spec, outputs), { lastMaskMs: 0.25 });
+      const state = new ExecutorState(new MaskedEngine(), 4, 100, 16, { guideFactory: timed, onGuidedStep: (s) => stats.push(s) });
+      await state.execute(step(1, { newRequests: [guided('g', [10, 11], [0]), newRequest('free', [5], [1])] }));
+      expect(stats).toEqual([{ maskMs: [0.25], waitedMs: 0 }]);
+    });
+
+    it('a guide whose mask fails: its request samples nothing, the others sample, the engine is released', async () => {
+      const failing: GuideFactory = async (spec, outputs) => ({ ...(await makeFactory([])(spec, outputs)), nextMask: async () => { throw new Error('matcher broke'); } });
+      const engine = new MaskedEngine();
+      const state = new ExecutorState(engine, 4, 100, 16, { guideFactory: failing });
+      const r = await state.execute(step(1, { newRequests: [guided('g', [10, 11], [0]), newRequest('free', [5], [1])] }));
+      expect(r.sampled).toEqual([{ requestId: 'free', tokenId: 6 }]);
+      // No sample for 'g': the scheduler ends it with finish reason `error`.
+      expect((await state.execute(step(2, { finishedRequestIds: ['g'] }))).sampled).toEqual([]);
+    });
+
+    it('an engine that fails while the masks are computed fails the step, and the next step runs', async () => {
+      let fail = true;
+      const inner = new MaskedEngine();
+      const flaky: StepEngine = { step: async (seqs, supply) => { if (fail) { fail = false; throw new Error('device lost'); } return inner.step(seqs, supply); } };
+      const state = new ExecutorState(flaky, 4, 100, 16, { guideFactory: makeFactory([]) });
+      await expect(state.execute(step(1, { newRequests: [guided('g', [10, 11], [0])] }))).rejects.toThrow('device lost');
+      const r = await state.execute(step(2, { newRequests: [guided('h', [10, 11], [2])] }));
+      expect(r.sampled).toEqual([{ requestId: 'h', tokenId: 22 }]);
+    });
+
+    it('an engine never samples a guided sequence without its mask', async () => {
+      const seq: EngineSequence = { tokenIds: Int32Array.of(1), startPos: 0, blockTable: Int32Array.of(0), sample: true, guided: true, sampling: { temperature: 0, topK: 0, topP: 1, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1, logitBiasIds: new Int32Array(0), logitBiasValues: new Float32Array(0), numLogprobs: -1 }, promptIds: Int32Array.of(1), outputIds: new Int32Array(0) };
+      expect(maskedSampling(seq, undefined)).toBeUndefined();
+      expect(maskedSampling(seq, 'refuse')).toBeUndefined();
+      expect(maskedSampling(seq, Uint32Array.of(4))?.allowedTokenMask).toEqual(Uint32Array.of(4));
+      expect(maskedSampling({ ...seq, guided: false }, undefined)).toBe(seq.sampling);
+      expect(await settledMasks({ masks: Promise.reject(new Error('x')) }, 2)).toEqual([undefined, undefined]);
     });
 
     it('a resumed request gets a guide advanced over its outputs; without a factory it samples nothing', async () => {

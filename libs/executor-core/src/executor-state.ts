@@ -1,6 +1,6 @@
 import { ErrorCodes, ProtocolError, type SampledToken, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { ExecutorRequest } from './executor-request.js';
-import type { EngineSample, EngineSequence, GuideFactory, StepEngine } from './step-engine.js';
+import type { EngineSample, EngineSequence, GuideFactory, RowMask, StepEngine, StepMasks } from './step-engine.js';
 
 interface PlannedSequence {
   request: ExecutorRequest;
@@ -33,6 +33,16 @@ export interface ExecutorStateOptions {
    * request samples nothing and ends with finish reason `error`.
    */
   guideFactory?: GuideFactory;
+  /** Called after every step with guided sequences: what their masks cost (metrics). */
+  onGuidedStep?: (stats: GuidedStepStats) => void;
+}
+
+/** The guided-decoding cost of one step. */
+export interface GuidedStepStats {
+  /** Per guided sequence that got a mask: the time its guide spent computing it (Guide.lastMaskMs). */
+  readonly maskMs: readonly number[];
+  /** How long sampling waited for the masks after the forward pass (StepMasks.waitedMs); undefined if the engine does not say. */
+  readonly waitedMs: number | undefined;
 }
 
 /**
@@ -85,9 +95,11 @@ export class ExecutorState {
   ) {
     this.maxDecodeAheadSequences = options.maxDecodeAheadSequences ?? 8;
     this.guideFactory = options.guideFactory;
+    this.onGuidedStep = options.onGuidedStep;
   }
 
   private readonly guideFactory: GuideFactory | undefined;
+  private readonly onGuidedStep: ((stats: GuidedStepStats) => void) | undefined;
 
   /** Decode-ahead steps used and dropped so far (see speculate()). */
   get speculationStats(): { used: number; dropped: number } {
@@ -107,21 +119,19 @@ export class ExecutorState {
     for (const request of batch) {
       if (this.requests.get(request.requestId) !== request || !request.canDecodeAhead(this.blockSize)) return false;
     }
-    const sequenceOf = (r: ExecutorRequest, sampling: EngineSequence['sampling']): EngineSequence => ({
+    const sequences = batch.map((r): EngineSequence => ({
       tokenIds: r.tokenSlice(r.numComputedTokens, 1),
       startPos: r.numComputedTokens,
       blockTable: r.blockTable,
       sample: true,
-      sampling,
+      guided: r.samplingParams.guided !== undefined,
+      sampling: r.engineSampling(),
       promptIds: r.prompt,
       outputIds: r.outputsForPenalties(),
-    });
-    // Guided requests' masks come from their guides, which hold every token sampled so far
-    // (asynchronous); without one the step starts at once.
-    const started = batch.some((r) => r.guide)
-      ? Promise.all(batch.map(async (r) => sequenceOf(r, await r.samplingWithMask()))).then((seqs) => this.engine.step(seqs))
-      : this.engine.step(batch.map((r) => sequenceOf(r, r.engineSampling())));
-    const done = started.then(
+    }));
+    // Guided requests' masks come from their guides, which hold every token sampled so far,
+    // computed while the forward pass runs (runEngineStep).
+    const done = this.runEngineStep(sequences, batch).then(
       (samples) => samples,
       () => undefined,
     );
@@ -209,14 +219,13 @@ export class ExecutorState {
         startPos: p.start,
         blockTable: p.request.blockTable,
         sample,
-        // Only guided requests wait for their mask: the others stay off the microtask queue
-        // (this loop runs for every sequence of every step).
-        sampling: sample && p.request.guide ? await p.request.samplingWithMask() : p.request.engineSampling(),
+        guided: sample && p.request.samplingParams.guided !== undefined,
+        sampling: p.request.engineSampling(),
         promptIds: p.request.prompt,
         outputIds: p.request.outputsForPenalties(),
       });
     }
-    const samples = sequences.length > 0 ? await this.engine.step(sequences) : [];
+    const samples = sequences.length > 0 ? await this.runEngineStep(sequences, plan.map((p) => p.request)) : [];
     const sampled: SampledToken[] = [];
     for (let i = 0; i < plan.length; i++) {
       const { request, count } = plan[i]!;
@@ -232,6 +241,43 @@ export class ExecutorState {
     }
     this.lastBatch = plan.map((p) => p.request);
     return { stepId: step.stepId, sampled, executeTimeMs: performance.now() - started };
+  }
+
+  /**
+   * Runs one engine step. With guided sequences, the forward pass starts first and their masks
+   * are computed meanwhile (each guide has accepted every token sampled before this step), then
+   * handed to the engine, which waits for them only before sampling. The masks promise never
+   * rejects: a guide that fails gives `'refuse'` (that sequence samples nothing and its request
+   * ends with `error`), so the engine is always released.
+   */
+  private async runEngineStep(sequences: readonly EngineSequence[], requests: readonly ExecutorRequest[]): Promise<(EngineSample | undefined)[]> {
+    if (!sequences.some((s) => s.guided)) return this.engine.step(sequences);
+    let deliver!: (rows: readonly RowMask[]) => void;
+    const supply: StepMasks = { masks: new Promise<readonly RowMask[]>((resolve) => (deliver = resolve)) };
+    const stepping = this.engine.step(sequences, supply);
+    stepping.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    const maskMs: number[] = [];
+    deliver(
+      await Promise.all(
+        sequences.map(async (s, i): Promise<RowMask> => {
+          if (!s.guided) return undefined;
+          const request = requests[i]!;
+          const guide = request.guide;
+          if (!guide) return 'refuse';
+          try {
+            const mask = await guide.nextMask();
+            if (guide.lastMaskMs !== undefined) maskMs.push(guide.lastMaskMs);
+            return mask;
+          } catch (err) {
+            request.guideError = err instanceof Error ? err.message : String(err);
+            return 'refuse';
+          }
+        }),
+      ),
+    );
+    const samples = await stepping;
+    this.onGuidedStep?.({ maskMs, waitedMs: supply.waitedMs });
+    return samples;
   }
 
   /** Whether `step` is exactly the step the speculation computed, and it sampled every request. */

@@ -21,7 +21,10 @@ export interface EngineSampling {
   logitBiasValues: Float32Array;
   /** Top alternatives to return with the sampled token's logprob; -1: no logprobs. */
   numLogprobs: number;
-  /** Guided decoding: the tokens allowed (ceil(vocab / 32) words); absent: all. */
+  /**
+   * Guided decoding: the tokens allowed (ceil(vocab / 32) words); absent: all. The executor never
+   * sets it up front: a guided sequence's mask comes with the step's StepMasks (see there).
+   */
   allowedTokenMask?: Uint32Array;
 }
 
@@ -29,8 +32,14 @@ export interface EngineSampling {
 export interface Guide {
   /** Advances by a sampled token; false if the grammar refuses it. */
   accept(tokenId: number): boolean;
-  /** The tokens allowed next. */
+  /**
+   * The tokens allowed next. The array stays valid while the next step's masks are computed, not
+   * longer (a worker pool writes masks into two shared buffers used in turn); the executor runs
+   * one engine step at a time, so the engine has read it by then.
+   */
   nextMask(): Promise<Uint32Array>;
+  /** Milliseconds the last nextMask() computed (its accepts included), queueing excluded; for metrics. */
+  readonly lastMaskMs?: number;
   dispose(): void;
 }
 
@@ -45,6 +54,12 @@ export interface EngineSequence {
   blockTable: Int32Array;
   /** Sample a token after the last position. */
   sample: boolean;
+  /**
+   * Guided decoding: the sample must follow this sequence's entry of the step's StepMasks. An
+   * engine never samples a guided sequence without a mask: a missing, refused or failed mask
+   * means no sample (the scheduler then ends the request with finish reason `error`).
+   */
+  guided?: boolean;
   sampling: EngineSampling;
   /** For penalties: the prompt and the outputs so far. */
   promptIds: Int32Array;
@@ -59,7 +74,60 @@ export interface EngineSample {
   topLogprobs?: number[];
 }
 
+/**
+ * A sequence's mask in StepMasks: the allowed tokens, `'refuse'` (sample nothing: the mask could
+ * not be computed), or undefined (not guided).
+ */
+export type RowMask = Uint32Array | 'refuse' | undefined;
+
+/**
+ * The guided masks of one step, delivered while the forward pass runs (as vLLM and SGLang
+ * overlap grammar work with the GPU): the engine starts the forward pass at once and waits for
+ * `masks` only before sampling.
+ */
+export interface StepMasks {
+  /**
+   * One entry per sequence of the step. The executor's promise never rejects (a failed mask is
+   * `'refuse'`); should one reject anyway, the engine samples no guided sequence of the step and
+   * still answers (it is never left waiting).
+   */
+  readonly masks: Promise<readonly RowMask[]>;
+  /**
+   * Written by the engine before step() resolves: how long sampling waited for `masks` after the
+   * forward pass (0 when they were already there). What shows whether the overlap works.
+   */
+  waitedMs?: number;
+}
+
 export interface StepEngine {
-  /** Runs one step; returns, per input sequence, its sample (undefined when it did not sample). */
-  step(sequences: readonly EngineSequence[]): Promise<(EngineSample | undefined)[]>;
+  /**
+   * Runs one step; returns, per input sequence, its sample (undefined when it did not sample).
+   * Without `masks`, guided sequences sample nothing.
+   */
+  step(sequences: readonly EngineSequence[], masks?: StepMasks): Promise<(EngineSample | undefined)[]>;
+}
+
+/**
+ * The sampling of sequence `i` under the step's masks, or undefined when it must not sample (a
+ * guided sequence without a mask). For engines: the one rule of StepMasks.
+ */
+export function maskedSampling(sequence: EngineSequence, mask: RowMask): EngineSampling | undefined {
+  if (mask === 'refuse') return undefined;
+  if (mask === undefined) return sequence.guided ? undefined : sequence.sampling;
+  return { ...sequence.sampling, allowedTokenMask: mask };
+}
+
+/**
+ * StepMasks.masks settled: the entries, or none when absent, rejected or of the wrong length
+ * (then every guided sequence samples nothing, the others sample as usual).
+ */
+export async function settledMasks(masks: StepMasks | undefined, count: number): Promise<readonly RowMask[]> {
+  const none = () => new Array<RowMask>(count).fill(undefined);
+  if (!masks) return none();
+  try {
+    const rows = await masks.masks;
+    return rows.length === count ? rows : none();
+  } catch {
+    return none();
+  }
 }

@@ -229,6 +229,10 @@ export class GuideMatcher {
 
   /** The last byte of the output when it is a lead byte whose next byte is restricted (JSON only). */
   private pendingLead = -1;
+  /** Time of the accepts since the last mask, ms (part of the next token's cost). */
+  private acceptMs = 0;
+  /** Milliseconds the last nextMask() computed, with the accepts before it (the cost per token). */
+  lastMaskMs = 0;
 
   /**
    * Advances by a sampled token. False when the grammar refuses it (never for a token sampled
@@ -236,6 +240,13 @@ export class GuideMatcher {
    */
   accept(tokenId: number): boolean {
     if (this.terminated) return false;
+    const started = performance.now();
+    const ok = this.acceptToken(tokenId);
+    this.acceptMs += performance.now() - started;
+    return ok;
+  }
+
+  private acceptToken(tokenId: number): boolean {
     const ok = this.matcher.acceptToken(tokenId);
     if (ok && this.matcher.isTerminated()) this.terminated = true;
     if (ok && this.restrict) {
@@ -256,6 +267,14 @@ export class GuideMatcher {
    * has ended (a step already sent may still sample once), only the stop tokens.
    */
   async nextMask(): Promise<Uint32Array> {
+    const started = performance.now();
+    const mask = await this.computeMask();
+    this.lastMaskMs = this.acceptMs + (performance.now() - started);
+    this.acceptMs = 0;
+    return mask;
+  }
+
+  private async computeMask(): Promise<Uint32Array> {
     if (this.terminated) {
       const mask = new Uint32Array(this.numWords);
       for (const id of this.stopTokenIds) mask[id >>> 5]! |= 1 << (id & 31);

@@ -1,13 +1,19 @@
 // @deepinfer/guided-decoding/testing: test support (the module-boundaries lint rule lets only
 // tests import it): random walks under a matcher's masks, and their text.
-import { tokenBytes, type GuidedVocabulary, type GuideMatcher } from './grammar.js';
+import { tokenBytes, type GuidedVocabulary } from './grammar.js';
+
+/** What a walk needs of a matcher: GuideMatcher (main thread) or PooledGuide (a worker's). */
+export interface WalkableGuide {
+  nextMask(): Promise<Uint32Array>;
+  accept(tokenId: number): boolean;
+}
 
 /**
  * A random walk under the masks (what a model that knows nothing does), seeded: each step picks
  * an allowed token at random, or, with probability `stopChance` when one is allowed, a stop token
  * (so walks finish). Throws if the matcher refuses a token its own mask allowed.
  */
-export async function randomWalk(m: GuideMatcher, stops: readonly number[], seed: number, maxTokens = 400, stopChance = 0.5): Promise<{ ids: number[]; stopped: boolean }> {
+export async function randomWalk(m: WalkableGuide, stops: readonly number[], seed: number, maxTokens = 400, stopChance = 0.5): Promise<{ ids: number[]; stopped: boolean }> {
   let s = seed;
   const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   const ids: number[] = [];

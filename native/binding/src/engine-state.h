@@ -3,7 +3,9 @@
 // garbage collection during a step can never free the engine under the worker thread.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "deepinfer/engine.h"
@@ -19,7 +21,36 @@ struct StepStaging {
   std::vector<di_seq_output> outputs;
   std::vector<float> logits;     // [num_seqs][vocab] when the caller asked for logits
   bool want_logits = false;
+  bool masks_later = false;      // some sampling row has maskLater: the step awaits supplyMasks
 };
+
+// Masks later: the hand-off of a step's guided masks from the JS thread (supplyMasks) to the
+// step's worker thread, which blocks in the engine's await_masks callback (AwaitMasks) after
+// the forward pass until they are there. Invariant: a step started with maskLater rows is always
+// released, by supplyMasks (masks or refusals), close(), or the environment's teardown, each of
+// which refuses every row it has no mask for.
+struct MaskHandoff {
+  // JS thread only: the step in flight has maskLater rows and no supplyMasks yet (set when it is
+  // queued, cleared by supplyMasks, close() and the step's completion).
+  bool expected = false;
+  std::vector<uint8_t> later;    // JS thread only: [num_seqs] 1 = row i has maskLater
+  std::mutex mu;
+  std::condition_variable cv;
+  // Under mu: written by the JS thread before `released`, read by the worker after it.
+  bool released = false;
+  std::vector<uint32_t> words;   // [num_seqs][ceil(vocab / 32)]
+  std::vector<uint8_t> present;  // [num_seqs] 1 = row i has a mask in `words`; 0 = refused
+
+  // JS thread: arms the hand-off for a step with these maskLater flags.
+  void Arm(std::vector<uint8_t> flags);
+  // JS thread: releases the waiting (or not yet waiting) step with these masks; every row
+  // without one is refused. Empty vectors refuse every row.
+  void Release(std::vector<uint32_t> masks, std::vector<uint8_t> has_mask);
+};
+
+// The engine's await_masks callback (di_await_masks_fn) for a MaskHandoff: blocks until the JS
+// thread releases it, then points each supplied row at its mask.
+int AwaitMasks(void* handoff, const uint32_t** masks, int32_t num_seqs);
 
 struct EngineState {
   di_engine* engine = nullptr;
@@ -29,6 +60,7 @@ struct EngineState {
   bool closed = false;
   // Reused by consecutive steps (one at a time per engine), so steady-state steps do not allocate.
   StepStaging staging;
+  MaskHandoff masks;
 
   explicit EngineState(di_engine* e);
   ~EngineState();

@@ -1,6 +1,10 @@
 #include "engine-wrap.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "step-input.parser.h"
 #include "step.worker.h"
@@ -22,7 +26,9 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                                     {
                                         InstanceMethod<&EngineWrap::Info>("info"),
                                         InstanceMethod<&EngineWrap::Step>("step"),
+                                        InstanceMethod<&EngineWrap::SupplyMasks>("supplyMasks"),
                                         InstanceMethod<&EngineWrap::Close>("close"),
+                                        InstanceAccessor<&EngineWrap::AwaitingMasks>("awaitingMasks"),
                                         InstanceAccessor<&EngineWrap::Busy>("busy"),
                                         InstanceAccessor<&EngineWrap::Closed>("closed"),
                                     });
@@ -97,14 +103,71 @@ Napi::Value EngineWrap::Step(const Napi::CallbackInfo& info) {
     return Rejected(env, error);
   }
   state_->busy = true;
+  if (state_->staging.masks_later) {
+    std::vector<uint8_t> later(state_->staging.seqs.size(), 0);
+    for (size_t i = 0; i < later.size(); ++i) {
+      const di_step_seq& s = state_->staging.seqs[i];
+      later[i] = s.sample && s.mask_later ? 1 : 0;
+    }
+    state_->masks.Arm(std::move(later));
+  }
   auto* worker = new StepWorker(env, info.This().As<Napi::Object>(), state_);
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // the worker deletes itself after settling
   return promise;
 }
 
+Napi::Value EngineWrap::SupplyMasks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!state_ || !state_->masks.expected) {
+    throw Napi::Error::New(env, "supplyMasks: no step is waiting for masks (supplyMasks applies once to the step in "
+                                "flight, when it was started with maskLater rows)");
+  }
+  MaskHandoff& h = state_->masks;
+  const size_t n = h.later.size();
+  const size_t words = (static_cast<size_t>(state_->info.vocab_size) + 31) / 32;
+  std::vector<uint32_t> masks(n * words);
+  std::vector<uint8_t> present(n, 0);
+  std::string error;
+  if (!info[0].IsArray() || info[0].As<Napi::Array>().Length() != n) {
+    error = "supplyMasks: masks must be an array with one entry per sequence of the step (" + std::to_string(n) + ")";
+  } else {
+    const Napi::Array entries = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < n && error.empty(); ++i) {
+      const Napi::Value v = entries.Get(i);
+      const std::string where = "supplyMasks: masks[" + std::to_string(i) + "]";
+      if (v.IsUndefined() || v.IsNull() || (v.IsString() && v.As<Napi::String>().Utf8Value() == "refuse")) continue;
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+        error = where + " must be a Uint32Array, 'refuse', undefined or null";
+      } else if (!h.later[i]) {
+        error = where + ": sequence " + std::to_string(i) + " was not started with maskLater (and sample)";
+      } else if (v.As<Napi::Uint32Array>().ElementLength() != words) {
+        error = where + " must have ceil(vocab_size / 32) = " + std::to_string(words) + " words, not " +
+                std::to_string(v.As<Napi::Uint32Array>().ElementLength());
+      } else {
+        // Copied now: the caller may reuse its buffer (a worker's shared mask buffer) at once.
+        const Napi::Uint32Array a = v.As<Napi::Uint32Array>();
+        std::copy(a.Data(), a.Data() + words, masks.begin() + static_cast<std::ptrdiff_t>(i * words));
+        present[i] = 1;
+      }
+    }
+  }
+  if (!error.empty()) {
+    h.Release({}, {});  // never leave the step waiting: every maskLater row is refused
+    throw Napi::TypeError::New(env, error + " (the step's maskLater rows were refused)");
+  }
+  h.Release(std::move(masks), std::move(present));
+  return env.Undefined();
+}
+
+Napi::Value EngineWrap::AwaitingMasks(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), state_ && state_->masks.expected);
+}
+
 Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
-  // Dropping our reference frees the engine now, or when the step in flight settles.
+  // A step waiting for its masks is released (its maskLater rows sample nothing); dropping our
+  // reference frees the engine now, or when the step in flight settles.
+  if (state_ && state_->masks.expected) state_->masks.Release({}, {});
   state_.reset();
   return info.Env().Undefined();
 }

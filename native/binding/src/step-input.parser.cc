@@ -81,6 +81,7 @@ void ParseStepInput(const Napi::Value& seqs_value, const Napi::Value& options, i
   const uint32_t n = seqs.Length();
   st->ints.clear();
   st->floats.clear();
+  st->masks_later = false;
   st->seqs.assign(n, di_step_seq{});
   std::vector<SeqOffsets> offsets(n, SeqOffsets{});
   for (uint32_t i = 0; i < n; ++i) {
@@ -98,6 +99,8 @@ void ParseStepInput(const Napi::Value& seqs_value, const Napi::Value& options, i
     s.num_blocks = Count(env, blocks.length, where + ".blockTable");
     off.blocks = Append(&st->ints, blocks);
     s.sample = GetBool(seq, "sample", where, false) ? 1 : 0;
+    s.mask_later = GetBool(seq, "maskLater", where, false) ? 1 : 0;
+    st->masks_later = st->masks_later || (s.sample && s.mask_later);
     ParseSampling(seq, where, vocab_size, &s, st, &off);
     const Int32View prompt = GetInt32Array(seq, "promptIds", where, true);
     s.num_prompt_ids = Count(env, prompt.length, where + ".promptIds");

@@ -10,20 +10,42 @@ StepWorker::StepWorker(Napi::Env env, Napi::Object wrapper, std::shared_ptr<Engi
     : Napi::AsyncWorker(env, "deepinfer:step"),
       deferred_(Napi::Promise::Deferred::New(env)),
       wrapper_(Napi::Persistent(wrapper)),
-      state_(std::move(state)) {}
+      state_(std::move(state)),
+      masks_later_(state_->staging.masks_later) {
+  if (masks_later_) napi_add_env_cleanup_hook(env, &StepWorker::ReleaseOnTeardown, state_.get());
+}
+
+StepWorker::~StepWorker() { SettleMasks(); }
+
+void StepWorker::ReleaseOnTeardown(void* state) {
+  MaskHandoff& h = static_cast<EngineState*>(state)->masks;
+  if (h.expected) h.Release({}, {});
+}
+
+// JS thread, once the step has settled (or the worker is deleted): nothing awaits masks any more.
+void StepWorker::SettleMasks() {
+  if (!masks_later_) return;
+  masks_later_ = false;
+  state_->masks.expected = false;
+  napi_remove_env_cleanup_hook(Env(), &StepWorker::ReleaseOnTeardown, state_.get());
+}
 
 void StepWorker::Execute() {
   StepStaging& st = state_->staging;
   if (st.want_logits) st.logits.resize(st.seqs.size() * static_cast<size_t>(state_->info.vocab_size));
-  di_step_input in{st.seqs.data(), static_cast<int32_t>(st.seqs.size())};
-  di_step_output out{st.outputs.data(), st.want_logits ? st.logits.data() : nullptr};
+  di_step_input in{st.seqs.data(), static_cast<int32_t>(st.seqs.size()), masks_later_ ? &AwaitMasks : nullptr,
+                   &state_->masks};
+  di_step_output out{st.outputs.data(), st.want_logits ? st.logits.data() : nullptr, 0};
   char err[2048] = {0};
   if (di_engine_step(state_->engine, &in, &out, err, sizeof(err)) != 0) SetError(err);
+  masks_wait_ms_ = out.masks_wait_ms;
 }
 
 void StepWorker::OnOK() {
   Napi::Env env = Env();
   state_->busy = false;
+  const bool masks_later = masks_later_;
+  SettleMasks();
   const StepStaging& st = state_->staging;
   const size_t n = st.outputs.size();
   // Struct-of-arrays output: one typed array per field, indexed like the input sequences.
@@ -58,6 +80,8 @@ void StepWorker::OnOK() {
   result.Set("logprobs", logprobs);
   result.Set("ranks", ranks);
   if (any_top) result.Set("topLogprobs", top);
+  // How long sampling waited for supplyMasks after the forward pass (the worker thread blocked).
+  if (masks_later) result.Set("masksWaitMs", masks_wait_ms_);
   if (st.want_logits) {
     auto logits = Napi::Float32Array::New(env, st.logits.size());
     std::memcpy(logits.Data(), st.logits.data(), sizeof(float) * st.logits.size());
@@ -68,6 +92,7 @@ void StepWorker::OnOK() {
 
 void StepWorker::OnError(const Napi::Error& error) {
   state_->busy = false;
+  SettleMasks();
   deferred_.Reject(error.Value());
 }
 

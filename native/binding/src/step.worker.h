@@ -16,6 +16,7 @@ class StepWorker : public Napi::AsyncWorker {
  public:
   StepWorker(Napi::Env env, Napi::Object wrapper, std::shared_ptr<EngineState> state);
   Napi::Promise Promise() { return deferred_.Promise(); }
+  ~StepWorker() override;
 
  protected:
   void Execute() override;
@@ -26,6 +27,12 @@ class StepWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Napi::ObjectReference wrapper_;
   std::shared_ptr<EngineState> state_;
+  // Masks later: the step awaits supplyMasks; an environment cleanup hook releases it should the
+  // environment be torn down first (a worker thread terminated mid-step).
+  bool masks_later_ = false;
+  double masks_wait_ms_ = 0;  // set by Execute (worker thread), read by OnOK
+  static void ReleaseOnTeardown(void* state);
+  void SettleMasks();
 };
 
 }  // namespace deepinfer_node

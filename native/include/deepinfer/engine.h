@@ -185,11 +185,33 @@ typedef struct di_step_seq {
   int32_t num_prompt_ids;
   const int32_t* output_ids;   /* [num_output_ids] tokens generated so far */
   int32_t num_output_ids;
+  /* Guided decoding with the mask delivered during the step ("mask later"; read only when
+     sample == 1): 1 = this row's allowed-token mask comes from di_step_input.await_masks
+     (sampling.allowed_token_mask must then be NULL); 0 = sampling.allowed_token_mask as given. */
+  int32_t mask_later;
 } di_step_seq;
+
+/* "Masks later": lets the caller compute the guided rows' masks while the forward pass runs
+   (as vLLM and SGLang overlap grammar work with the GPU). Called once per step that has a
+   sampling row with mask_later = 1, on the thread running di_engine_step, and may block (that
+   is its purpose: it returns when the caller has the masks):
+     - host-sampling backends (CPU): after the forward pass, before sampling, so the mask work
+       overlaps the forward pass; output->logits (when asked for) is already written;
+     - device-sampling backends (CUDA today, Backend::samples_on_device()): before the forward
+       pass (same results, no overlap yet; see native/src/core/backend.h).
+   masks: [num_seqs], all NULL on entry. For each row with mask_later = 1, set masks[i] to its
+   mask ([ceil(vocab_size / 32)] words, the rules of allowed_token_mask, valid until
+   di_engine_step returns) or leave it NULL to refuse the row: it samples nothing (sampled = 0,
+   token_id = -1) and takes no engine draw. Entries of other rows are ignored. Return 0;
+   non-zero fails the step. A supplied mask that allows no token fails the step, as
+   allowed_token_mask does. It must not call into this engine (the step is still running). */
+typedef int (*di_await_masks_fn)(void* ctx, const uint32_t** masks, int32_t num_seqs);
 
 typedef struct di_step_input {
   const di_step_seq* seqs;     /* [num_seqs] */
   int32_t num_seqs;
+  di_await_masks_fn await_masks;  /* required when a sampling row has mask_later = 1; else unused */
+  void* await_masks_ctx;          /* passed to await_masks */
 } di_step_input;
 
 typedef struct di_seq_output {
@@ -208,6 +230,9 @@ typedef struct di_step_output {
      sample == 1 are written here, row i for input sequence i ([num_seqs][vocab_size],
      caller-allocated; rows of non-sampling sequences are left untouched). */
   float* logits;
+  /* Out: milliseconds di_engine_step spent in await_masks (how long sampling waited for the
+     masks); 0 when it was not called. */
+  double masks_wait_ms;
 } di_step_output;
 
 /* Runs one step. On failure nothing is sampled, but K/V of some tokens may have been written. */

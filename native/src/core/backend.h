@@ -42,6 +42,15 @@
 //                                  the sampled ids and logprobs; raw logits cross to the host
 //                                  only when the caller asked for them (debug/test).
 //                                  Without it the engine samples on the host from forward().
+//                                  Masks later (di_step_input.await_masks, guided decoding):
+//                                  a host-sampling backend gets the overlap for free (the engine
+//                                  calls await_masks between forward() and its host sampler,
+//                                  so the caller's mask work runs alongside the forward pass);
+//                                  with forward_sample() the engine calls await_masks BEFORE it
+//                                  (same results, no overlap: refused rows get no logit row).
+//                                  Next step for CUDA: split forward_sample into launching the
+//                                  forward pass, waiting for the masks on the host while it
+//                                  runs, then launching sampling (masks uploaded then).
 //   device_name(), memory_info()   optional  for di_engine_info (device name; KV/free/total bytes).
 #pragma once
 

@@ -1,6 +1,7 @@
 import { SIM_PROFILES, simProfile } from '../profile/sim-device-profile.js';
 import { generate, prompt, sampling, sequence } from '../test-support/drive-device.js';
 import { LLAMA_31_8B_CONFIG, LLAMA_31_GENERATION_CONFIG, SMALL_LLAMA_CONFIG, writeModelDir } from '../test-support/model-dirs.js';
+import type { StepMasks } from '@deepinfer/executor-core';
 import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.js';
 
 const smallModel = writeModelDir(SMALL_LLAMA_CONFIG);
@@ -154,6 +155,28 @@ describe('SimulatedDevice: sampling settings', () => {
     expect((await one(sampling(bias([[third, -Infinity]])))).tokenId).toBe(natural);
     // BOS is never sampled, whatever its bias.
     expect((await one(sampling(bias([[1, 100]])))).tokenId).toBe(natural);
+  });
+
+  it('samples a guided sequence under the mask delivered after the forward pass, and never without one', async () => {
+    const d = await device();
+    const free = (await one()).tokenId;
+    const allowed = free === 500 ? 501 : 500;
+    const mask = new Uint32Array(Math.ceil(d.info.vocabSize / 32));
+    mask[allowed >>> 5]! |= 1 << (allowed & 31);
+    const guided = { ...sequence(context, 0, [0, 1, 2], true, sampling()), guided: true };
+    let deliver!: (rows: (Uint32Array | undefined)[]) => void;
+    const supply: StepMasks = { masks: new Promise((resolve) => (deliver = resolve)) };
+    const stepping = d.step([guided, sequence(prompt(7, 4), 0, [3, 4])], supply);
+    setTimeout(() => deliver([mask, undefined]), 30); // well after the modelled step (µs for 14 tokens)
+    const [g, other] = await stepping;
+    expect(g!.tokenId).toBe(allowed);
+    expect(other).toBeDefined();
+    expect(supply.waitedMs).toBeGreaterThan(0);
+    // Refused, rejected or absent masks: the guided sequence samples nothing, the other one does.
+    expect((await d.step([guided], { masks: Promise.resolve(['refuse']) }))[0]).toBeUndefined();
+    const failed = await d.step([guided, sequence(prompt(8, 4), 0, [5, 6])], { masks: Promise.reject(new Error('executor failed')) });
+    expect(Array.from(failed, (x) => x !== undefined)).toEqual([false, true]);
+    expect(d.computeStep([guided]).samples[0]).toBeUndefined();
   });
 
   it('bans stop ids under minTokens (as −Infinity biases) when the context’s own token is an EOS id', async () => {

@@ -1,4 +1,4 @@
-import type { EngineSample, EngineSequence, StepEngine } from '@deepinfer/executor-core';
+import { maskedSampling, settledMasks, type EngineSample, type EngineSequence, type RowMask, type StepEngine, type StepMasks } from '@deepinfer/executor-core';
 import { DeviceClock } from '../clock/device-clock.js';
 import { DeviceTimer } from '../clock/device-timer.js';
 import { planKvMemory } from '../memory-plan/kv-memory-plan.js';
@@ -43,6 +43,16 @@ export interface SimulatedDeviceStats {
   busyMs: number;
   /** Tokens computed (prefill and decode). */
   numTokens: number;
+}
+
+/**
+ * A step's forward pass done (KV written, each sampling row's context digest and draw taken), its
+ * sampling not yet: what sampling needs once the masks are there.
+ */
+interface ForwardedStep {
+  /** Per sequence: its context digest, sampled position and engine draw; undefined when it does not sample. */
+  readonly rows: ({ digestHi: number; digestLo: number; position: number; engineUniform: number } | undefined)[];
+  readonly stepTimeMs: number;
 }
 
 /** One step computed without waiting: the samples and the step's modelled device time. */
@@ -176,23 +186,53 @@ export class SimulatedDevice implements StepEngine {
    * Runs one step: computes its tokens now, then resolves when its modelled time has elapsed
    * (see the class comment). Rejects a malformed step without touching the KV cache.
    */
-  async step(sequences: readonly EngineSequence[]): Promise<(EngineSample | undefined)[]> {
+  async step(sequences: readonly EngineSequence[], masks?: StepMasks): Promise<(EngineSample | undefined)[]> {
     if (this.closed) throw new Error('the simulated device is closed');
     const calledAtMs = this.clock.nowMs();
-    const { samples, stepTimeMs } = this.computeStep(sequences);
-    if (sequences.length === 0) return samples;
+    masks?.masks.catch(() => undefined); // settled after the forward pass (settledMasks); not unhandled meanwhile
+    const forwarded = this.forward(sequences);
+    if (sequences.length === 0) return [];
     const startMs = Math.max(calledAtMs, this.deviceFreeAtMs);
-    this.deviceFreeAtMs = startMs + stepTimeMs;
+    this.deviceFreeAtMs = startMs + forwarded.stepTimeMs;
+    // The forward pass takes the modelled time; sampling then waits for the guided masks
+    // (computed by the executor meanwhile). The modelled sampling itself is inside the step
+    // time, so a wait here delays this step's end and the device's next start.
     await this.timer.sleepUntil(this.deviceFreeAtMs);
-    return samples;
+    if (masks) {
+      const forwardEndMs = this.clock.nowMs();
+      const rows = await settledMasks(masks, sequences.length);
+      const waitedMs = this.clock.nowMs() - forwardEndMs;
+      masks.waitedMs = waitedMs;
+      this.deviceFreeAtMs = Math.max(this.deviceFreeAtMs, this.clock.nowMs());
+      return this.sample(sequences, forwarded, rows);
+    }
+    return this.sample(sequences, forwarded, undefined);
   }
 
   /**
    * The step's samples and modelled time, without waiting: for callers that keep simulated time
    * themselves (a benchmark running faster than real time). Same validation, KV writes, draws
-   * and stats as step().
+   * and stats as step(); `masks`: the guided sequences' masks (StepMasks' entries).
    */
-  computeStep(sequences: readonly EngineSequence[]): ComputedStep {
+  computeStep(sequences: readonly EngineSequence[], masks?: readonly RowMask[]): ComputedStep {
+    const forwarded = this.forward(sequences);
+    return { samples: this.sample(sequences, forwarded, masks), stepTimeMs: forwarded.stepTimeMs };
+  }
+
+  /** Samples each sampling row of a forwarded step under its mask (none for a guided row without one). */
+  private sample(sequences: readonly EngineSequence[], forwarded: ForwardedStep, masks: readonly RowMask[] | undefined): (EngineSample | undefined)[] {
+    const samples: (EngineSample | undefined)[] = new Array(sequences.length);
+    for (let i = 0; i < sequences.length; i++) {
+      const row = forwarded.rows[i];
+      if (!row) continue;
+      const sampling = maskedSampling(sequences[i]!, masks?.[i]);
+      if (sampling) samples[i] = this.sampler.sample(row.digestHi, row.digestLo, sampling, row.position, row.engineUniform);
+    }
+    return samples;
+  }
+
+  /** Validates the step, writes its KV and takes what each sampling row needs (ForwardedStep). */
+  private forward(sequences: readonly EngineSequence[]): ForwardedStep {
     if (this.closed) throw new Error('the simulated device is closed');
     for (let i = 0; i < sequences.length; i++) this.validate(sequences[i]!, i);
 
@@ -207,21 +247,21 @@ export class SimulatedDevice implements StepEngine {
       attentionPairs += n * s.startPos + (n * (n + 1)) / 2;
     }
     // Every write of the step happens before any read, as on the device.
-    const samples: (EngineSample | undefined)[] = new Array(sequences.length);
+    const rows: ForwardedStep['rows'] = new Array(sequences.length);
     for (let i = 0; i < sequences.length; i++) {
       const s = sequences[i]!;
       if (!s.sample) continue;
       const engineUniform = this.rng.nextUniform(); // one draw per sampling sequence, in input order
       const end = s.startPos + s.tokenIds.length;
       this.kv.digest(s.blockTable, end, this.rootHi, this.rootLo);
-      samples[i] = this.sampler.sample(this.kv.digestHi, this.kv.digestLo, s.sampling, end, engineUniform);
+      rows[i] = { digestHi: this.kv.digestHi, digestLo: this.kv.digestLo, position: end, engineUniform };
     }
 
     const stepTimeMs = sequences.length === 0 ? 0 : this.timeModel.timeMs(numTokens, kvTokens, attentionPairs);
     if (sequences.length > 0) this.stats.numSteps++;
     this.stats.busyMs += stepTimeMs;
     this.stats.numTokens += numTokens;
-    return { samples, stepTimeMs };
+    return { rows, stepTimeMs };
   }
 
   /** Forgets every KV slot (a device reset); the scheduler must be told to drop its prefix cache. */

@@ -1,0 +1,37 @@
+import path from 'node:path';
+import type { GuidedDecoding } from '@deepinfer/contracts';
+import { randomWalk } from '../testing.js';
+import { GuideSource } from './guide-source.js';
+
+const root = path.resolve(import.meta.dirname, '../../../..');
+const options = { tokenizerJsonPath: path.join(root, 'models/stories260k/tokenizer.json'), vocabSize: 512, stopTokenIds: [2] };
+const spec: GuidedDecoding = { kind: 'regex', pattern: '(cat|dog) [0-9]{2,4}' };
+
+describe('GuideSource', () => {
+  it('0 workers: guides on this thread (no worker), the same walks and mask times as on a worker', async () => {
+    const here = new GuideSource({ ...options, numWorkers: 0 });
+    const there = new GuideSource({ ...options, numWorkers: 1 });
+    try {
+      for (const seed of [5, 6, 7]) {
+        const a = await here.guide(spec);
+        const b = await there.guide(spec);
+        const [wa, wb] = [await randomWalk(a, [2], seed), await randomWalk(b, [2], seed)];
+        expect(wa).toEqual(wb);
+        expect(wa.stopped).toBe(true);
+        expect(a.lastMaskMs).toBeGreaterThanOrEqual(0);
+        expect(b.lastMaskMs).toBeGreaterThanOrEqual(0);
+        a.dispose();
+        b.dispose();
+      }
+      expect(here.workerLoad).toEqual([]);
+      expect(there.workerLoad).toEqual([0]);
+    } finally {
+      await here.close();
+      await there.close();
+    }
+  });
+
+  it('refuses a negative worker count', () => {
+    expect(() => new GuideSource({ ...options, numWorkers: -1 })).toThrow(RangeError);
+  });
+});

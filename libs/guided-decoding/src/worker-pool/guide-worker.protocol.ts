@@ -1,0 +1,33 @@
+import type { GuidedDecoding } from '@deepinfer/contracts';
+
+/**
+ * Messages between the executor's main thread and a guide worker (GuideWorkerPool). Every
+ * request carries an id its reply repeats; a worker answers requests in the order it got them.
+ */
+
+/** What a worker is started with (workerData): the vocabulary it builds its token tables from. */
+export interface GuideWorkerData {
+  /** The model's tokenizer.json. */
+  tokenizerJsonPath: string;
+  /** The engine's vocabulary size (mask width: ceil(vocabSize / 32) words). */
+  vocabSize: number;
+  /** The ids the grammar ends on (the model's EOS ids). */
+  stopTokenIds: number[];
+}
+
+export type GuideWorkerRequest =
+  /** Make a matcher for a request, advanced over its outputs so far. */
+  | { type: 'make'; id: number; guideId: number; spec: GuidedDecoding; outputs: number[] }
+  /**
+   * Per row: accept the tokens sampled since the last mask, then write the next mask into
+   * `buffer` at words [row × numWords, (row + 1) × numWords).
+   */
+  | { type: 'masks'; id: number; buffer: SharedArrayBuffer; rows: { guideId: number; accept: number[] }[] }
+  /** Drop a matcher (no reply). */
+  | { type: 'dispose'; guideId: number };
+
+export type GuideWorkerReply =
+  | { id: number; error: string }
+  | { id: number; made: true }
+  /** Per row: the time its accepts and mask took (ms), or why it has none. */
+  | { id: number; rows: ({ ms: number } | { error: string })[] };
