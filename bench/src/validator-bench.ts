@@ -1,24 +1,24 @@
 /**
- * The hot-path message validators, one message of a full step (256 sequences) at a time: how
+ * The hot-path message validators (compiled from their TypeBox definitions), one message of a full step (256 sequences) at a time: how
  * long a receiving boundary spends checking it (after JSON.parse, which is not measured here).
  *
  *   npm run build && node bench/dist/validator-bench.js
  */
-import { DeltaBatchSchema, SchedulerOutputSchema, StepOutputsSchema, StepResultSchema, type MessageSchema } from '@deepinfer/contracts';
+import { DeltaBatchMessage, SchedulerOutput, StepOutputsMessage, StepResult, type Message } from '@deepinfer/contracts';
 import { deltaBatch256, schedulerOutput256, stepOutputs256, stepResult256 } from './hot-path-messages.js';
 import { markdownTable, percentile } from './report-table.js';
 
 interface Case {
   name: string;
-  validator: MessageSchema<unknown>;
+  validator: Message<unknown>;
   message: object;
 }
 
 const cases: Case[] = [
-  { name: 'SchedulerOutput (256 seqs)', validator: SchedulerOutputSchema, message: schedulerOutput256() },
-  { name: 'StepResult (256 sampled)', validator: StepResultSchema, message: stepResult256() },
-  { name: 'StepOutputsMessage (256 outputs)', validator: StepOutputsSchema, message: stepOutputs256() },
-  { name: 'DeltaBatchMessage (256 deltas)', validator: DeltaBatchSchema, message: deltaBatch256() },
+  { name: 'SchedulerOutput (256 seqs)', validator: SchedulerOutput, message: schedulerOutput256() },
+  { name: 'StepResult (256 sampled)', validator: StepResult, message: stepResult256() },
+  { name: 'StepOutputsMessage (256 outputs)', validator: StepOutputsMessage, message: stepOutputs256() },
+  { name: 'DeltaBatchMessage (256 deltas)', validator: DeltaBatchMessage, message: deltaBatch256() },
 ];
 
 /** µs per validation: the median of 15 rounds of `iterations` calls, after a warm-up. */
