@@ -19,8 +19,11 @@ export type DetokenizeParams = Static<typeof DetokenizeParamsSchema>;
  */
 export const StreamOpenSchema = Type.Object({
   requestId: NonEmptyString(),
-  /** Where this request's DeltaBatch entries go: Routes.apiDeltas.at(apiInstanceId).subject. */
-  deltasSubject: NonEmptyString(),
+  /**
+   * Where this request's DeltaBatch entries go: Routes.apiDeltas.at(apiInstanceId).subject (the
+   * pattern is that route's; routes.spec checks they agree).
+   */
+  deltasSubject: Type.String({ pattern: '^deepinfer\\.v1\\.api\\.[^.*>\\s]+\\.deltas$' }),
   detokenize: DetokenizeParamsSchema,
 });
 export type StreamOpen = Static<typeof StreamOpenSchema>;
