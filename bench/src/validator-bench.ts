@@ -5,7 +5,7 @@
  *   npm run build && node bench/dist/validator-bench.js
  */
 import { DeltaBatchMessage, SchedulerOutput, StepOutputsMessage, StepResult, type Message } from '@deepinfer/contracts';
-import { deltaBatch256, schedulerOutput256, stepOutputs256, stepResult256 } from './hot-path-messages.js';
+import { deltaBatch256, schedulerOutput256, stepOutputs256, stepResult256 } from '@deepinfer/contracts/testing';
 import { markdownTable, percentile } from './report-table.js';
 
 interface Case {

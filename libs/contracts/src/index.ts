@@ -11,3 +11,4 @@ export * from './messages/scheduler.contract.js';
 export * from './messages/step.contract.js';
 export * from './messages/outputs.contract.js';
 export * from './messages/replica.contract.js';
+export * from './route-table.js';
