@@ -1,4 +1,4 @@
-import { Routes, type EncodeReply, type RequestOutput, type StepOutputsMessage } from '@deepinfer/contracts';
+import { Routes, type RequestOutput, type StepOutputsMessage } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { RunningService } from '@deepinfer/service-kit';
 import { startNatsServer, type NatsServerHandle } from '@deepinfer/testing';

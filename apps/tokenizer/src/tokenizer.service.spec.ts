@@ -6,11 +6,9 @@ import {
   type Address,
   type AbortMessage,
   type RequestRoute,
-  type EncodeReply,
   type Reply,
   type RequestOutput,
   type StepOutputsMessage,
-  type TokenizerInfoReply,
 } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { RunningService } from '@deepinfer/service-kit';
