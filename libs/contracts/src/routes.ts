@@ -79,7 +79,7 @@ export type PerInstance<R extends AnyRoute, I extends string> = R & {
 
 type Spec<R> = Omit<R, 'name' | 'pattern' | 'instance' | 'queueGroup'>;
 
-function global<R extends AnyRoute>(spec: Spec<R>, subject: string, queue?: string): Global<R> {
+function single<R extends AnyRoute>(spec: Spec<R>, subject: string, queue?: string): Global<R> {
   const route = { ...spec, name: '', pattern: subject, instance: undefined, queueGroup: queue, subject, queue } as unknown as Global<R> & { route: R };
   (route as { route: R }).route = route;
   return route;
@@ -130,15 +130,15 @@ const table = {
     (s: ServiceName) => `${p}.${s}.stats`,
   ),
 
-  tokenizerEncode: global(request(EncodeRequest, EncodeReply, 'Text (or token ids) → token ids, opening the request’s streams on the instance that answers.'), `${p}.tokenizer.encode`, queueGroupOf('tokenizer')),
-  tokenizerChat: global(request(ChatRequest, EncodeReply, 'Chat messages → chat template → token ids (the reply carries the rendered prompt), opening streams.'), `${p}.tokenizer.chat`, queueGroupOf('tokenizer')),
-  tokenizerDecode: global(request(DecodeRequest, DecodeReply, 'Token ids → text.'), `${p}.tokenizer.decode`, queueGroupOf('tokenizer')),
-  tokenizerInfo: global(request(TokenizerInfoRequest, TokenizerInfoReply, 'What the api needs to know about the tokenizer (vocabulary, EOS ids, chat template).'), `${p}.tokenizer.info`, queueGroupOf('tokenizer')),
+  tokenizerEncode: single(request(EncodeRequest, EncodeReply, 'Text (or token ids) → token ids, opening the request’s streams on the instance that answers.'), `${p}.tokenizer.encode`, queueGroupOf('tokenizer')),
+  tokenizerChat: single(request(ChatRequest, EncodeReply, 'Chat messages → chat template → token ids (the reply carries the rendered prompt), opening streams.'), `${p}.tokenizer.chat`, queueGroupOf('tokenizer')),
+  tokenizerDecode: single(request(DecodeRequest, DecodeReply, 'Token ids → text.'), `${p}.tokenizer.decode`, queueGroupOf('tokenizer')),
+  tokenizerInfo: single(request(TokenizerInfoRequest, TokenizerInfoReply, 'What the api needs to know about the tokenizer (vocabulary, EOS ids, chat template).'), `${p}.tokenizer.info`, queueGroupOf('tokenizer')),
   tokenizerOutputs: perInstance(event(StepOutputsMessage, 'Scheduler → the tokenizer instance holding the streams: one message per step.'), 'tokenizerInstanceId', (id: string) => `${p}.tokenizer.${id}.outputs`),
   tokenizerClose: perInstance(event(StreamCloseMessage, 'Api → tokenizer instance: drop the streams opened for requests that never ran.'), 'tokenizerInstanceId', (id: string) => `${p}.tokenizer.${id}.close`),
 
-  schedulerSubmit: global(request(SubmitMessage, SubmitReply, 'A tokenized request to any replica (no router’s choice): the scheduler accepts or refuses at once.'), `${p}.scheduler.submit`, queueGroupOf('scheduler')),
-  schedulerAbort: global(event(AbortMessage, 'Client gone, stop string hit, or an error: every scheduler hears it, only the owner of a request acts.'), `${p}.scheduler.abort`),
+  schedulerSubmit: single(request(SubmitMessage, SubmitReply, 'A tokenized request to any replica (no router’s choice): the scheduler accepts or refuses at once.'), `${p}.scheduler.submit`, queueGroupOf('scheduler')),
+  schedulerAbort: single(event(AbortMessage, 'Client gone, stop string hit, or an error: every scheduler hears it, only the owner of a request acts.'), `${p}.scheduler.abort`),
 
   replicaSubmit: perInstance(request(SubmitMessage, SubmitReply, 'A tokenized request to the replica the api’s router chose.'), 'replicaId', (id: string) => `${p}.replica.${id}.submit`),
   replicaRegister: perInstance(request(ExecutorRegistration, RegistrationReply, 'Executor → its replica’s scheduler, at start and every few seconds: its capacity, a heartbeat.'), 'replicaId', (id: string) => `${p}.replica.${id}.register`),

@@ -138,7 +138,7 @@ export class MessageBus {
    */
   serve<Req, Res>(to: Address<RequestRoute<Req, Res>>, handler: RequestHandler<Req, Res>, options: ListenOptions = {}): Subscription {
     const subject = to.subject;
-    const cls = to.route.request;
+    const message = to.route.request;
     return this.connection.subscribe(subject, {
       queue: options.queue ?? to.queue,
       callback: (err, msg) => {
@@ -146,12 +146,12 @@ export class MessageBus {
           this.logger.error('subscription failed', { subject, err });
           return;
         }
-        void this.serveOne(msg, cls, handler);
+        void this.serveOne(msg, message, handler);
       },
     });
   }
 
-  private async serveOne<Req, Res>(msg: Msg, cls: Message<Req>, handler: RequestHandler<Req, Res>): Promise<void> {
+  private async serveOne<Req, Res>(msg: Msg, definition: Message<Req>, handler: RequestHandler<Req, Res>): Promise<void> {
     if (!msg.reply) {
       this.warnOnce(msg.subject, 'request published without a reply subject; dropped');
       return;
@@ -159,7 +159,7 @@ export class MessageBus {
     let reply: Reply<Res>;
     try {
       checkProtocol(msg.headers);
-      const request = decodeMessage(cls, msg.data);
+      const request = decodeMessage(definition, msg.data);
       reply = { ok: true, data: await handler(request, { subject: msg.subject }) };
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -220,7 +220,7 @@ export class MessageBus {
   async gather<Req, Res>(to: Address<RequestRoute<Req, Res>>, request: Req, options: GatherOptions = {}): Promise<Res[]> {
     const subject = to.subject;
     const payload = request as object;
-    const replyClass = to.route.reply;
+    const reply = to.route.reply;
     const windowMs = options.windowMs ?? 250;
     const token = String(++this.nextRequestToken);
     const replies: Res[] = [];
@@ -236,7 +236,7 @@ export class MessageBus {
         try {
           const envelope = msg.json<Reply<unknown>>();
           if (envelope?.ok !== true) return;
-          replies.push(replyClass.validate(envelope.data));
+          replies.push(reply.validate(envelope.data));
         } catch (err) {
           this.warnOnce(subject, `a reply to a gather was dropped: ${(err as Error).message}`);
         }
@@ -312,7 +312,7 @@ export class MessageBus {
    */
   listen<M>(to: Address<EventRoute<M>> | Pattern<EventRoute<M>>, handler: EventHandler<M>, options: ListenOptions = {}): Subscription {
     const subject = 'wildcard' in to ? to.wildcard : to.subject;
-    const cls = to.route.message;
+    const definition = to.route.message;
     return this.connection.subscribe(subject, {
       queue: options.queue,
       callback: (err, msg) => {
@@ -323,7 +323,7 @@ export class MessageBus {
         let message: M;
         try {
           checkProtocol(msg.headers);
-          message = decodeMessage(cls, msg.data);
+          message = decodeMessage(definition, msg.data);
         } catch (decodeErr) {
           this.numDroppedMessages++;
           this.warnOnce(subject, `dropped a malformed message: ${(decodeErr as Error).message}`);
