@@ -41,7 +41,7 @@ function runBench(numRunning, decodeHeavy) {
   };
   const systemPrompts = Array.from({ length: 8 }, () => tokens(int(256, 512)));
   const scheduler = new Scheduler(
-    { maxNumBatchedTokens: 8192, maxNumSeqs: numRunning, maxModelLen: 2048, enableChunkedPrefill: true, enablePrefixCaching: true, eosTokenIds: [128001, 128009], modelCacheKey: 'bench' },
+    { maxNumBatchedTokens: 8192, maxNumSeqs: numRunning, maxModelLen: 2048, enableChunkedPrefill: true, enablePrefixCaching: true, eosTokenIds: [128001, 128009], vocabSize: 128256, modelCacheKey: 'bench' },
     { numBlocks: Math.ceil((numRunning * 1400) / 16), blockSize: 16 },
   );
   let nextId = 0;
