@@ -1,4 +1,4 @@
-import { HealthReply, SERVICE_NAMES, Subjects } from '@deepinfer/contracts';
+import { Routes, SERVICE_NAMES } from '@deepinfer/contracts';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
 import { waitFor } from '@deepinfer/testing';
@@ -25,7 +25,7 @@ describe('deepinfer serve', () => {
   });
 
   it.each(SERVICE_NAMES)('%s answers health over NATS and over HTTP', async (service) => {
-    const reply = await bus.request(Subjects.health(service), {}, { timeoutMs: 5000 }, HealthReply);
+    const reply = await bus.call(Routes.health.at(service), {}, { timeoutMs: 5000 });
     expect(reply).toMatchObject({ service, status: 'ok' });
     const http = await fetch(`http://127.0.0.1:${stack.adminPorts[service]}/health`);
     expect(http.status).toBe(200);
@@ -35,11 +35,11 @@ describe('deepinfer serve', () => {
   });
 
   it('restarts a killed service and logs it', async () => {
-    const before = await bus.request(Subjects.health('scheduler'), {}, {}, HealthReply);
+    const before = await bus.call(Routes.health.at('scheduler'), {}, {});
     const pid = stack.childPids().find((p) => commandLineOf(p).includes('apps/scheduler/dist/main.js'))!;
     process.kill(pid, 'SIGKILL');
     await waitFor('scheduler restarted', async () => {
-      const after = await bus.request(Subjects.health('scheduler'), {}, { timeoutMs: 1000 }, HealthReply).catch(() => undefined);
+      const after = await bus.call(Routes.health.at('scheduler'), {}, { timeoutMs: 1000 }).catch(() => undefined);
       return after && after.instanceId !== before.instanceId ? after : undefined;
     }, 60000, 250);
     expect(stack.output()).toMatch(/process exited; restarting name=scheduler code=null signal=SIGKILL/);

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ErrorCodes, PingRequest, ProtocolError, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, Routes, type ExecutorRegistration, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { replicaIdFrom, type DeepInferConfig } from '@deepinfer/config';
 import path from 'node:path';
 import { ExecutorState, type GuideFactory } from '@deepinfer/executor-core';
@@ -8,7 +8,7 @@ import os from 'node:os';
 import { GuideSource } from '@deepinfer/guided-decoding';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
-import { CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { BusHandlers, CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { EngineHost, type LoadedEngine } from './engine-host.js';
 import { ExecutorMetrics } from './executor-metrics.js';
 
@@ -20,8 +20,10 @@ const REGISTER_INTERVAL_MS = 1000;
 
 /**
  * The executor's side of the scheduler link: registers its capacity (fresh epoch at every
- * start) and re-registers as a heartbeat; serves one step subject, one step at a time, and
- * answers each SchedulerOutput with a StepResult. It decides nothing about what runs.
+ * start) and re-registers as a heartbeat; serves its step route (Routes.executorStep at its
+ * id), one step at a time, answering each SchedulerOutput with a StepResult, and its ping
+ * route. Both are served through BusHandlers (unsubscribed at shutdown) once the model is
+ * loaded. It decides nothing about what runs.
  */
 @Injectable()
 export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
@@ -38,6 +40,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(CONFIG) private readonly config: DeepInferConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(BusHandlers) private readonly handlers: BusHandlers,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_STATE) private readonly serviceState: ServiceState,
     private readonly host: EngineHost,
@@ -99,10 +102,11 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
       guideFactory: this.guideFactory(loaded),
       onGuidedStep: (stats) => this.metrics.observeGuidedStep(stats.maskMs, stats.waitedMs),
     });
-    this.bus.handle(Subjects.executorStep(this.executorId), SchedulerOutputSchema, (step) => this.step(step));
+    const stepRoute = Routes.executorStep.at(this.executorId);
+    this.handlers.serve(stepRoute, (step) => this.step(step));
     // The scheduler's liveness check: answered from the event loop (steps run on a worker thread).
-    this.bus.handle(Subjects.executorPing(this.executorId), PingRequest, () => ({ executorId: this.executorId }));
-    await this.bus.flush();
+    this.handlers.serve(Routes.executorPing.at(this.executorId), () => ({ executorId: this.executorId }));
+    await this.handlers.flush();
     this.serviceState.setStatus('ok');
     const registration: ExecutorRegistration = {
       executorId: this.executorId,
@@ -120,11 +124,11 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
         dtype: info.weightDtype,
       },
       device: loaded.engine.device,
-      stepSubject: Subjects.executorStep(this.executorId),
+      stepSubject: stepRoute.subject,
     };
     const register = async () => {
       try {
-        const reply = await this.bus.request<RegistrationReply>(Subjects.replicaRegister(this.replicaId), registration, { timeoutMs: 2000 });
+        const reply = await this.bus.call(Routes.replicaRegister.at(this.replicaId), registration, { timeoutMs: 2000 });
         if (reply.newSession) {
           this.state?.reset();
           this.logger.info('registered with the scheduler', { replica: this.replicaId, scheduler: reply.schedulerInstanceId, numBlocks: registration.numBlocks, maxModelLen: registration.maxModelLen });

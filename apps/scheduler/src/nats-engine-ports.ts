@@ -1,28 +1,32 @@
-import { ErrorCodes, ProtocolError, StepResultSchema, Subjects, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, Routes, type Address, type RequestRoute, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { EngineLoopPorts } from '@deepinfer/scheduler-core';
 
 /**
- * The engine loop's transport: one NATS request per step to the executor (its reply validated by
- * the hand-written StepResultSchema, not class-validator: it is on the hot path), one publish
- * per tokenizer instance per step. MessageBus turns a timeout, no responders and an error
+ * The engine loop's transport: one NATS request per step to the executor (Routes.executorStep,
+ * its reply validated by StepResult's compiled validator), one publish per tokenizer instance
+ * per step (Routes.tokenizerOutputs). MessageBus turns a timeout, no responders and an error
  * envelope into a rejected ProtocolError, which the loop treats as the executor's failure.
  */
 export class NatsEnginePorts implements EngineLoopPorts {
+  /** The step route at the registered executor's subject (one executor at a time: one entry). */
+  private stepAddress: Address<RequestRoute<SchedulerOutput, StepResult>> | undefined;
+
   constructor(private readonly bus: MessageBus) {}
 
   sendStep(stepSubject: string, step: SchedulerOutput, timeoutMs: number): Promise<StepResult> {
-    return this.bus.request<StepResult>(stepSubject, step, { timeoutMs }, StepResultSchema);
+    if (this.stepAddress?.subject !== stepSubject) this.stepAddress = Routes.executorStep.fromSubject(stepSubject);
+    return this.bus.call(this.stepAddress, step, { timeoutMs });
   }
 
   publishOutputs(tokenizerInstanceId: string, message: StepOutputsMessage): void {
-    this.bus.publish(Subjects.tokenizerOutputs(tokenizerInstanceId), message);
+    this.bus.emit(Routes.tokenizerOutputs.at(tokenizerInstanceId), message);
   }
 
   /** No responders on the ping subject: the executor's connection is gone (NATS knows at once). */
   async pingExecutor(executorId: string): Promise<'alive' | 'gone' | 'unknown'> {
     try {
-      await this.bus.request(Subjects.executorPing(executorId), {}, { timeoutMs: 1000 });
+      await this.bus.call(Routes.executorPing.at(executorId), {}, { timeoutMs: 1000 });
       return 'alive';
     } catch (err) {
       if (err instanceof ProtocolError && err.code === ErrorCodes.unavailable && /no service is answering/.test(err.message)) return 'gone';

@@ -1,6 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Subscription } from '@nats-io/transport-node';
-import { KvResyncRequest, REPLICA_STATUS_INTERVAL_MS, Subjects, type ReplicaStatusMessage } from '@deepinfer/contracts';
+import { REPLICA_STATUS_INTERVAL_MS, Routes, type ReplicaStatusMessage } from '@deepinfer/contracts';
 import type { DeepInferConfig } from '@deepinfer/config';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
@@ -15,14 +14,14 @@ const EXECUTOR_CHECK_INTERVAL_MS = 250;
 /**
  * The scheduler's face to the routers (docs/architecture.md, "Scale-out"): its status (heartbeat
  * and load) every 250 ms and at once when its executor comes or goes, its prefix-cache events
- * (KvEventBatcher, fed by the EngineLoop's prefix caches), a full resync when a router asks, and
+ * (KvEventBatcher, fed by the EngineLoop's prefix caches), a full resync when a router asks
+ * (resync), and
  * the executor liveness check that ends a dead executor's session in a few hundred ms.
  */
 @Injectable()
 export class ReplicaLinkService implements OnModuleInit, OnApplicationShutdown {
   private statusTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
-  private subscription: Subscription | undefined;
   private lastHadExecutor = false;
   private checking = false;
 
@@ -37,12 +36,6 @@ export class ReplicaLinkService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.subscription = this.bus.subscribe(Subjects.replicaKvResync(this.replicaId), KvResyncRequest, (request) => {
-      const hashes = this.loop.cachedBlockHashes();
-      this.logger.debug('kv events resync', { router: request.routerInstanceId, numHashes: hashes.length });
-      this.kvEvents.resync(hashes);
-      this.publishStatus();
-    });
     this.statusTimer = setInterval(() => this.publishStatus(), REPLICA_STATUS_INTERVAL_MS);
     this.statusTimer.unref();
     this.checkTimer = setInterval(() => void this.checkExecutor(), EXECUTOR_CHECK_INTERVAL_MS);
@@ -54,7 +47,14 @@ export class ReplicaLinkService implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
-    this.subscription?.unsubscribe();
+  }
+
+  /** A router asked for the full hash set (Routes.replicaKvResync, wired in SchedulerMessagingService). */
+  resync(routerInstanceId: string): void {
+    const hashes = this.loop.cachedBlockHashes();
+    this.logger.debug('kv events resync', { router: routerInstanceId, numHashes: hashes.length });
+    this.kvEvents.resync(hashes);
+    this.publishStatus();
   }
 
   /** Called on registration too, so routers learn of a new executor within a message hop. */
@@ -82,7 +82,7 @@ export class ReplicaLinkService implements OnModuleInit, OnApplicationShutdown {
       schedulerAdminPort: this.config.schedulerAdminPort,
     };
     try {
-      this.bus.publish(Subjects.replicaStatus(this.replicaId), status);
+      this.bus.emit(Routes.replicaStatus.at(this.replicaId), status);
     } catch (err) {
       this.logger.debug('cannot publish the replica status', { err: (err as Error).message });
     }

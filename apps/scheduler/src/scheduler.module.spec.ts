@@ -1,4 +1,4 @@
-import { ProtocolError, StatsReply, StepOutputsSchema, Subjects, type RequestOutput, type StepOutputsMessage, type SubmitReply } from '@deepinfer/contracts';
+import { ProtocolError, Routes, type RequestOutput, type StepOutputsMessage, type SubmitMessage } from '@deepinfer/contracts';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
 import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
@@ -18,7 +18,7 @@ class FakeTokenizer {
     bus: MessageBus,
     readonly instanceId: string,
   ) {
-    bus.subscribe(Subjects.tokenizerOutputs(instanceId), StepOutputsSchema, (m) => void this.messages.push(m));
+    bus.listen(Routes.tokenizerOutputs.at(instanceId), (m) => void this.messages.push(m));
   }
   outputsOf(requestId: string): RequestOutput[] {
     return this.messages.flatMap((m) => m.outputs.filter((o) => o.requestId === requestId));
@@ -43,7 +43,7 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
 
   const submit = (promptTokenIds: number[], maxTokens: number, tokenizer: FakeTokenizer = tokA, extra: Record<string, unknown> = {}) => {
     const requestId = `req-${nextId++}`;
-    const reply = bus.request<SubmitReply>(Subjects.schedulerSubmit, { requestId, promptTokenIds, samplingParams: { maxTokens, ...extra }, tokenizerInstanceId: tokenizer.instanceId });
+    const reply = bus.call(Routes.schedulerSubmit, { requestId, promptTokenIds, samplingParams: { maxTokens, ...extra } as SubmitMessage['samplingParams'], tokenizerInstanceId: tokenizer.instanceId });
     return { requestId, reply };
   };
   const post = (path: string, key?: string) => fetch(`${admin}${path}`, { method: 'POST', headers: key ? { authorization: `Bearer ${key}` } : {} });
@@ -81,12 +81,12 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
 
   it('answers garbage on submit and register with bad_request, drops garbage aborts, and stays alive', async () => {
     const raw = async (subject: string, body: string) => JSON.parse(new TextDecoder().decode((await bus.connection.request(subject, new TextEncoder().encode(body), { timeout: 2000 })).data));
-    expect(await raw(Subjects.schedulerSubmit, 'not json')).toMatchObject({ ok: false, error: { code: 'bad_request' } });
-    expect(await raw(Subjects.schedulerSubmit, JSON.stringify({ requestId: 'x', promptTokenIds: [-1], samplingParams: { maxTokens: 0 } }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
-    expect(await raw(Subjects.replicaRegister('r0'), JSON.stringify({ executorId: 'e', numBlocks: 'many' }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await raw(Routes.schedulerSubmit.subject, 'not json')).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await raw(Routes.schedulerSubmit.subject, JSON.stringify({ requestId: 'x', promptTokenIds: [-1], samplingParams: { maxTokens: 0 } }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
+    expect(await raw(Routes.replicaRegister.at('r0').subject, JSON.stringify({ executorId: 'e', numBlocks: 'many' }))).toMatchObject({ ok: false, error: { code: 'bad_request' } });
     const dropped = running.bus.droppedMessageCount;
-    bus.connection.publish(Subjects.schedulerAbort, new TextEncoder().encode('{"requestIds": 5}'));
-    bus.connection.publish(Subjects.schedulerAbort, new TextEncoder().encode('\u0000garbage'));
+    bus.connection.publish(Routes.schedulerAbort.subject, new TextEncoder().encode('{"requestIds": 5}'));
+    bus.connection.publish(Routes.schedulerAbort.subject, new TextEncoder().encode('\u0000garbage'));
     await waitFor('garbage aborts dropped', () => running.bus.droppedMessageCount === dropped + 2, 2000, 5);
     expect((await fetch(`${admin}/health`)).status).toBe(200);
   });
@@ -142,7 +142,7 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
       const r = submit(prompt(100, 5), 1000);
       await r.reply;
       await waitFor('first token', () => tokA.outputsOf(r.requestId).length > 0, 5000, 5);
-      bus.publish(Subjects.schedulerAbort, { requestIds: [r.requestId, 'not-ours'], reason: 'abort' });
+      bus.emit(Routes.schedulerAbort, { requestIds: [r.requestId, 'not-ours'], reason: 'abort' });
       expect(await tokA.waitFinal(r.requestId)).toMatchObject({ finishReason: 'abort', numPromptTokens: 100 });
       await waitFor('idle', async () => {
         const s = await stats();
@@ -190,7 +190,7 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
     expect(s['scheduler'].numDecodeTokensTotal).toBeGreaterThan(0);
     expect(s['scheduler'].recentSteps.length).toBeGreaterThan(0);
     // The same snapshot over NATS (what the api's console gathers), from every instance.
-    const overNats = await bus.gather(Subjects.stats('scheduler'), {}, { windowMs: 200 }, StatsReply);
+    const overNats = await bus.gather(Routes.stats.at('scheduler'), {}, { windowMs: 200 });
     expect(overNats).toHaveLength(1);
     expect(overNats[0]).toMatchObject({ service: 'scheduler', instanceId: running.state.instanceId, stats: { instanceId: running.state.instanceId, executor: { executorId: 'exec-a' } } });
     expect((overNats[0]!.stats['scheduler'] as { numStepsTotal: number }).numStepsTotal).toBe(s['scheduler'].numStepsTotal);

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type FactoryProvider } from '@nestjs/common';
-import { Subjects } from '@deepinfer/contracts';
+import { Routes } from '@deepinfer/contracts';
 import { replicaIdFrom } from '@deepinfer/config';
 import { KvEventBatcher } from '@deepinfer/kv-router';
 import type { MessageBus } from '@deepinfer/messaging';
@@ -28,7 +28,7 @@ const kvEventsProvider: FactoryProvider<KvEventBatcher> = {
       publish: (message) => {
         // Lost events (NATS down, shutting down) show as a seq gap: the routers resync.
         try {
-          bus.publish(Subjects.replicaKvEvents(replicaId), message);
+          bus.emit(Routes.replicaKvEvents.at(replicaId), message);
         } catch {
           // nothing to do here
         }

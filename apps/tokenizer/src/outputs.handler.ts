@@ -1,34 +1,27 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { StepOutputsSchema, Subjects, type StepOutputsMessage } from '@deepinfer/contracts';
-import type { MessageBus } from '@deepinfer/messaging';
+import { Inject, Injectable } from '@nestjs/common';
+import type { StepOutputsMessage } from '@deepinfer/contracts';
 import type { Logger } from '@deepinfer/observability';
-import { LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { LOGGER } from '@deepinfer/service-kit';
 import { StreamRouter } from '@deepinfer/tokenizer-core';
 import { DeltaPublisher } from './delta-publisher.js';
 import { TokenizerMetrics } from './tokenizer.metrics.js';
 
 /**
- * Subjects.tokenizerOutputs(this instance), no queue group: the scheduler sends each step's
- * outputs for the streams held here. Per step: one DeltaBatch per api instance, and at most one
+ * Routes.tokenizerOutputs (this instance; wired in TokenizerRoutes): the scheduler sends each
+ * step's outputs for the streams held here. Per step: one DeltaBatch per api instance, and at most one
  * AbortMessage (reason `stop`) for the requests a stop string ended.
  *
  * The handler is synchronous: the bus runs handlers in arrival order, so steps are detokenized
  * in the order the scheduler sent them (NATS keeps one publisher's order on one subject).
  */
 @Injectable()
-export class OutputsHandler implements OnModuleInit {
+export class OutputsHandler {
   constructor(
-    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
-    @Inject(SERVICE_STATE) private readonly state: ServiceState,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(StreamRouter) private readonly router: StreamRouter,
     @Inject(DeltaPublisher) private readonly publisher: DeltaPublisher,
     @Inject(TokenizerMetrics) private readonly metrics: TokenizerMetrics,
   ) {}
-
-  onModuleInit(): void {
-    this.bus.subscribe(Subjects.tokenizerOutputs(this.state.instanceId), StepOutputsSchema, (step) => this.onStep(step));
-  }
 
   onStep(step: StepOutputsMessage): void {
     const end = this.metrics.detokenizeDuration.startTimer({ kind: 'step' });

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
-import { ErrorCodes, ProtocolError, validateMessage } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, validateBody } from '@deepinfer/contracts';
 import type { DeepInferConfig } from '@deepinfer/config';
 import { CONFIG } from '@deepinfer/service-kit';
 import { summarizeTokenizer } from '@deepinfer/tokenizer-core';
@@ -48,7 +48,7 @@ export class TokenizerAdminController {
   @HttpCode(200)
   tokenize(@Body() raw: unknown): { tokens: number[]; count: number; max_model_len: number; prompt?: string } {
     try {
-      const body = validateMessage(TokenizeBody, raw ?? {});
+      const body = validateBody(TokenizeBody, raw ?? {});
       const text = body.text ?? body.prompt;
       if ((text === undefined) === (body.messages === undefined)) {
         throw new ProtocolError(ErrorCodes.badRequest, 'give exactly one of text (or prompt) and messages', 'text');
@@ -72,7 +72,7 @@ export class TokenizerAdminController {
   @HttpCode(200)
   detokenize(@Body() raw: unknown): { prompt: string } {
     try {
-      const body = validateMessage(DetokenizeBody, raw ?? {});
+      const body = validateBody(DetokenizeBody, raw ?? {});
       return { prompt: this.decoder.decode(body.tokens, true, 'tokens') };
     } catch (error) {
       throw toHttpError(error);

@@ -1,4 +1,4 @@
-import { Subjects, type EncodeReply, type RequestOutput, type StepOutputsMessage } from '@deepinfer/contracts';
+import { Routes, type RequestOutput, type StepOutputsMessage } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { RunningService } from '@deepinfer/service-kit';
 import { startNatsServer, type NatsServerHandle } from '@deepinfer/testing';
@@ -26,8 +26,8 @@ describe('two tokenizer instances', () => {
   });
 
   it('share encode requests, and each streams its own requests only, with nothing lost', async () => {
-    const apiSubjects: string[] = [Subjects.apiDeltas('api-1'), Subjects.apiDeltas('api-2')];
-    const collectors = await Promise.all(apiSubjects.map((s) => DeltaCollector.listen(client, s)));
+    const apiRoutes: string[] = [Routes.apiDeltas.at('api-1').subject, Routes.apiDeltas.at('api-2').subject];
+    const collectors = await Promise.all(apiRoutes.map((s) => DeltaCollector.listen(client, s)));
     const ids = services.map((s) => s.state.instanceId);
 
     // Open streams until each instance holds at least 4 (the queue group picks at random).
@@ -35,8 +35,8 @@ describe('two tokenizer instances', () => {
     const subjectOf = new Map<string, string>();
     for (let i = 0; i < 200 && !ids.every((id) => [...owner.values()].filter((o) => o === id).length >= 4); i++) {
       const requestId = `req-${i}`;
-      const deltasSubject = apiSubjects[i % 2]!;
-      const reply = await client.request<EncodeReply>(Subjects.tokenizerEncode, { text: '', maxTokens: NUM_STEPS, streams: [{ requestId, deltasSubject, detokenize: {} }] });
+      const deltasSubject = apiRoutes[i % 2]!;
+      const reply = await client.call(Routes.tokenizerEncode, { text: '', maxTokens: NUM_STEPS, streams: [{ requestId, deltasSubject, detokenize: {} }] });
       owner.set(requestId, reply.tokenizerInstanceId);
       subjectOf.set(requestId, deltasSubject);
     }
@@ -58,21 +58,21 @@ describe('two tokenizer instances', () => {
       for (const [k, id] of ids.entries()) {
         const stranger = requestsOf(ids[1 - k]!)[0]!;
         const message: StepOutputsMessage = { stepId: step + 1, outputs: [...requestsOf(id).map((r) => output(r, step)), { ...output(stranger, step), finishReason: 'abort' }] };
-        client.publish(Subjects.tokenizerOutputs(id), message);
+        client.emit(Routes.tokenizerOutputs.at(id), message);
       }
     }
     await client.flush();
 
-    const expected = (await client.request<{ text: string }>(Subjects.tokenizerDecode, { tokenIds: [1, ...story.slice(0, NUM_STEPS)] })).text;
+    const expected = (await client.call(Routes.tokenizerDecode, { tokenIds: [1, ...story.slice(0, NUM_STEPS)] })).text;
     for (const [requestId, subject] of subjectOf) {
-      const collector = collectors[apiSubjects.indexOf(subject)]!;
+      const collector = collectors[apiRoutes.indexOf(subject)]!;
       const deltas = await collector.finished(requestId);
       expect({ requestId, text: deltas.map((d) => d.text).join(''), seqs: deltas.map((d) => d.seq) }).toEqual({ requestId, text: expected, seqs: [...Array(NUM_STEPS).keys()] });
       // Never on the other api instance's subject.
-      expect(collectors[1 - apiSubjects.indexOf(subject)]!.deltasOf(requestId)).toEqual([]);
+      expect(collectors[1 - apiRoutes.indexOf(subject)]!.deltasOf(requestId)).toEqual([]);
     }
     // ONE DeltaBatch per api instance per step per tokenizer instance that streams to it.
-    for (const [j, subject] of apiSubjects.entries()) {
+    for (const [j, subject] of apiRoutes.entries()) {
       const numSending = ids.filter((id) => requestsOf(id).some((r) => subjectOf.get(r) === subject)).length;
       expect(collectors[j]!.batches).toHaveLength(NUM_STEPS * numSending);
     }

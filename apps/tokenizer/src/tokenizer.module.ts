@@ -3,17 +3,13 @@ import type { DeepInferConfig } from '@deepinfer/config';
 import type { Logger } from '@deepinfer/observability';
 import { CONFIG, LOGGER } from '@deepinfer/service-kit';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, StreamRouter } from '@deepinfer/tokenizer-core';
-import { ChatHandler } from './chat.handler.js';
-import { DecodeHandler } from './decode.handler.js';
 import { DeltaPublisher } from './delta-publisher.js';
-import { EncodeHandler } from './encode.handler.js';
-import { InfoHandler } from './info.handler.js';
 import { LoadedTokenizer } from './loaded-tokenizer.js';
 import { OutputsHandler } from './outputs.handler.js';
 import { PromptEncoder } from './prompt-encoder.js';
-import { StreamCloseHandler } from './stream-close.handler.js';
 import { StreamSweeper } from './stream-sweeper.js';
 import { TokenDecoder } from './token-decoder.js';
+import { TokenizerRoutes } from './tokenizer.routes.js';
 import { TokenizerAdminController } from './tokenizer-admin.controller.js';
 import { TokenizerReadiness } from './tokenizer-readiness.js';
 import { TokenizerMetrics } from './tokenizer.metrics.js';
@@ -42,12 +38,8 @@ export const STREAM_IDLE_TIMEOUT_MS = DEFAULT_STREAM_IDLE_TIMEOUT_MS;
     PromptEncoder,
     TokenDecoder,
     DeltaPublisher,
-    EncodeHandler,
-    ChatHandler,
-    DecodeHandler,
-    InfoHandler,
     OutputsHandler,
-    StreamCloseHandler,
+    TokenizerRoutes,
     StreamSweeper,
     TokenizerReadiness,
   ],

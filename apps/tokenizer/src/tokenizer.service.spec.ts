@@ -1,14 +1,14 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
-  AbortMessage,
   ErrorCodes,
   ProtocolError,
-  Subjects,
-  type EncodeReply,
+  Routes,
+  type Address,
+  type AbortMessage,
+  type RequestRoute,
   type Reply,
   type RequestOutput,
   type StepOutputsMessage,
-  type TokenizerInfoReply,
 } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { RunningService } from '@deepinfer/service-kit';
@@ -21,8 +21,8 @@ describe('tokenizer service over NATS (stories260k)', () => {
   let client: MessageBus;
   let raw: NatsConnection;
   let deltas: DeltaCollector;
-  const deltasSubject = Subjects.apiDeltas('api-test');
-  const outputs = () => Subjects.tokenizerOutputs(service.state.instanceId);
+  const deltasSubject = Routes.apiDeltas.at('api-test').subject;
+  const outputs = () => Routes.tokenizerOutputs.at(service.state.instanceId);
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -38,14 +38,14 @@ describe('tokenizer service over NATS (stories260k)', () => {
     await nats?.stop();
   });
 
-  const errorOf = async (subject: string, payload: object): Promise<ProtocolError> => {
+  const errorOf = async <Req, Res>(to: Address<RequestRoute<Req, Res>>, payload: Req): Promise<ProtocolError> => {
     try {
-      await client.request(subject, payload);
+      await client.call(to, payload);
     } catch (error) {
       expect(error).toBeInstanceOf(ProtocolError);
       return error as ProtocolError;
     }
-    throw new Error(`expected ${subject} to fail`);
+    throw new Error(`expected ${to.subject} to fail`);
   };
   const output = (requestId: string, newTokenIds: number[], numOutputTokens: number, extra: Partial<RequestOutput> = {}): RequestOutput => ({
     requestId,
@@ -56,86 +56,86 @@ describe('tokenizer service over NATS (stories260k)', () => {
     ...extra,
   });
   const publishSteps = async (steps: StepOutputsMessage[]) => {
-    for (const step of steps) client.publish(outputs(), step);
+    for (const step of steps) client.emit(outputs(), step);
     await client.flush();
   };
 
   it('is ready once loaded, and says so over NATS with its model', async () => {
-    const health = await client.request<{ status: string; details: Record<string, unknown> }>(Subjects.health('tokenizer'), {});
+    const health = await client.call(Routes.health.at('tokenizer'), {});
     expect(health.status).toBe('ok');
     expect(health.details).toMatchObject({ maxModelLen: 512, activeStreams: 0 });
   });
 
   it('encodes with BOS and replies with its instance id and the context length', async () => {
-    const reply = await client.request<EncodeReply>(Subjects.tokenizerEncode, { text: 'Once upon a time' });
+    const reply = await client.call(Routes.tokenizerEncode, { text: 'Once upon a time' });
     expect(reply).toEqual({ tokenIds: [1, 403, 407, 261, 378], numTokens: 5, maxModelLen: 512, tokenizerInstanceId: service.state.instanceId });
-    const bare = await client.request<EncodeReply>(Subjects.tokenizerEncode, { text: 'Once upon a time', addSpecialTokens: false });
+    const bare = await client.call(Routes.tokenizerEncode, { text: 'Once upon a time', addSpecialTokens: false });
     expect(bare.tokenIds).toEqual([403, 407, 261, 378]);
   });
 
   it('renders the chat template and encodes it', async () => {
-    const reply = await client.request<EncodeReply>(Subjects.tokenizerChat, { messages: [{ role: 'user', content: 'Once upon a time' }] });
+    const reply = await client.call(Routes.tokenizerChat, { messages: [{ role: 'user', content: 'Once upon a time' }] });
     expect(reply.prompt).toBe('<s>Once upon a time');
     expect(reply.tokenIds).toEqual([1, 403, 407, 261, 378]);
   });
 
   it('decodes, and answers info', async () => {
-    expect(await client.request(Subjects.tokenizerDecode, { tokenIds: [1, 403, 407, 261, 378] })).toEqual({ text: 'Once upon a time' });
-    expect(await client.request(Subjects.tokenizerDecode, { tokenIds: [1, 403], skipSpecialTokens: false })).toEqual({ text: '<s> Once' });
-    const info = await client.request<TokenizerInfoReply>(Subjects.tokenizerInfo, {});
+    expect(await client.call(Routes.tokenizerDecode, { tokenIds: [1, 403, 407, 261, 378] })).toEqual({ text: 'Once upon a time' });
+    expect(await client.call(Routes.tokenizerDecode, { tokenIds: [1, 403], skipSpecialTokens: false })).toEqual({ text: '<s> Once' });
+    const info = await client.call(Routes.tokenizerInfo, {});
     expect(info).toMatchObject({ vocabSize: 512, bosTokenId: 1, eosTokenIds: [2, 1], hasChatTemplate: true, maxModelLen: 512 });
     expect(info.specialTokens).toEqual(expect.arrayContaining([{ id: 1, text: '<s>' }, { id: 2, text: '</s>' }]));
   });
 
   it('refuses a prompt that does not fit, naming the count and the limit', async () => {
-    const tooLong = await errorOf(Subjects.tokenizerEncode, { text: 'Once upon a time', maxTokens: 508 });
+    const tooLong = await errorOf(Routes.tokenizerEncode, { text: 'Once upon a time', maxTokens: 508 });
     expect(tooLong.code).toBe(ErrorCodes.contextLengthExceeded);
     expect(tooLong.message).toContain('maximum context length is 512 tokens');
     expect(tooLong.message).toContain('513 tokens (5 in the prompt, 508 for the completion)');
     expect(tooLong.param).toBe('prompt');
-    await expect(client.request(Subjects.tokenizerEncode, { text: 'Once upon a time', maxTokens: 507 })).resolves.toBeTruthy();
-    const huge = await errorOf(Subjects.tokenizerChat, { messages: [{ role: 'user', content: 'Once upon a time '.repeat(200) }], streams: [{ requestId: 'long', deltasSubject, detokenize: {} }] });
+    await expect(client.call(Routes.tokenizerEncode, { text: 'Once upon a time', maxTokens: 507 })).resolves.toBeTruthy();
+    const huge = await errorOf(Routes.tokenizerChat, { messages: [{ role: 'user', content: 'Once upon a time '.repeat(200) }], streams: [{ requestId: 'long', deltasSubject, detokenize: {} }] });
     expect(huge.code).toBe(ErrorCodes.contextLengthExceeded);
     expect(huge.param).toBe('messages');
   });
 
   it('maps the library’s client errors to bad_request with their messages and params', async () => {
-    const role = await errorOf(Subjects.tokenizerChat, { messages: [{ role: 'user', content: 'hi' }, { role: 'wizard', content: 'x' }] });
+    const role = await errorOf(Routes.tokenizerChat, { messages: [{ role: 'user', content: 'hi' }, { role: 'wizard', content: 'x' }] });
     expect(role).toMatchObject({ code: ErrorCodes.badRequest, param: 'messages[1].role' });
     expect(role.message).toContain('must be one of system, user, assistant, tool; got "wizard"');
-    const content = await errorOf(Subjects.tokenizerChat, { messages: [{ role: 'user', content: 42 }] });
+    const content = await errorOf(Routes.tokenizerChat, { messages: [{ role: 'user', content: 42 }] });
     expect(content).toMatchObject({ code: ErrorCodes.badRequest, param: 'messages[0].content' });
-    const template = await errorOf(Subjects.tokenizerChat, { messages: [{ role: 'user', content: 'hi' }], chatTemplate: "{{ raise_exception('roles must alternate') }}" });
+    const template = await errorOf(Routes.tokenizerChat, { messages: [{ role: 'user', content: 'hi' }], chatTemplate: "{{ raise_exception('roles must alternate') }}" });
     expect(template.code).toBe(ErrorCodes.badRequest);
     expect(template.message).toContain('roles must alternate');
-    const stop = await errorOf(Subjects.tokenizerEncode, { text: 'hi', streams: [{ requestId: 's', deltasSubject, detokenize: { stop: [''] } }] });
+    const stop = await errorOf(Routes.tokenizerEncode, { text: 'hi', streams: [{ requestId: 's', deltasSubject, detokenize: { stop: [''] } }] });
     expect(stop).toMatchObject({ code: ErrorCodes.badRequest, param: 'stop' });
-    const vocab = await errorOf(Subjects.tokenizerDecode, { tokenIds: [1, 9999] });
+    const vocab = await errorOf(Routes.tokenizerDecode, { tokenIds: [1, 9999] });
     expect(vocab).toMatchObject({ code: ErrorCodes.badRequest, param: 'tokenIds' });
     expect(vocab.message).toContain('tokenIds[1] = 9999');
   });
 
   it('answers garbage on every request subject with bad_request, drops it on publish-only ones, and keeps serving', async () => {
-    for (const subject of [Subjects.tokenizerEncode, Subjects.tokenizerChat, Subjects.tokenizerDecode, Subjects.tokenizerInfo]) {
+    for (const { subject } of [Routes.tokenizerEncode, Routes.tokenizerChat, Routes.tokenizerDecode, Routes.tokenizerInfo]) {
       for (const garbage of ['{nope', '[1,2]', '{"text": 5, "messages": "x", "tokenIds": "y"}']) {
-        if (subject === Subjects.tokenizerInfo && garbage.startsWith('{"')) continue; // info takes no fields: extra ones are stripped
+        if (subject === Routes.tokenizerInfo.subject && garbage.startsWith('{"')) continue; // info takes no fields: extra ones are stripped
         const reply = (await raw.request(subject, garbage, { timeout: 2000 })).json<Reply<unknown>>();
         expect({ subject, garbage, reply }).toMatchObject({ subject, garbage, reply: { ok: false, error: { code: ErrorCodes.badRequest } } });
       }
     }
     const dropped = service.bus.droppedMessageCount;
-    for (const subject of [outputs(), Subjects.tokenizerClose(service.state.instanceId)]) {
+    for (const subject of [outputs().subject, Routes.tokenizerClose.at(service.state.instanceId).subject]) {
       raw.publish(subject, '{nope');
       raw.publish(subject, JSON.stringify({ stepId: 1, outputs: [{ requestId: 'x', newTokenIds: [-1] }], requestIds: 'x' }));
     }
     await raw.flush();
     await waitFor('the malformed messages to be dropped', () => service.bus.droppedMessageCount === dropped + 4);
-    await expect(client.request(Subjects.tokenizerEncode, { text: 'Once' })).resolves.toMatchObject({ numTokens: 2 });
+    await expect(client.call(Routes.tokenizerEncode, { text: 'Once' })).resolves.toMatchObject({ numTokens: 2 });
   });
 
   it('streams the golden story one token per step: exact text, contiguous seq, usage on the last delta', async () => {
     const { ids, text } = goldenStory();
-    const reply = await client.request<EncodeReply>(Subjects.tokenizerEncode, { text: '', streams: [{ requestId: 'golden', deltasSubject, detokenize: {} }] });
+    const reply = await client.call(Routes.tokenizerEncode, { text: '', streams: [{ requestId: 'golden', deltasSubject, detokenize: {} }] });
     expect(reply.tokenIds).toEqual([1]);
     await publishSteps(ids.map((id, i) => ({ stepId: i + 1, outputs: [output('golden', [id], i + 1, i === ids.length - 1 ? { finishReason: 'length' } : {})] })));
     const got = await deltas.finished('golden');
@@ -149,10 +149,10 @@ describe('tokenizer service over NATS (stories260k)', () => {
   it('ends at a stop string split across tokens: the stop text never arrives, one abort goes to the scheduler', async () => {
     const { ids } = goldenStory();
     const aborts: AbortMessage[] = [];
-    const sub = client.subscribe(Subjects.schedulerAbort, AbortMessage, (message) => void aborts.push(message));
+    const sub = client.listen(Routes.schedulerAbort, (message) => void aborts.push(message));
     await client.flush();
     try {
-      await client.request(Subjects.tokenizerEncode, { text: '', streams: [{ requestId: 'stopped', deltasSubject, detokenize: { stop: ['a little g'] } }] });
+      await client.call(Routes.tokenizerEncode, { text: '', streams: [{ requestId: 'stopped', deltasSubject, detokenize: { stop: ['a little g'] } }] });
       // Every step of the story, as a scheduler that has not yet heard the abort would send them.
       await publishSteps(ids.map((id, i) => ({ stepId: 1000 + i, outputs: [output('stopped', [id], i + 1)] })));
       const got = await deltas.finished('stopped');
@@ -171,28 +171,28 @@ describe('tokenizer service over NATS (stories260k)', () => {
 
   it('takes a prompt given as ids: checks it, primes the streams with it, echoes it', async () => {
     const prompt = [1, 403, 407, 261, 378];
-    const reply = await client.request<EncodeReply>(Subjects.tokenizerEncode, { text: '', promptTokenIds: prompt, maxTokens: 10, streams: [{ requestId: 'ids', deltasSubject, detokenize: {} }] });
+    const reply = await client.call(Routes.tokenizerEncode, { text: '', promptTokenIds: prompt, maxTokens: 10, streams: [{ requestId: 'ids', deltasSubject, detokenize: {} }] });
     expect(reply).toMatchObject({ tokenIds: prompt, numTokens: 5 });
-    const there = (await client.request<EncodeReply>(Subjects.tokenizerEncode, { text: 'there', addSpecialTokens: false })).tokenIds;
+    const there = (await client.call(Routes.tokenizerEncode, { text: 'there', addSpecialTokens: false })).tokenIds;
     await publishSteps([{ stepId: 1, outputs: [output('ids', there, there.length, { finishReason: 'length' })] }]);
     // After a prompt, the first word keeps its space.
     expect((await deltas.finished('ids')).map((d) => d.text).join('')).toBe(' there');
-    expect(await errorOf(Subjects.tokenizerEncode, { text: '', promptTokenIds: [1, 512] })).toMatchObject({ code: ErrorCodes.badRequest, param: 'prompt' });
-    expect((await errorOf(Subjects.tokenizerEncode, { text: '', promptTokenIds: prompt, maxTokens: 508 })).code).toBe(ErrorCodes.contextLengthExceeded);
+    expect(await errorOf(Routes.tokenizerEncode, { text: '', promptTokenIds: [1, 512] })).toMatchObject({ code: ErrorCodes.badRequest, param: 'prompt' });
+    expect((await errorOf(Routes.tokenizerEncode, { text: '', promptTokenIds: prompt, maxTokens: 508 })).code).toBe(ErrorCodes.contextLengthExceeded);
     // Without maxTokens an empty prompt may open streams (the caller refuses empty prompts itself).
-    await expect(client.request(Subjects.tokenizerEncode, { text: '', addSpecialTokens: false, streams: [{ requestId: 'empty', deltasSubject, detokenize: {} }] })).resolves.toMatchObject({ numTokens: 0 });
-    client.publish(Subjects.tokenizerClose(service.state.instanceId), { requestIds: ['empty'] });
+    await expect(client.call(Routes.tokenizerEncode, { text: '', addSpecialTokens: false, streams: [{ requestId: 'empty', deltasSubject, detokenize: {} }] })).resolves.toMatchObject({ numTokens: 0 });
+    client.emit(Routes.tokenizerClose.at(service.state.instanceId), { requestIds: ['empty'] });
   });
 
   it('drops the streams of requests that never ran when the api closes them', async () => {
-    await client.request(Subjects.tokenizerEncode, { text: 'hi', streams: [{ requestId: 'never-1', deltasSubject, detokenize: {} }, { requestId: 'never-2', deltasSubject, detokenize: {} }] });
-    const active = async () => (await client.request<{ details: { activeStreams: number } }>(Subjects.health('tokenizer'), {})).details.activeStreams;
+    await client.call(Routes.tokenizerEncode, { text: 'hi', streams: [{ requestId: 'never-1', deltasSubject, detokenize: {} }, { requestId: 'never-2', deltasSubject, detokenize: {} }] });
+    const active = async () => (await client.call(Routes.health.at('tokenizer'), {})).details?.['activeStreams'];
     await waitFor('both streams open', async () => (await active()) === 2);
-    client.publish(Subjects.tokenizerClose(service.state.instanceId), { requestIds: ['never-1', 'never-2', 'unknown'] });
+    client.emit(Routes.tokenizerClose.at(service.state.instanceId), { requestIds: ['never-1', 'never-2', 'unknown'] });
     await waitFor('the streams to close', async () => (await active()) === 0);
     // A request id may not be reused while its stream is open, but may once it is closed.
-    await expect(client.request(Subjects.tokenizerEncode, { text: 'hi', streams: [{ requestId: 'never-1', deltasSubject, detokenize: {} }] })).resolves.toBeTruthy();
-    const dup = await errorOf(Subjects.tokenizerEncode, { text: 'hi', streams: [{ requestId: 'never-1', deltasSubject, detokenize: {} }] });
+    await expect(client.call(Routes.tokenizerEncode, { text: 'hi', streams: [{ requestId: 'never-1', deltasSubject, detokenize: {} }] })).resolves.toBeTruthy();
+    const dup = await errorOf(Routes.tokenizerEncode, { text: 'hi', streams: [{ requestId: 'never-1', deltasSubject, detokenize: {} }] });
     expect(dup).toMatchObject({ code: ErrorCodes.badRequest, param: 'streams' });
   });
 });

@@ -1,7 +1,7 @@
 import type { HealthReply, StatsReply } from '@deepinfer/contracts';
 
 /**
- * The console's reading of the services' stats snapshots (Subjects.stats). The snapshot's shape
+ * The console's reading of the services' stats snapshots (Routes.stats). The snapshot's shape
  * belongs to the service that answers (the scheduler's EngineLoopStats, the executor's
  * ExecutorReport); a replica of another version may answer, so every field is read defensively:
  * a missing or mistyped one reads as null or 0, never throws.

@@ -1,26 +1,17 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { describe as describeValue, type Message } from './message.js';
 import { ErrorCodes, ProtocolError } from './protocol.js';
-import type { MessageSchema } from './hot-path.validation.js';
-
-export type MessageClass<T extends object> = new () => T;
-
-/** What a receiving boundary validates against: a class-validator class, or a hot-path schema. */
-export type MessageType<T extends object> = MessageClass<T> | MessageSchema<T>;
-
-function isSchema<T extends object>(type: MessageType<T>): type is MessageSchema<T> {
-  return typeof (type as MessageSchema<T>).validate === 'function';
-}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Decodes and validates one message at a receiving boundary. Throws a ProtocolError with code
- * `bad_request` naming every invalid field; never anything else, whatever the bytes are.
- * Unknown fields are stripped (forward compatibility within a protocol version).
+ * Decodes and validates one bus message at a receiving boundary. Throws a ProtocolError with
+ * code `bad_request` naming every invalid field; never anything else, whatever the bytes are.
+ * Unknown fields are stripped or kept as the message's definition says (MessageOptions).
  */
-export function decodeMessage<T extends object>(cls: MessageType<T>, data: Uint8Array): T {
+export function decodeMessage<T>(message: Message<T>, data: Uint8Array): T {
   let plain: unknown;
   try {
     const text = data.length === 0 ? '{}' : decoder.decode(data);
@@ -28,20 +19,25 @@ export function decodeMessage<T extends object>(cls: MessageType<T>, data: Uint8
   } catch (err) {
     throw new ProtocolError(ErrorCodes.badRequest, `message is not valid UTF-8 JSON: ${(err as Error).message}`);
   }
-  return validateMessage(cls, plain);
+  return message.validate(plain);
 }
 
-/** Validates an already-parsed value against a message class or schema (see decodeMessage). */
-export function validateMessage<T extends object>(cls: MessageType<T>, plain: unknown): T {
-  if (isSchema(cls)) return cls.validate(plain);
+export type BodyClass<T extends object> = new () => T;
+
+/**
+ * Validates a parsed HTTP body against a class-validator class (the admin routes' bodies; the
+ * bus's messages are Message definitions): a typed instance, unknown fields stripped, or a
+ * ProtocolError(bad_request) naming every invalid field.
+ */
+export function validateBody<T extends object>(cls: BodyClass<T>, plain: unknown): T {
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
-    throw new ProtocolError(ErrorCodes.badRequest, `message must be a JSON object, got ${describe(plain)}`);
+    throw new ProtocolError(ErrorCodes.badRequest, `body must be a JSON object, got ${describeValue(plain)}`);
   }
   const instance = plainToInstance(cls, plain, { enableImplicitConversion: false });
   const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) {
     const fields = flattenValidationErrors(errors);
-    const text = fields.map((f) => `${f.path} (${describe(f.value)}): ${f.messages.join(', ')}`).join('; ');
+    const text = fields.map((f) => `${f.path} (${describeValue(f.value)}): ${f.messages.join(', ')}`).join('; ');
     throw new ProtocolError(ErrorCodes.badRequest, `invalid ${cls.name}: ${text}`, fields[0]?.path);
   }
   return instance;
@@ -58,7 +54,7 @@ export interface FieldViolation {
 
 /**
  * Every failed constraint of a class-validator result, nested ones with their dotted path, in
- * order: the one flattening the messages of the bus and of the HTTP API are both made from.
+ * order: the one flattening the messages of the HTTP API and of the admin bodies are made from.
  */
 export function flattenValidationErrors(errors: readonly ValidationError[], prefix = ''): FieldViolation[] {
   const out: FieldViolation[] = [];
@@ -68,10 +64,4 @@ export function flattenValidationErrors(errors: readonly ValidationError[], pref
     if (e.children?.length) out.push(...flattenValidationErrors(e.children, path));
   }
   return out;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'missing';
-  const json = JSON.stringify(value);
-  return json === undefined ? typeof value : json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }

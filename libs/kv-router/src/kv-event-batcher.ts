@@ -4,7 +4,7 @@ import type { BlockHash, PrefixCacheListener } from '@deepinfer/scheduler-core';
 export interface KvEventBatcherOptions {
   readonly replicaId: string;
   readonly schedulerInstanceId: string;
-  /** Sends one message (the scheduler: a NATS publish on Subjects.replicaKvEvents). */
+  /** Sends one message (the scheduler: a NATS publish on Routes.replicaKvEvents). */
   readonly publish: (message: KvEventsMessage) => void;
   /** How long changes gather before they go out; default 10 ms. */
   readonly flushDelayMs?: number;

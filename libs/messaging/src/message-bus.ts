@@ -5,9 +5,12 @@ import {
   PROTOCOL_HEADER,
   PROTOCOL_VERSION,
   ProtocolError,
-  validateMessage,
-  type MessageType,
+  type Address,
+  type EventRoute,
+  type Message,
+  type Pattern,
   type Reply,
+  type RequestRoute,
 } from '@deepinfer/contracts';
 import type { Logger } from '@deepinfer/observability';
 
@@ -22,8 +25,11 @@ export interface BusOptions {
   connectTimeoutMs?: number;
 }
 
-export interface HandleOptions {
-  /** Queue group: one member of the group gets each message. Omit to hear every message. */
+export interface ListenOptions {
+  /**
+   * Queue group: one member of the group gets each message. Default: the route's (serve), none
+   * (listen): every subscriber hears every message.
+   */
   queue?: string;
 }
 
@@ -52,10 +58,18 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
+/** A request handler: the route's request in, its reply out (or a thrown ProtocolError). */
+export type RequestHandler<Req, Res> = (request: Req, meta: MessageMeta) => Promise<Res> | Res;
+/** An event handler. */
+export type EventHandler<M> = (message: M, meta: MessageMeta) => void | Promise<void>;
+
 /**
- * Typed, validated messaging over one raw NATS connection. Every request handler replies with
- * an envelope (`Reply<T>`), and a malformed message gets an error reply, never an exception
- * that escapes; on publish-only subjects a malformed message is dropped with one warning.
+ * Typed, validated messaging over one raw NATS connection, by route (contracts' Routes): a
+ * route states its subject, its messages and its queue group, so `call(Routes.x, request)` is
+ * type-checked on both ends and validated on both ends. Every request handler replies with an
+ * envelope (`Reply<T>`), and a malformed message gets an error reply, never an exception that
+ * escapes; on event routes a malformed message is dropped with one warning; a malformed reply
+ * is a ProtocolError(internal) naming the route.
  *
  * Why not @nestjs/microservices: its NATS transport wraps every payload in its own envelope and
  * turns object patterns into JSON-string subjects; we want plain versioned subjects that any
@@ -119,28 +133,25 @@ export class MessageBus {
   }
 
   /**
-   * Serves request/reply on `subject`: decodes and validates the request as `cls`, runs the
-   * handler, and replies `{ok: true, data}` or `{ok: false, error}`.
+   * Serves a request route at its address: decodes and validates the request, runs the handler,
+   * and replies `{ok: true, data}` or `{ok: false, error}`. Joins the route's queue group.
    */
-  handle<Req extends object, Res>(
-    subject: string,
-    cls: MessageType<Req>,
-    handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res,
-    options: HandleOptions = {},
-  ): Subscription {
+  serve<Req, Res>(to: Address<RequestRoute<Req, Res>>, handler: RequestHandler<Req, Res>, options: ListenOptions = {}): Subscription {
+    const subject = to.subject;
+    const message = to.route.request;
     return this.connection.subscribe(subject, {
-      queue: options.queue,
+      queue: options.queue ?? to.queue,
       callback: (err, msg) => {
         if (err) {
           this.logger.error('subscription failed', { subject, err });
           return;
         }
-        void this.serveOne(msg, cls, handler);
+        void this.serveOne(msg, message, handler);
       },
     });
   }
 
-  private async serveOne<Req extends object, Res>(msg: Msg, cls: MessageType<Req>, handler: (request: Req, meta: MessageMeta) => Promise<Res> | Res): Promise<void> {
+  private async serveOne<Req, Res>(msg: Msg, definition: Message<Req>, handler: RequestHandler<Req, Res>): Promise<void> {
     if (!msg.reply) {
       this.warnOnce(msg.subject, 'request published without a reply subject; dropped');
       return;
@@ -148,7 +159,7 @@ export class MessageBus {
     let reply: Reply<Res>;
     try {
       checkProtocol(msg.headers);
-      const request = decodeMessage(cls, msg.data);
+      const request = decodeMessage(definition, msg.data);
       reply = { ok: true, data: await handler(request, { subject: msg.subject }) };
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -167,11 +178,22 @@ export class MessageBus {
   }
 
   /**
-   * Sends a request and returns the reply's data, validated as `replyClass` when given. Throws
-   * ProtocolError: the handler's own error, or `unavailable` when nobody serves the subject or
-   * the reply does not come within the timeout (so callers fail fast rather than hang).
+   * Sends a request on a route and returns the reply's data, validated against the route's
+   * reply. Throws ProtocolError: the handler's own error, `unavailable` when nobody serves the
+   * subject or the reply does not come within the timeout (so callers fail fast rather than
+   * hang), `internal` when the reply breaks the route's reply schema.
    */
-  async request<Res>(subject: string, payload: object, options: RequestOptions = {}, replyClass?: MessageType<Res & object>): Promise<Res> {
+  async call<Req, Res>(to: Address<RequestRoute<Req, Res>>, request: Req, options: RequestOptions = {}): Promise<Res> {
+    const data = await this.request(to.subject, request as object, options);
+    try {
+      return to.route.reply.validate(data);
+    } catch (err) {
+      throw new ProtocolError(ErrorCodes.internal, `malformed reply on route ${to.route.name} (${to.subject}): ${(err as Error).message}`);
+    }
+  }
+
+  /** Sends a request and returns the reply envelope's data, unvalidated (see call). */
+  private async request(subject: string, payload: object, options: RequestOptions): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const msg = await this.send(subject, encoder.encode(JSON.stringify(payload)), timeoutMs);
     let envelope: Reply<unknown>;
@@ -186,16 +208,19 @@ export class MessageBus {
     if (!envelope.ok) {
       throw new ProtocolError(envelope.error?.code ?? ErrorCodes.internal, envelope.error?.message ?? 'unknown error', envelope.error?.param);
     }
-    return replyClass ? (validateMessage(replyClass, envelope.data) as Res) : (envelope.data as Res);
+    return envelope.data;
   }
 
   /**
-   * Sends one request to every instance listening on `subject` (a subject without a queue
-   * group, e.g. Subjects.healthAll) and returns the valid replies that arrive within the window,
-   * in arrival order. Nobody listening, error envelopes and replies that break `replyClass` are
-   * left out (an admin view lists who answered); never throws a transport error.
+   * Sends one request to every instance serving a route without a queue group (e.g.
+   * Routes.healthAll) and returns the valid replies that arrive within the window, in arrival
+   * order. Nobody listening, error envelopes and replies that break the route's reply schema
+   * are left out (an admin view lists who answered); never throws a transport error.
    */
-  async gather<Res>(subject: string, payload: object, options: GatherOptions = {}, replyClass?: MessageType<Res & object>): Promise<Res[]> {
+  async gather<Req, Res>(to: Address<RequestRoute<Req, Res>>, request: Req, options: GatherOptions = {}): Promise<Res[]> {
+    const subject = to.subject;
+    const payload = request as object;
+    const reply = to.route.reply;
     const windowMs = options.windowMs ?? 250;
     const token = String(++this.nextRequestToken);
     const replies: Res[] = [];
@@ -211,7 +236,7 @@ export class MessageBus {
         try {
           const envelope = msg.json<Reply<unknown>>();
           if (envelope?.ok !== true) return;
-          replies.push(replyClass ? (validateMessage(replyClass, envelope.data) as Res) : (envelope.data as Res));
+          replies.push(reply.validate(envelope.data));
         } catch (err) {
           this.warnOnce(subject, `a reply to a gather was dropped: ${(err as Error).message}`);
         }
@@ -275,16 +300,19 @@ export class MessageBus {
     }
   }
 
-  /** Fire-and-forget publish of a JSON message. */
-  publish(subject: string, payload: object): void {
-    this.connection.publish(subject, encoder.encode(JSON.stringify(payload)), { headers: this.protocolHeaders });
+  /** Fire-and-forget publish of an event route's message. */
+  emit<M>(to: Address<EventRoute<M>>, message: M): void {
+    this.connection.publish(to.subject, encoder.encode(JSON.stringify(message)), { headers: this.protocolHeaders });
   }
 
   /**
-   * Listens on a publish-only subject. A malformed message is dropped: one warning per subject,
-   * then only counted, so a misbehaving publisher cannot flood the log or crash the service.
+   * Listens on an event route (one instance's address, or every instance's pattern). A
+   * malformed message is dropped: one warning per subject, then only counted, so a misbehaving
+   * publisher cannot flood the log or crash the service.
    */
-  subscribe<T extends object>(subject: string, cls: MessageType<T>, handler: (message: T, meta: MessageMeta) => void | Promise<void>, options: HandleOptions = {}): Subscription {
+  listen<M>(to: Address<EventRoute<M>> | Pattern<EventRoute<M>>, handler: EventHandler<M>, options: ListenOptions = {}): Subscription {
+    const subject = 'wildcard' in to ? to.wildcard : to.subject;
+    const definition = to.route.message;
     return this.connection.subscribe(subject, {
       queue: options.queue,
       callback: (err, msg) => {
@@ -292,10 +320,10 @@ export class MessageBus {
           this.logger.error('subscription failed', { subject, err });
           return;
         }
-        let message: T;
+        let message: M;
         try {
           checkProtocol(msg.headers);
-          message = decodeMessage(cls, msg.data);
+          message = decodeMessage(definition, msg.data);
         } catch (decodeErr) {
           this.numDroppedMessages++;
           this.warnOnce(subject, `dropped a malformed message: ${(decodeErr as Error).message}`);

@@ -5,12 +5,12 @@
 //   node libs/scheduler-core/bench/step-codec-bench.mjs [numRunning ...]
 // Per step, timed separately:
 //   encode step   JSON.stringify(SchedulerOutput) + TextEncoder (MessageBus.request)
-//   decode result TextDecoder + JSON.parse of the reply envelope + StepResultSchema.validate
+//   decode result TextDecoder + JSON.parse of the reply envelope + StepResult.validate
 //   encode outputs JSON.stringify(StepOutputsMessage) + TextEncoder (one tokenizer instance)
-// and, for reference, the executor's side: decode + SchedulerOutputSchema.validate of the step,
+// and, for reference, the executor's side: decode + SchedulerOutput.validate of the step,
 // encode of the reply envelope. Workload as in scheduler-bench.mjs (steady N running sequences,
 // prompts 32–1,024 tokens, half with a shared 256–512-token system prompt, block size 16).
-import { SchedulerOutputSchema, StepResultSchema } from '@deepinfer/contracts';
+import { SchedulerOutput, StepResult } from '@deepinfer/contracts';
 import { Scheduler } from '../dist/index.js';
 
 const WARMUP_STEPS = 300;
@@ -41,7 +41,7 @@ function runBench(numRunning, decodeHeavy) {
   };
   const systemPrompts = Array.from({ length: 8 }, () => tokens(int(256, 512)));
   const scheduler = new Scheduler(
-    { maxNumBatchedTokens: 8192, maxNumSeqs: numRunning, maxModelLen: 2048, enableChunkedPrefill: true, enablePrefixCaching: true, eosTokenIds: [128001, 128009], modelCacheKey: 'bench' },
+    { maxNumBatchedTokens: 8192, maxNumSeqs: numRunning, maxModelLen: 2048, enableChunkedPrefill: true, enablePrefixCaching: true, eosTokenIds: [128001, 128009], vocabSize: 128256, modelCacheKey: 'bench' },
     { numBlocks: Math.ceil((numRunning * 1400) / 16), blockSize: 16 },
   );
   let nextId = 0;
@@ -87,11 +87,11 @@ function runBench(numRunning, decodeHeavy) {
     const stepWire = encoder.encode(JSON.stringify(step));
     const t1 = process.hrtime.bigint();
     // Executor side (not the scheduler's cost).
-    const received = SchedulerOutputSchema.validate(JSON.parse(decoder.decode(stepWire)));
+    const received = SchedulerOutput.validate(JSON.parse(decoder.decode(stepWire)));
     const t2 = process.hrtime.bigint();
     const resultWire = encoder.encode(JSON.stringify({ ok: true, data: answer(received) }));
     const t3 = process.hrtime.bigint();
-    const result = StepResultSchema.validate(JSON.parse(decoder.decode(resultWire)).data);
+    const result = StepResult.validate(JSON.parse(decoder.decode(resultWire)).data);
     const t4 = process.hrtime.bigint();
     const outputs = scheduler.update(result);
     const t5 = process.hrtime.bigint();

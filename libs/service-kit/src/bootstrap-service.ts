@@ -5,18 +5,22 @@ import path from 'node:path';
 import { Module, type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Registry } from 'prom-client';
-import { HealthRequest, queueGroupOf, StatsRequest, Subjects, type ServiceName } from '@deepinfer/contracts';
+import { Routes, type ServiceName } from '@deepinfer/contracts';
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, configsDir, loadConfig, parseConfigArgs, type DeepInferConfig } from '@deepinfer/config';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger, createMetricsRegistry, type Logger } from '@deepinfer/observability';
 import { AdminController } from './admin.controller.js';
+import { BusHandlers } from './bus-handlers.js';
 import { NestLoggerAdapter } from './nest-logger.adapter.js';
 import { ServiceState } from './service-state.js';
 import { CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE } from './service-tokens.js';
 
 export interface ServiceDefinition {
   service: ServiceName;
-  /** The service's own Nest module; CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY and SERVICE_STATE are injectable in it. */
+  /**
+   * The service's own Nest module; CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE
+   * and BusHandlers (where it serves and listens to routes) are injectable in it.
+   */
   module: Type<unknown> | DynamicModule;
   /** The admin HTTP port, from the configuration. */
   adminPort(config: DeepInferConfig): number;
@@ -44,6 +48,7 @@ export interface RunningService {
   config: DeepInferConfig;
   logger: Logger;
   bus: MessageBus;
+  handlers: BusHandlers;
   state: ServiceState;
   adminUrl: string;
   close(): Promise<void>;
@@ -75,6 +80,7 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
     password: config.natsPassword,
     logger,
   });
+  const handlers = new BusHandlers(bus);
 
   const shared: Provider[] = [
     { provide: CONFIG, useValue: config },
@@ -82,6 +88,7 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
     { provide: MESSAGE_BUS, useValue: bus },
     { provide: METRICS_REGISTRY, useValue: registry },
     { provide: SERVICE_STATE, useValue: state },
+    { provide: BusHandlers, useValue: handlers },
   ];
   const core: DynamicModule = { module: ServiceCoreModule, global: true, providers: shared, exports: shared };
   const root: DynamicModule = { module: ServiceRootModule, imports: [core, def.module], controllers: [AdminController] };
@@ -89,10 +96,10 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
   const app = await NestFactory.create(root, { logger: new NestLoggerAdapter(logger), abortOnError: false, bodyParser: def.bodyParser ?? true });
   await def.configureApp?.(app, config);
 
-  bus.handle(Subjects.health(def.service), HealthRequest, () => state.health(), { queue: queueGroupOf(def.service) });
-  bus.handle(Subjects.healthAll(def.service), HealthRequest, () => state.health());
-  bus.handle(Subjects.stats(def.service), StatsRequest, () => state.stats());
-  await bus.flush();
+  handlers.serve(Routes.health.at(def.service), () => state.health());
+  handlers.serve(Routes.healthAll.at(def.service), () => state.health());
+  handlers.serve(Routes.stats.at(def.service), () => state.stats());
+  await handlers.flush();
 
   const port = def.adminPort(config);
   await app.listen(port, config.host);
@@ -109,11 +116,13 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // No new work from the bus while the providers are torn down.
+      handlers.close();
       await Promise.all(extraServers.map((server) => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve)))));
       await app.close();
       await bus.close();
     })());
-  return { app, config, logger, bus, state, adminUrl, close };
+  return { app, config, logger, bus, handlers, state, adminUrl, close };
 }
 
 /**

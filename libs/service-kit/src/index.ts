@@ -4,3 +4,4 @@ export * from './nest-logger.adapter.js';
 export * from './admin.controller.js';
 export * from './bootstrap-service.js';
 export * from './admin-key.guard.js';
+export * from './bus-handlers.js';

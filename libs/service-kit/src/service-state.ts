@@ -39,7 +39,7 @@ export class ServiceState {
   }
 
   /**
-   * The service's admin snapshot, answered on Subjects.stats(service) (the same body as its
+   * The service's admin snapshot, answered on Routes.stats (the same body as its
    * admin HTTP route: the scheduler's /stats, the executor's /executor). Without one, `{}`.
    */
   setStatsProvider(provider: () => Record<string, unknown>): void {

@@ -22,7 +22,7 @@ export interface StreamRouterOptions {
 
 /** The deltas one api instance gets from one step (or one sweep). */
 export interface RoutedDeltaBatch {
-  /** Subjects.apiDeltas(apiInstance), as given in StreamOpen.deltasSubject */
+  /** Routes.apiDeltas at the api instance, as given in StreamOpen.deltasSubject */
   readonly subject: string;
   readonly message: DeltaBatchMessage;
 }

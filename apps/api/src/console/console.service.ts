@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ConsoleFeed, type ConsoleSource } from '@deepinfer/console-core';
-import { HealthReply, StatsReply, Subjects, type ServiceName } from '@deepinfer/contracts';
+import { Routes, type HealthReply, type ServiceName, type StatsReply } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import { MESSAGE_BUS } from '@deepinfer/service-kit';
 import { ApiMetrics } from '../generation/api-metrics.js';
@@ -13,11 +13,11 @@ class NatsConsoleSource implements ConsoleSource {
   constructor(private readonly bus: MessageBus) {}
 
   health(service: ServiceName): Promise<HealthReply[]> {
-    return this.bus.gather(Subjects.healthAll(service), {}, { windowMs: GATHER_WINDOW_MS }, HealthReply);
+    return this.bus.gather(Routes.healthAll.at(service), {}, { windowMs: GATHER_WINDOW_MS });
   }
 
   stats(service: 'scheduler' | 'executor'): Promise<StatsReply[]> {
-    return this.bus.gather(Subjects.stats(service), {}, { windowMs: GATHER_WINDOW_MS }, StatsReply);
+    return this.bus.gather(Routes.stats.at(service), {}, { windowMs: GATHER_WINDOW_MS });
   }
 }
 

@@ -1,13 +1,12 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { DeltaBatchSchema, ErrorCodes, Subjects, type ErrorCode, type StreamDelta } from '@deepinfer/contracts';
-import type { MessageBus } from '@deepinfer/messaging';
+import { ErrorCodes, Routes, type ErrorCode, type StreamDelta } from '@deepinfer/contracts';
 import type { Logger } from '@deepinfer/observability';
-import { LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { BusHandlers, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 
 export type DeltaSink = (delta: StreamDelta) => void;
 
 /**
- * Receives this api instance's DeltaBatch messages (one subject per instance) and hands each
+ * Receives this api instance's DeltaBatch messages (Routes.apiDeltas at its id) and hands each
  * delta to the request that waits for it. Deltas for unknown ids (a request already gone) are
  * dropped and counted.
  */
@@ -15,18 +14,21 @@ export type DeltaSink = (delta: StreamDelta) => void;
 export class DeltaRouter implements OnModuleInit {
   private readonly sinks = new Map<string, DeltaSink>();
   private numUnroutedDeltas = 0;
+  /** This instance's deltas subject: what its StreamOpens name. */
   readonly subject: string;
+  private readonly deltas: ReturnType<typeof Routes.apiDeltas.at>;
 
   constructor(
-    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(BusHandlers) private readonly handlers: BusHandlers,
     @Inject(SERVICE_STATE) state: ServiceState,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.subject = Subjects.apiDeltas(state.instanceId);
+    this.deltas = Routes.apiDeltas.at(state.instanceId);
+    this.subject = this.deltas.subject;
   }
 
   onModuleInit(): void {
-    this.bus.subscribe(this.subject, DeltaBatchSchema, (batch) => {
+    this.handlers.listen(this.deltas, (batch) => {
       for (const delta of batch.deltas) {
         const sink = this.sinks.get(delta.requestId);
         if (sink) sink(delta);

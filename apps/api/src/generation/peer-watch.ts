@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { HealthReply, Subjects, type ServiceName } from '@deepinfer/contracts';
+import { Routes, type HealthReply, type ServiceName } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
 import { LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
@@ -54,7 +54,7 @@ export class PeerWatch implements OnModuleInit, OnApplicationShutdown {
   }
 
   private ask(peer: ServiceName): Promise<HealthReply | undefined> {
-    return this.bus.request(Subjects.health(peer), {}, { timeoutMs: PROBE_TIMEOUT_MS }, HealthReply).catch(() => undefined);
+    return this.bus.call(Routes.health.at(peer), {}, { timeoutMs: PROBE_TIMEOUT_MS }).catch(() => undefined);
   }
 
   /**

@@ -1,12 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Subscription } from '@nats-io/transport-node';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ErrorCodes, KvEventsSchema, ProtocolError, REPLICA_STATUS_INTERVAL_MS, ReplicaStatusMessage, Subjects, type SubmitMessage, type SubmitReply } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, REPLICA_STATUS_INTERVAL_MS, Routes, type SubmitMessage, type SubmitReply } from '@deepinfer/contracts';
 import type { DeepInferConfig } from '@deepinfer/config';
 import { KvRouter, type ReplicaView, type RouterEffect } from '@deepinfer/kv-router';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
-import { CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { BusHandlers, CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { DeltaRouter } from './delta-router.js';
 import { StackClient } from './stack-client.js';
 
@@ -39,7 +38,6 @@ export interface RoutingHints {
 export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
   readonly router: KvRouter;
   private readonly placed = new Map<string, Placed>();
-  private readonly subscriptions: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly decisions: Counter<'reason'>;
   private readonly overlapFraction: Histogram;
@@ -48,6 +46,7 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(CONFIG) config: DeepInferConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(BusHandlers) private readonly handlers: BusHandlers,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_STATE) private readonly state: ServiceState,
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -73,17 +72,14 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.subscriptions.push(
-      this.bus.subscribe(Subjects.replicaStatusAll, ReplicaStatusMessage, (status) => this.apply(this.router.onStatus(status))),
-      this.bus.subscribe(Subjects.replicaKvEventsAll, KvEventsSchema, (events) => this.apply(this.router.onKvEvents(events))),
-    );
+    this.handlers.listen(Routes.replicaStatus.everyInstance, (status) => this.apply(this.router.onStatus(status)));
+    this.handlers.listen(Routes.replicaKvEvents.everyInstance, (events) => this.apply(this.router.onKvEvents(events)));
     this.timer = setInterval(() => this.sweep(), REPLICA_STATUS_INTERVAL_MS);
     this.timer.unref();
   }
 
   onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
-    for (const s of this.subscriptions) s.unsubscribe();
   }
 
   views(): ReplicaView[] {
@@ -136,7 +132,7 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
 
   private apply(effect: RouterEffect): void {
     if (effect.joined) this.logger.info('replica joined', { replica: effect.joined, replicas: this.router.numReplicas });
-    if (effect.resync) this.bus.publish(Subjects.replicaKvResync(effect.resync), { routerInstanceId: this.state.instanceId });
+    if (effect.resync) this.bus.emit(Routes.replicaKvResync.at(effect.resync), { routerInstanceId: this.state.instanceId });
     if (effect.lost) {
       const { replicaId, schedulerInstanceId } = effect.lost;
       this.failPlaced(new Set([replicaId]), (placed) => placed.schedulerInstanceId === schedulerInstanceId, 'its scheduler restarted');

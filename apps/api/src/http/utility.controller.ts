@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, UseGuards } from '@nestjs/common';
 import { OpenAIError } from '@deepinfer/api-core';
-import { HealthReply, Subjects } from '@deepinfer/contracts';
+import { Routes } from '@deepinfer/contracts';
 import { detectGpus } from '@deepinfer/gpu';
 import type { MessageBus } from '@deepinfer/messaging';
 import { MESSAGE_BUS, readVersion } from '@deepinfer/service-kit';
@@ -52,7 +52,7 @@ export class UtilityController {
   @Get('v1/gpu/info')
   @ApiDoc({ summary: 'The executor\'s GPUs (nvidia-smi), or this host\'s' })
   async gpuInfo() {
-    const executor = await this.bus.request(Subjects.health('executor'), {}, { timeoutMs: 2000 }, HealthReply).catch(() => undefined);
+    const executor = await this.bus.call(Routes.health.at('executor'), {}, { timeoutMs: 2000 }).catch(() => undefined);
     const fromExecutor = executor?.details?.['gpu'];
     if (fromExecutor) return { source: 'executor', ...(fromExecutor as object) };
     return { source: 'api-host', ...(await detectGpus()) };

@@ -1,5 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
-import { PingRequest, SchedulerOutputSchema, Subjects, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { Routes, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
 
@@ -34,14 +34,14 @@ export class NatsFakeExecutor {
       ...capacity,
       model: { name: 'fake-model', revision: 'fake-rev-1', vocabSize: FAKE_VOCAB_SIZE, eosTokenIds: [], dtype: 'float32' },
       device: 'cpu',
-      stepSubject: Subjects.executorStep(executorId),
+      stepSubject: Routes.executorStep.at(executorId).subject,
     } as ExecutorRegistration;
     this.executor = this.newExecutor();
   }
 
   async start(): Promise<RegistrationReply> {
-    this.subscription = this.bus.handle(this.registration.stepSubject, SchedulerOutputSchema, (step) => this.step(step));
-    this.pingSubscription = this.bus.handle(Subjects.executorPing(this.registration.executorId), PingRequest, () => ({ executorId: this.registration.executorId }));
+    this.subscription = this.bus.serve(Routes.executorStep.fromSubject(this.registration.stepSubject), (step) => this.step(step));
+    this.pingSubscription = this.bus.serve(Routes.executorPing.at(this.registration.executorId), () => ({ executorId: this.registration.executorId }));
     await this.bus.flush();
     // Heartbeats, as a real executor sends them (the scheduler drops a silent one).
     this.heartbeat = setInterval(() => void this.register().catch(() => undefined), 1000);
@@ -51,7 +51,7 @@ export class NatsFakeExecutor {
 
   /** Registers (or heartbeats); a new session means a fresh executor state. */
   async register(): Promise<RegistrationReply> {
-    const reply = await this.bus.request<RegistrationReply>(Subjects.replicaRegister(this.replicaId), this.registration);
+    const reply = await this.bus.call(Routes.replicaRegister.at(this.replicaId), this.registration);
     if (reply.newSession) this.executor = this.newExecutor();
     return reply;
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DeltaBatchSchema, type StreamDelta } from '@deepinfer/contracts';
+import { Routes, type StreamDelta } from '@deepinfer/contracts';
 import { configsDir } from '@deepinfer/config';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
@@ -40,7 +40,7 @@ export class DeltaCollector {
 
   static async listen(bus: MessageBus, subject: string): Promise<DeltaCollector> {
     const collector = new DeltaCollector();
-    bus.subscribe(subject, DeltaBatchSchema, (message) => void collector.batches.push([...message.deltas]));
+    bus.listen(Routes.apiDeltas.fromSubject(subject), (message) => void collector.batches.push([...message.deltas]));
     await bus.flush();
     return collector;
   }

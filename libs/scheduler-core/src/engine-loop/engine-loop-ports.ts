@@ -8,7 +8,7 @@ import type { RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult } f
 export interface EngineLoopPorts {
   /**
    * Sends one step to the executor listening on `stepSubject` and resolves with its result,
-   * already validated (StepResultSchema). Rejects when no result comes within `timeoutMs`, when
+   * already validated (contracts' StepResult). Rejects when no result comes within `timeoutMs`, when
    * nobody serves the subject, when the executor answers with an error envelope or with a
    * malformed result: the loop treats every rejection as the executor's failure.
    */
