@@ -22,6 +22,8 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "core/model_config.h"
+#include "cuda_bench/phase_timer.h"
+#include "cuda_bench/random_weights.h"
 #include "deepinfer/engine.h"
 #include "settings_env.h"
 
@@ -106,11 +108,12 @@ int cmd_bench(int argc, char** argv) {
   const deepinfer::ModelConfig cfg = deepinfer::load_model_config(dir);
   CudaBackend be(0, deepinfer_tools::backend_options_from_env(deepinfer::DType::kBF16));
   std::printf("device: %s; GEMM: %s\n", be.device_name(), be.gemm_note());
-  const double bw = be.measure_copy_bandwidth();
-  const double mm = be.measure_gemm_rate(8192);
+  const double bw = deepinfer::cuda::measure_copy_bandwidth(be.stream());
+  const double mm = deepinfer::cuda::measure_gemm_rate(be.gemm(), 8192, be.stream());
   std::printf("RESULT copy_bandwidth_GBps %.1f\nRESULT bf16_gemm_TFLOPs %.1f\n", bw / 1e9, mm / 1e12);
   auto t0 = Clock::now();
-  be.load_random_weights(cfg, deepinfer::cuda::Dt::kBF16, 1);
+  deepinfer::cuda::RandomWeights random_weights(1);
+  be.load_device_weights(cfg, deepinfer::cuda::Dt::kBF16, random_weights);
   std::printf("random bf16 weights: %.2f GB in %.1f s\n", be.weight_bytes() / 1e9,
               std::chrono::duration<double>(Clock::now() - t0).count());
   const int bs = 16;
@@ -162,13 +165,12 @@ int cmd_bench(int argc, char** argv) {
   std::vector<std::string> profile_lines;
   // Returns the per-phase ms per step.
   auto profile = [&](const std::string& name, int reps, const std::function<void(int)>& step) {
-    auto& timer = be.phase_timer();
-    timer.reset();
-    timer.enable(true);
+    deepinfer::cuda::PhaseTimer timer;
+    be.set_step_observer(&timer);
     auto t = Clock::now();
     for (int i = 0; i < reps; ++i) step(i);
     const double wall_ms = std::chrono::duration<double>(Clock::now() - t).count() * 1e3 / reps;
-    timer.enable(false);
+    be.set_step_observer(nullptr);
     double gpu_ms = 0;
     std::vector<std::pair<double, std::string>> phases;
     for (const auto& kv : timer.totals_ms()) {

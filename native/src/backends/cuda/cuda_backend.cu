@@ -194,46 +194,43 @@ void CudaBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
   setup_common();
 }
 
-void* CudaBackend::random_matrix(int64_t rows, int64_t cols, uint64_t seed, float scale) {
-  const size_t bytes = static_cast<size_t>(rows * cols) * dt_size(dt_);
-  void* d = dev_alloc(bytes, true);
-  matrix_bytes_ += static_cast<int64_t>(bytes);
-  launch_fill_random(d, rows * cols, dt_, seed, scale, 0.f, stream_);
-  return d;
-}
-
-float* CudaBackend::const_vector(int64_t n, float value) {
-  float* d = static_cast<float*>(dev_alloc(static_cast<size_t>(n) * 4, true));
-  launch_fill_random(d, n, Dt::kF32, 0, 0.f, value, stream_);
-  return d;
-}
-
-void CudaBackend::load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t seed) {
+void CudaBackend::load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src) {
   cfg_ = cfg;
   dt_ = dt;
   const int64_t D = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
   const int64_t qd = static_cast<int64_t>(cfg.num_heads) * cfg.head_dim;
   const int64_t kvd = static_cast<int64_t>(cfg.num_kv_heads) * cfg.head_dim;
-  const float s = 0.02f * std::sqrt(3.f);  // uniform with std 0.02 (HF's initializer_range)
-  uint64_t k = seed * 1000;
-  embed_ = random_matrix(V, D, ++k, s);
-  matrix_bytes_ -= V * D * dt_size(dt_);
-  final_norm_ = const_vector(D, 1.f);
+  auto matrix = [&](int64_t rows, int64_t cols) {
+    const size_t bytes = static_cast<size_t>(rows * cols) * dt_size(dt_);
+    void* d = dev_alloc(bytes, true);
+    matrix_bytes_ += static_cast<int64_t>(bytes);
+    src.fill_matrix(d, rows, cols, dt_, stream_);
+    return d;
+  };
+  auto vector = [&](int64_t n, DeviceWeightSource::Vector kind) {
+    float* d = static_cast<float*>(dev_alloc(static_cast<size_t>(n) * 4, true));
+    src.fill_vector(d, n, kind, stream_);
+    return d;
+  };
+  using Vec = DeviceWeightSource::Vector;
+  embed_ = matrix(V, D);
+  matrix_bytes_ -= V * D * dt_size(dt_);  // rows are gathered, not streamed
+  final_norm_ = vector(D, Vec::kNorm);
   layers_.resize(static_cast<size_t>(cfg.num_layers));
   for (Layer& L : layers_) {
-    L.attn_norm = const_vector(D, 1.f);
-    L.mlp_norm = const_vector(D, 1.f);
-    L.wqkv = random_matrix(qd + 2 * kvd, D, ++k, s);
-    if (cfg.qkv_bias) L.bqkv = const_vector(qd + 2 * kvd, 0.f);
+    L.attn_norm = vector(D, Vec::kNorm);
+    L.mlp_norm = vector(D, Vec::kNorm);
+    L.wqkv = matrix(qd + 2 * kvd, D);
+    if (cfg.qkv_bias) L.bqkv = vector(qd + 2 * kvd, Vec::kBias);
     if (cfg.qk_norm) {
-      L.q_norm = const_vector(cfg.head_dim, 1.f);
-      L.k_norm = const_vector(cfg.head_dim, 1.f);
+      L.q_norm = vector(cfg.head_dim, Vec::kNorm);
+      L.k_norm = vector(cfg.head_dim, Vec::kNorm);
     }
-    L.wo = random_matrix(D, qd, ++k, s);
-    L.wgu = random_matrix(2 * I, D, ++k, s);
-    L.wdown = random_matrix(D, I, ++k, s);
+    L.wo = matrix(D, qd);
+    L.wgu = matrix(2 * I, D);
+    L.wdown = matrix(D, I);
   }
-  lm_head_ = cfg.tie_word_embeddings ? embed_ : random_matrix(V, D, ++k, s);
+  lm_head_ = cfg.tie_word_embeddings ? embed_ : matrix(V, D);
   if (cfg.tie_word_embeddings) matrix_bytes_ += V * D * dt_size(dt_);
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
   setup_common();
@@ -365,7 +362,7 @@ void CudaBackend::run(const ForwardBatch& b) {
   const int T = b.num_tokens;
   const int R = b.num_logit_rows;
   if (T > cap_tokens_ || R > cap_rows_) reserve(std::max(T, cap_tokens_), std::max(R, cap_rows_));
-  timer_.begin(stream_);
+  if (observer_ != nullptr) observer_->begin(stream_);
   build_step_plan(b, geo_.block_size, &plan_);
   if (run_as_graph(R)) return;
   // Pack the plan into one pinned buffer: [tokens][positions][logit_rows][block_tables]
@@ -411,12 +408,12 @@ void CudaBackend::run(const ForwardBatch& b) {
   v.slots = reinterpret_cast<const int64_t*>(meta_.d + o_slot);
   v.decode_rows = reinterpret_cast<const DecodeRow*>(meta_.d + o_dec);
   v.prefill_tiles = reinterpret_cast<const PrefillTile*>(meta_.d + o_pre);
-  timer_.mark("plan upload", stream_);
+  mark("plan upload");
   enqueue_forward(v);
 }
 
 bool CudaBackend::run_as_graph(int R) {
-  if (!graphs_enabled_ || timer_.enabled() || geo_.block_size <= 0) return false;
+  if (!graphs_enabled_ || observer_ != nullptr || geo_.block_size <= 0) return false;
   if (graph_layout_.bytes == 0) {
     // Table capacity: every row of the largest bucket at the longest context. Allocated once:
     // captured graphs hold these addresses.
@@ -482,7 +479,7 @@ void CudaBackend::enqueue_forward(const StepView& v) {
   const int qd = Hq * hd, kvd = Hkv * hd, nqkv = qd + 2 * kvd, I = cfg_.intermediate_size, V = cfg_.vocab_size;
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   launch_embedding(v.tokens, T, embed_, dt_, D, x_, stream_);
-  timer_.mark("embedding", stream_);
+  mark("embedding");
   AttnParams ap;
   ap.qkv = qkv_;
   ap.nqkv = nqkv;
@@ -497,45 +494,45 @@ void CudaBackend::enqueue_forward(const StepView& v) {
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
     launch_add_rmsnorm(x_, nullptr, nullptr, T, D, L.attn_norm, eps, xn_, dt_, stream_);
-    timer_.mark("rmsnorm", stream_);
+    mark("rmsnorm");
     gemm_.run(xn_, L.wqkv, dt_, qkv_, T, nqkv, D, nqkv, false, stream_);
-    timer_.mark("gemm qkv", stream_);
+    mark("gemm qkv");
     launch_qkv_rope(qkv_, T, v.positions, inv_freq_, Hq, Hkv, hd, L.bqkv, L.q_norm, L.k_norm, eps, stream_);
     launch_kv_write(qkv_, T, nqkv, qd, kvd, v.slots, k_cache_[l], v_cache_[l], dt_, stream_);
-    timer_.mark("rope + kv write", stream_);
+    mark("rope + kv write");
     ap.k_cache = k_cache_[l];
     ap.v_cache = v_cache_[l];
     for (int r0 = 0; r0 < v.n_dec; r0 += 256) {
       launch_attention_decode(ap, v.decode_rows + r0, std::min(256, v.n_dec - r0), v.max_parts, o_part_, ml_part_,
                               decode_attn_, stream_);
     }
-    timer_.mark("attention decode", stream_);
+    mark("attention decode");
     launch_attention_prefill(ap, v.prefill_tiles, v.n_pre, prefill_attn_, stream_);
-    timer_.mark("attention prefill", stream_);
+    mark("attention prefill");
     gemm_.run(attn_, L.wo, dt_, x_, T, D, qd, D, true, stream_);  // x += attn Wo^T (fused residual)
-    timer_.mark("gemm o", stream_);
+    mark("gemm o");
     launch_add_rmsnorm(x_, nullptr, nullptr, T, D, L.mlp_norm, eps, xn_, dt_, stream_);
-    timer_.mark("rmsnorm", stream_);
+    mark("rmsnorm");
     gemm_.run(xn_, L.wgu, dt_, gu_, T, 2 * I, D, 2 * I, false, stream_);
-    timer_.mark("gemm gate+up", stream_);
+    mark("gemm gate+up");
     launch_silu_mul(gu_, T, I, h_, dt_, stream_);
-    timer_.mark("silu*mul", stream_);
+    mark("silu*mul");
     gemm_.run(h_, L.wdown, dt_, x_, T, D, I, D, true, stream_);  // x += h Wdown^T
-    timer_.mark("gemm down", stream_);
+    mark("gemm down");
   }
   if (R == 0) return;
   launch_add_rmsnorm(x_, nullptr, v.logit_rows, R, D, final_norm_, eps, xr_, dt_, stream_);
   gemm_.run(xr_, lm_head_, dt_, d_logits_, R, V, D, V, false, stream_);
-  timer_.mark("final norm + lm head", stream_);
+  mark("final norm + lm head");
 }
 
 void CudaBackend::forward(const ForwardBatch& b, float* logits) {
   run(b);
   const size_t n = static_cast<size_t>(b.num_logit_rows) * cfg_.vocab_size;
   if (n > 0) DI_CUDA_CHECK(cudaMemcpyAsync(logits, d_logits_, n * 4, cudaMemcpyDeviceToHost, stream_));
-  timer_.mark("copy out", stream_);
+  mark("copy out");
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  timer_.collect();
+  if (observer_ != nullptr) observer_->end();
 }
 
 void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) {
@@ -618,7 +615,7 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
     launch_sample(d_logits_, R, V, reinterpret_cast<const SampleParamsDev*>(smeta_.d + o_par),
                   reinterpret_cast<const int32_t*>(smeta_.d + o_ids), reinterpret_cast<const float*>(smeta_.d + o_bias),
                   d_work_, d_counts_, d_sample_out_, stream_);
-    timer_.mark("sampling", stream_);
+    mark("sampling");
     DI_CUDA_CHECK(cudaMemcpyAsync(h_sample_out_, d_sample_out_, sizeof(SampleOutDev) * static_cast<size_t>(R),
                                   cudaMemcpyDeviceToHost, stream_));
     if (logits != nullptr) {
@@ -626,9 +623,9 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
                                     cudaMemcpyDeviceToHost, stream_));
     }
   }
-  timer_.mark("copy out", stream_);
+  mark("copy out");
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  timer_.collect();
+  if (observer_ != nullptr) observer_->end();
   for (int r = 0; r < R; ++r) {
     const SampleOutDev& s = h_sample_out_[r];
     di_seq_output& o = outs[r];
@@ -643,56 +640,6 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
       o.top_logprobs[i] = s.top_logprobs[i];
     }
   }
-}
-
-namespace {
-
-// Best (shortest) of five timed runs of `work` on `stream`, in ms, after one untimed warm-up.
-template <class F>
-float best_of_five_ms(cudaStream_t stream, F&& work) {
-  cudaEvent_t e0, e1;
-  DI_CUDA_CHECK(cudaEventCreate(&e0));
-  DI_CUDA_CHECK(cudaEventCreate(&e1));
-  work();
-  float best = 1e30f;
-  for (int i = 0; i < 5; ++i) {
-    DI_CUDA_CHECK(cudaEventRecord(e0, stream));
-    work();
-    DI_CUDA_CHECK(cudaEventRecord(e1, stream));
-    DI_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    DI_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    best = std::min(best, ms);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return best;
-}
-
-}  // namespace
-
-double CudaBackend::measure_copy_bandwidth() {
-  const size_t bytes = size_t(1) << 31;
-  void* a = dev_alloc(bytes, false);
-  void* b = dev_alloc(bytes, false);
-  const float ms = best_of_five_ms(stream_, [&] { DI_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream_)); });
-  dev_free(a);
-  dev_free(b);
-  return 2.0 * static_cast<double>(bytes) / (ms * 1e-3);  // read + write
-}
-
-double CudaBackend::measure_gemm_rate(int n) {
-  const size_t es = 2;
-  void* A = dev_alloc(static_cast<size_t>(n) * n * es, false);
-  void* W = dev_alloc(static_cast<size_t>(n) * n * es, false);
-  float* C = static_cast<float*>(dev_alloc(static_cast<size_t>(n) * n * 4, false));
-  launch_fill_random(A, static_cast<int64_t>(n) * n, Dt::kBF16, 1, 1.f, 0.f, stream_);
-  launch_fill_random(W, static_cast<int64_t>(n) * n, Dt::kBF16, 2, 1.f, 0.f, stream_);
-  const float ms = best_of_five_ms(stream_, [&] { gemm_.run(A, W, Dt::kBF16, C, n, n, n, n, false, stream_); });
-  dev_free(A);
-  dev_free(W);
-  dev_free(C);
-  return 2.0 * n * static_cast<double>(n) * n / (ms * 1e-3);
 }
 
 std::string CudaBackend::details() const {

@@ -14,7 +14,7 @@
 
 #include "backends/cuda/graph_plan.h"
 #include "backends/cuda/kernels.h"
-#include "backends/cuda/phase_timer.h"
+#include "backends/cuda/step_observer.h"
 #include "backends/cuda/step_plan.h"
 #include "core/backend.h"
 
@@ -31,8 +31,9 @@ class CudaBackend : public Backend {
   const char* name() const override { return "cuda"; }
   const char* device_name() const override { return device_name_.c_str(); }
   void load_weights(const ModelConfig& cfg, const ModelWeights& w) override;
-  // Random weights of `cfg`'s shape, generated on the device (benchmarks; no files).
-  void load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t seed);
+  // Weights of `cfg`'s shape in type `dt`, filled on the device by `src` (the benchmark's
+  // random weights; no files). Allocation and accounting as load_weights.
+  void load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src);
   int64_t weight_bytes() const override { return weight_bytes_; }
   int64_t weight_bytes_per_step() const override { return matrix_bytes_; }
   // K/V are stored in the served type (the attention kernels read the activations' type).
@@ -50,9 +51,7 @@ class CudaBackend : public Backend {
 
   const char* gemm_note() const { return gemm_.note(); }
   void zero_kv() { DI_CUDA_CHECK(cudaMemsetAsync(kv_base_, 0, static_cast<size_t>(kv_bytes_), stream_)); }
-  // Device copy bandwidth (bytes/s, read + write) and bf16 GEMM rate (FLOP/s) measured here.
-  double measure_copy_bandwidth();
-  double measure_gemm_rate(int n);
+  const Gemm& gemm() const { return gemm_; }
   void force_fallback_gemm() {
     drop_graphs();
     gemm_.force_fallback();
@@ -65,8 +64,9 @@ class CudaBackend : public Backend {
     graphs_enabled_ = on;
   }
   bool cuda_graphs() const { return graphs_enabled_; }
-  // Per-phase GPU time of the steps run while enabled (benchmarks).
-  PhaseTimer& phase_timer() { return timer_; }
+  // Per-phase observer of the steps (benchmarks; null = none, the production case). Steps
+  // run eagerly while one is set.
+  void set_step_observer(StepObserver* o) { observer_ = o; }
   cudaStream_t stream() const { return stream_; }
   Dt dtype() const { return dt_; }
 
@@ -87,8 +87,9 @@ class CudaBackend : public Backend {
   void dev_free(void* p);
   void* upload_matrix(const std::vector<const TensorView*>& parts);
   float* upload_vector(const std::vector<const TensorView*>& parts);
-  void* random_matrix(int64_t rows, int64_t cols, uint64_t seed, float scale);
-  float* const_vector(int64_t n, float value);
+  void mark(const char* phase) {
+    if (observer_ != nullptr) observer_->mark(phase, stream_);
+  }
   void setup_common();
   // Device-side view of one step's metadata and sizes: what the kernels of a step read.
   struct StepView {
@@ -118,7 +119,7 @@ class CudaBackend : public Backend {
   // Set in the constructor from BackendOptions (cuda_prefill_attn / _decode_attn / _graphs).
   PrefillAttn prefill_attn_;
   DecodeAttn decode_attn_;
-  PhaseTimer timer_;
+  StepObserver* observer_ = nullptr;
   ModelConfig cfg_;
   Dt dt_ = Dt::kF32;
   std::vector<void*> weight_allocs_;

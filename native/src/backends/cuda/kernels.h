@@ -123,9 +123,6 @@ struct SampleOutDev {
 void launch_sample(const float* logits, int R, int V, const SampleParamsDev* params, const int32_t* ids,
                    const float* bias_values, float* work, int32_t* counts, SampleOutDev* out, cudaStream_t s);
 
-// synthetic.cu: deterministic pseudo-random fill (benchmarks on random weights):
-// value = offset + scale * uniform(-1, 1) from hash(seed, index).
-void launch_fill_random(void* p, int64_t n, Dt dt, uint64_t seed, float scale, float offset, cudaStream_t s);
 
 }  // namespace cuda
 }  // namespace deepinfer
