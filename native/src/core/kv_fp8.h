@@ -29,8 +29,10 @@ constexpr float kE4m3Max = 448.f;
 inline int8_t kv_fp8_exponent(float amax) {
   if (!(amax > 0.f) || !std::isfinite(amax)) return 0;
   int e = static_cast<int>(std::ceil(std::log2(amax / kE4m3Max)));
-  // log2 can be off by one ulp at exact powers of two: make sure amax * 2^-e <= 448.
+  // log2 can be off by one ulp at exact powers of two: settle on the smallest e with
+  // amax * 2^-e <= 448 by exact comparisons (the CUDA kernel does the same: same bits).
   while (std::ldexp(amax, -e) > kE4m3Max) ++e;
+  while (std::ldexp(amax, -(e - 1)) <= kE4m3Max) --e;
   return static_cast<int8_t>(e < -126 ? -126 : e > 126 ? 126 : e);
 }
 
