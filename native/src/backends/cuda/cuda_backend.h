@@ -1,6 +1,8 @@
 // The CUDA backend: weights in the checkpoint's type on the device (bf16/f16/f32), f32
 // residual stream, GEMMs through cuBLAS (dlopen) or a fallback kernel, paged K/V in the
 // weights' type, custom kernels for the rest (kernels.h), sampling on the device.
+// FP8 weights (E4M3 + scales, fp8.cu GEMV) and the fp8 KV cache (core/kv_fp8.h) are built but
+// refused until validated on a GPU (fp8_validated() in cuda_backend.cu).
 // Plain cudaMalloc only (no managed memory); one stream; forward passes never allocate device
 // memory except the penalty-count scratch on the first step that uses penalties.
 #pragma once
@@ -36,7 +38,8 @@ class CudaBackend : public Backend {
   void load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src);
   int64_t weight_bytes() const override { return weight_bytes_; }
   int64_t weight_bytes_per_step() const override { return matrix_bytes_; }
-  // K/V are stored in the served type (the attention kernels read the activations' type).
+  // K/V are stored in the served type (the attention kernels read the activations' type), or
+  // fp8 (E4M3 + a power-of-two exponent per (slot, kv head)) when asked for and enabled.
   DType kv_cache_dtype() const override;
   void init_kv_cache(const KvCacheGeometry& g) override;
   void reserve(int32_t max_tokens, int32_t max_logit_rows) override;
@@ -71,21 +74,31 @@ class CudaBackend : public Backend {
   Dt dtype() const { return dt_; }
 
  private:
+  // A weight matrix [N, K]: dt_ elements, or E4M3 bytes with one f32 scale per (row, run of
+  // kblock columns) when scales is set (FP8 checkpoints).
+  struct Matrix {
+    void* w = nullptr;
+    float* scales = nullptr;  // [N][ceil(K / kblock)] or null
+    int kblock = 0;
+  };
   struct Layer {
     float* attn_norm = nullptr;
-    void* wqkv = nullptr;   // [Hq*hd + 2*Hkv*hd, D]
+    Matrix wqkv;            // [Hq*hd + 2*Hkv*hd, D]
     float* bqkv = nullptr;  // or null
     float* q_norm = nullptr;
     float* k_norm = nullptr;
-    void* wo = nullptr;     // [D, Hq*hd]
+    Matrix wo;              // [D, Hq*hd]
     float* mlp_norm = nullptr;
-    void* wgu = nullptr;    // [2I, D]
-    void* wdown = nullptr;  // [D, I]
+    Matrix wgu;             // [2I, D]
+    Matrix wdown;           // [D, I]
   };
+  // C (+)= A W^T through the GEMM (dt_ weights) or the FP8 GEMV.
+  void matmul(const void* A, const Matrix& W, float* C, int M, int N, int K, int ldc, bool accumulate);
 
   void* dev_alloc(size_t bytes, bool weight);
   void dev_free(void* p);
-  void* upload_matrix(const std::vector<const TensorView*>& parts);
+  Matrix upload_matrix(const std::vector<const TensorView*>& parts);
+  Matrix upload_matrix_fp8(const std::vector<const TensorView*>& parts);
   float* upload_vector(const std::vector<const TensorView*>& parts);
   void mark(const char* phase) {
     if (observer_ != nullptr) observer_->mark(phase, stream_);
@@ -125,7 +138,8 @@ class CudaBackend : public Backend {
   std::vector<void*> weight_allocs_;
   std::vector<Layer> layers_;
   void* embed_ = nullptr;
-  void* lm_head_ = nullptr;
+  Matrix lm_head_;
+  const ModelWeights* weights_ = nullptr;  // during load_weights only (FP8 scales)
   float* final_norm_ = nullptr;
   double* inv_freq_ = nullptr;
   int64_t weight_bytes_ = 0;
@@ -134,6 +148,8 @@ class CudaBackend : public Backend {
   KvCacheGeometry geo_;
   void* kv_base_ = nullptr;
   std::vector<void*> k_cache_, v_cache_;
+  bool kv_fp8_ = false;                     // kv_cache_dtype fp8: k/v_cache_ hold E4M3 bytes
+  std::vector<int8_t*> k_exp_, v_exp_;      // and these the exponents [slots][Hkv]
   int64_t kv_bytes_ = 0;
 
   // Scratch.
