@@ -135,6 +135,6 @@ export interface NativeEngine {
 
 export interface NativeAddon {
   createEngine(config: NativeEngineConfig): Promise<NativeEngine>;
-  probeModel(model: string, blockSize?: number): NativeModelProbe;
+  probeModel(model: string, blockSize?: number, kvCacheDtype?: string): NativeModelProbe;
   cpuKernelPath(): string;
 }
