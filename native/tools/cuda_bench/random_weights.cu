@@ -22,6 +22,15 @@ __global__ void fill_kernel(T* p, int64_t n, uint64_t seed, float scale, float o
     p[i] = from_f32<T>(offset + scale * u);
   }
 }
+__global__ void fill_e4m3_kernel(uint8_t* p, int64_t n, uint64_t seed) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    uint8_t b = static_cast<uint8_t>(mix64(seed ^ mix64(static_cast<uint64_t>(i))) >> 56);
+    // Magnitudes up to 2^0 (exponent field <= 7) and never NaN: sign | 0eee.mmm with e <= 7.
+    p[i] = static_cast<uint8_t>((b & 0x80) | (b & 0x3f));
+  }
+}
+
 }  // namespace
 
 void launch_fill_random(void* p, int64_t n, Dt dt, uint64_t seed, float scale, float offset, cudaStream_t s) {
@@ -32,6 +41,13 @@ void launch_fill_random(void* p, int64_t n, Dt dt, uint64_t seed, float scale, f
 
 void RandomWeights::fill_matrix(void* d, int64_t rows, int64_t cols, Dt dt, cudaStream_t s) {
   launch_fill_random(d, rows * cols, dt, ++next_, 0.02f * std::sqrt(3.f), 0.f, s);
+}
+
+void RandomWeights::fill_matrix_fp8(uint8_t* d, float* row_scales, int64_t rows, int64_t cols, cudaStream_t s) {
+  fill_e4m3_kernel<<<4096, 256, 0, s>>>(d, rows * cols, ++next_);
+  DI_CUDA_LAUNCH_CHECK("fill_e4m3");
+  // Bytes with exponent field <= 7 are |x| < 2 with a spread of about 0.5: scale to std 0.02.
+  launch_fill_random(row_scales, rows, Dt::kF32, 0, 0.f, 0.04f, s);
 }
 
 void RandomWeights::fill_vector(float* d, int64_t n, Vector kind, cudaStream_t s) {

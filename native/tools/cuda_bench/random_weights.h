@@ -23,6 +23,8 @@ class RandomWeights : public DeviceWeightSource {
   explicit RandomWeights(uint64_t seed) : next_(seed * 1000) {}
   void fill_matrix(void* d, int64_t rows, int64_t cols, Dt dt, cudaStream_t s) override;
   void fill_vector(float* d, int64_t n, Vector kind, cudaStream_t s) override;
+  // Random E4M3 bytes (no NaN) with per-row scales giving the same std 0.02.
+  void fill_matrix_fp8(uint8_t* d, float* row_scales, int64_t rows, int64_t cols, cudaStream_t s) override;
 
  private:
   uint64_t next_;

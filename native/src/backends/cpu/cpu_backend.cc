@@ -38,6 +38,16 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
 
 namespace {
 
+// E4M3 byte -> f32 without a table (vectorisable): the 7 magnitude bits placed at f32's
+// exponent/mantissa boundary give 2^(E-127) (1 + M/8) (or the denormal M * 2^-149 for E = 0),
+// and 2^120 rebiases both to e4m3's 2^(E-7) (1 + M/8) and M * 2^-9, exactly. Never NaN here:
+// the KV writer saturates at 448.
+inline float e4m3_bits_to_f32(uint8_t b) {
+  const uint32_t u = (static_cast<uint32_t>(b & 0x80) << 24) | (static_cast<uint32_t>(b & 0x7f) << 20);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f * 0x1p120f;
+}
 
 }  // namespace
 
@@ -292,9 +302,20 @@ void CpuBackend::reserve(int32_t max_tokens, int32_t max_rows) {
     xr_ = AlignedBuffer(static_cast<size_t>(max_rows) * cfg_.hidden_size);
     cap_rows_ = max_rows;
   }
-  const size_t per_thread = static_cast<size_t>(geo_.block_size + cfg_.head_dim + 16) +
-                            (kv_fp8_ ? 2 * static_cast<size_t>(geo_.block_size) * cfg_.head_dim : 0);
+  const size_t per_thread = static_cast<size_t>(geo_.block_size + cfg_.head_dim + 16);
   if (att_tmp_.size() < per_thread * pool_.size()) att_tmp_ = AlignedBuffer(per_thread * pool_.size());
+  if (kv_fp8_) {
+    // Dequantised K/V of one (sequence, kv head) per thread: the model's context, at most 4096
+    // keys (longer contexts dequantise block by block), at least one block.
+    // DEEPINFER_DEV_CPU_KV_DEQ_KEYS overrides the 4096 (a developer knob: tests set one block to
+    // run the block-by-block path).
+    int64_t cap = 4096;
+    if (const char* v = std::getenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS")) cap = std::max<int64_t>(1, std::atoll(v));
+    const int64_t ctx = std::min<int64_t>(std::max<int64_t>(cfg_.max_position_embeddings, 1), cap);
+    kv_deq_keys_ = static_cast<int>(std::max<int64_t>(ctx, geo_.block_size));
+    const size_t need = static_cast<size_t>(pool_.size()) * 2 * kv_deq_keys_ * cfg_.head_dim;
+    if (kv_deq_.size() < need) kv_deq_ = AlignedBuffer(need);
+  }
 }
 
 void CpuBackend::rmsnorm_rows(const float* x, int ldx, const int32_t* rows, int n, const float* w, float* out) {
@@ -451,18 +472,36 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
   // one block at a time (scores of up to 8 keys per vector pass, V rows accumulated in
   // registers). The order depends only on (t's position, hq): batch-invariant.
   float* const scores = att_tmp_.data() + static_cast<size_t>(bs + hd + 16) * tid;
-  // fp8: a block's K and V rows of one kv head, dequantised (e4m3(byte) * 2^e, exact in f32)
-  // into this thread's scratch, then the f32 kernels with row stride hd: the same arithmetic
-  // as an f32 cache holding the dequantised values.
-  float* const k_deq = scores + bs + hd + 16;
-  float* const v_deq = k_deq + static_cast<size_t>(bs) * hd;
-  const float* const e4m3 = e4m3_table();
+  // fp8: the K and V rows of one (sequence, kv head) are dequantised (e4m3(byte) * 2^e, exact in
+  // f32) into this thread's scratch once, keys [0, n) contiguous with row stride hd, and grown
+  // as later tokens of the same sequence need more; the f32 kernels then run on the scratch
+  // exactly as on an f32 cache holding those values. Contexts longer than the scratch
+  // dequantise block by block. The attention loops visit (head, token) head-major so one
+  // thread's consecutive rows share a sequence and head.
+  struct DeqCache {
+    const uint8_t* layer = nullptr;
+    int seq = -1, kvh = -1, n = 0;
+  } deq;
+  float* const k_all = kv_fp8_ ? kv_deq_.data() + static_cast<size_t>(tid) * 2 * kv_deq_keys_ * hd : nullptr;
+  float* const v_all = kv_fp8_ ? k_all + static_cast<size_t>(kv_deq_keys_) * hd : nullptr;
   auto dequant_rows = [&](const uint8_t* q, const int8_t* e, int n, float* dst) {
     for (int j = 0; j < n; ++j) {
       const uint8_t* qj = q + static_cast<size_t>(j) * kvd;
-      const float s = std::ldexp(1.f, e[static_cast<size_t>(j) * Hkv]);
+      const float sc = std::ldexp(1.f, e[static_cast<size_t>(j) * Hkv]);
       float* dj = dst + static_cast<size_t>(j) * hd;
-      for (int d = 0; d < hd; ++d) dj[d] = e4m3[qj[d]] * s;
+      for (int d = 0; d < hd; ++d) dj[d] = e4m3_bits_to_f32(qj[d]) * sc;
+    }
+  };
+  // Dequantises keys [deq.n, n_keys) of (sequence s, head kvh) into k_all / v_all.
+  auto dequant_upto = [&](const KvLayer& kv, const SeqSpan& s, int kvh, int n_keys) {
+    while (deq.n < n_keys) {
+      const int blk = deq.n / bs, j0 = deq.n % bs;
+      const int cnt = bs - j0 < n_keys - deq.n ? bs - j0 : n_keys - deq.n;
+      const size_t slot = static_cast<size_t>(s.block_table[blk]) * bs + j0;
+      const size_t base = slot * kvd + static_cast<size_t>(kvh) * hd, r0 = slot * Hkv + static_cast<size_t>(kvh);
+      dequant_rows(kv.k8 + base, kv.ke + r0, cnt, k_all + static_cast<size_t>(deq.n) * hd);
+      dequant_rows(kv.v8 + base, kv.ve + r0, cnt, v_all + static_cast<size_t>(deq.n) * hd);
+      deq.n += cnt;
     }
   };
   auto attend = [&](int t, int hq, const KvLayer& kv) {
@@ -472,6 +511,15 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
     std::memset(out, 0, sizeof(float) * hd);
     const SeqSpan& s = b.seqs[b.token_seq[t]];
     const int n_keys = b.positions[t] + 1;
+    if (kv.k8 != nullptr && n_keys <= kv_deq_keys_) {
+      if (deq.layer != kv.k8 || deq.seq != b.token_seq[t] || deq.kvh != kvh) {
+        deq = DeqCache();
+        deq.layer = kv.k8;
+        deq.seq = b.token_seq[t];
+        deq.kvh = kvh;
+      }
+      dequant_upto(kv, s, kvh, n_keys);
+    }
     float m = -std::numeric_limits<float>::infinity();
     float sum = 0.f;
     for (int blk = 0; blk * bs < n_keys; ++blk) {
@@ -482,12 +530,18 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
       const float* vb = kv.v + (kv.v != nullptr ? base : 0);
       size_t stride = static_cast<size_t>(kvd);
       if (kv.k8 != nullptr) {
-        const size_t r0 = slot0 * Hkv + static_cast<size_t>(kvh);
-        dequant_rows(kv.k8 + base, kv.ke + r0, nb, k_deq);
-        dequant_rows(kv.v8 + base, kv.ve + r0, nb, v_deq);
-        kb = k_deq;
-        vb = v_deq;
         stride = static_cast<size_t>(hd);
+        if (n_keys <= kv_deq_keys_) {
+          kb = k_all + static_cast<size_t>(blk) * bs * hd;
+          vb = v_all + static_cast<size_t>(blk) * bs * hd;
+        } else {  // longer than the scratch: this block alone, at its start
+          deq = DeqCache();
+          const size_t r0 = slot0 * Hkv + static_cast<size_t>(kvh);
+          dequant_rows(kv.k8 + base, kv.ke + r0, nb, k_all);
+          dequant_rows(kv.v8 + base, kv.ve + r0, nb, v_all);
+          kb = k_all;
+          vb = v_all;
+        }
       }
       k_.attn_scores(q, kb, stride, nb, hd, att_scale, scores);
       float mb = -std::numeric_limits<float>::infinity();
@@ -533,8 +587,8 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
         matmul_packed(k_, xa, D, T, W, (qd + g0 * hd) / kPanel, (qd + g1 * hd) / kPanel, qkv, nqkv, false);
         matmul_packed(k_, xa, D, T, W, (qd + kvd + g0 * hd) / kPanel, (qd + kvd + g1 * hd) / kPanel, qkv, nqkv, false);
         for (int t = 0; t < T; ++t) post_qkv(L, t, g0 * group, g1 * group, g0, g1, kv);
-        for (int t = 0; t < T; ++t)
-          for (int hq = g0 * group; hq < g1 * group; ++hq) attend(t, hq, kv);
+        for (int hq = g0 * group; hq < g1 * group; ++hq)
+          for (int t = 0; t < T; ++t) attend(t, hq, kv);
       }
     } else {
       matmul_split(xa, D, L.wqkv, qkv, nqkv, false);
@@ -545,7 +599,7 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
       sync();
       int64_t i0, i1;
       range(static_cast<int64_t>(T) * Hq, &i0, &i1);
-      for (int64_t it = i0; it < i1; ++it) attend(static_cast<int>(it / Hq), static_cast<int>(it % Hq), kv);
+      for (int64_t it = i0; it < i1; ++it) attend(static_cast<int>(it % T), static_cast<int>(it / T), kv);
     }
     sync();  // attention rows of every head are written
 

@@ -138,8 +138,10 @@ class CpuBackend : public Backend {
   AlignedBuffer h_;       // [T, I]
   AlignedBuffer rope_;    // [T, hd]: cos in [0, hd/2), sin in [hd/2, hd)
   AlignedBuffer xr_;      // [R, D]   final-normed rows whose logits are wanted (large R)
-  AlignedBuffer att_tmp_; // [threads, block_size + hd + 16 (+ 2 block_size hd for fp8 K/V)]
-                          // per-thread attention scratch
+  AlignedBuffer att_tmp_; // [threads, block_size + hd + 16] per-thread attention scratch
+  AlignedBuffer kv_deq_;  // fp8 K/V: [threads][2][kv_deq_keys_][hd] dequantised rows of one
+                          // (sequence, kv head) per thread
+  int kv_deq_keys_ = 0;
   // Steps with at most this many rows let every thread normalise all rows itself (no
   // barrier before the next matmul); larger steps split the rows and synchronise.
   static constexpr int kPrivateRows = 64;

@@ -261,7 +261,7 @@ void CudaBackend::load_weights(const ModelConfig& cfg, const ModelWeights& w) {
   setup_common();
 }
 
-void CudaBackend::load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src) {
+void CudaBackend::load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src, bool fp8_matrices) {
   cfg_ = cfg;
   dt_ = dt;
   const int64_t D = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size;
@@ -273,6 +273,17 @@ void CudaBackend::load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeigh
     m.w = dev_alloc(bytes, true);
     matrix_bytes_ += static_cast<int64_t>(bytes);
     src.fill_matrix(m.w, rows, cols, dt_, stream_);
+    return m;
+  };
+  // The layers' matrices (not the embedding or the LM head, as FP8 checkpoints leave them).
+  auto layer_matrix = [&](int64_t rows, int64_t cols) {
+    if (!fp8_matrices) return matrix(rows, cols);
+    Matrix m;
+    m.w = dev_alloc(static_cast<size_t>(rows * cols), true);
+    m.scales = static_cast<float*>(dev_alloc(static_cast<size_t>(rows) * 4, true));
+    m.kblock = static_cast<int>(cols);
+    matrix_bytes_ += rows * cols + rows * 4;
+    src.fill_matrix_fp8(static_cast<uint8_t*>(m.w), m.scales, rows, cols, stream_);
     return m;
   };
   auto vector = [&](int64_t n, DeviceWeightSource::Vector kind) {
@@ -288,15 +299,15 @@ void CudaBackend::load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeigh
   for (Layer& L : layers_) {
     L.attn_norm = vector(D, Vec::kNorm);
     L.mlp_norm = vector(D, Vec::kNorm);
-    L.wqkv = matrix(qd + 2 * kvd, D);
+    L.wqkv = layer_matrix(qd + 2 * kvd, D);
     if (cfg.qkv_bias) L.bqkv = vector(qd + 2 * kvd, Vec::kBias);
     if (cfg.qk_norm) {
       L.q_norm = vector(cfg.head_dim, Vec::kNorm);
       L.k_norm = vector(cfg.head_dim, Vec::kNorm);
     }
-    L.wo = matrix(D, qd);
-    L.wgu = matrix(2 * I, D);
-    L.wdown = matrix(D, I);
+    L.wo = layer_matrix(D, qd);
+    L.wgu = layer_matrix(2 * I, D);
+    L.wdown = layer_matrix(D, I);
   }
   if (cfg.tie_word_embeddings) {
     lm_head_.w = embed_;

@@ -33,9 +33,10 @@ class CudaBackend : public Backend {
   const char* name() const override { return "cuda"; }
   const char* device_name() const override { return device_name_.c_str(); }
   void load_weights(const ModelConfig& cfg, const ModelWeights& w) override;
-  // Weights of `cfg`'s shape in type `dt`, filled on the device by `src` (the benchmark's
-  // random weights; no files). Allocation and accounting as load_weights.
-  void load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src);
+  // Weights of `cfg`'s shape in type `dt` (the layers' matrices in FP8 with per-row scales when
+  // fp8_matrices), filled on the device by `src` (the benchmark's random weights; no files).
+  // Allocation and accounting as load_weights.
+  void load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src, bool fp8_matrices = false);
   int64_t weight_bytes() const override { return weight_bytes_; }
   int64_t weight_bytes_per_step() const override { return matrix_bytes_; }
   // K/V are stored in the served type (the attention kernels read the activations' type), or

@@ -25,13 +25,14 @@ class StepObserver {
 };
 
 // Fills device tensors the backend allocated (and accounts for) in place of checkpoint
-// tensors. Matrices are [rows, cols] of `dt`; vectors are f32 norm weights (kNorm) or biases
-// (kBias).
+// tensors. Matrices are [rows, cols] of `dt`, or (FP8 weights) E4M3 bytes with one f32 scale per
+// row; vectors are f32 norm weights (kNorm) or biases (kBias).
 class DeviceWeightSource {
  public:
   enum class Vector { kNorm, kBias };
   virtual ~DeviceWeightSource() = default;
   virtual void fill_matrix(void* d, int64_t rows, int64_t cols, Dt dt, cudaStream_t s) = 0;
+  virtual void fill_matrix_fp8(uint8_t* d, float* row_scales, int64_t rows, int64_t cols, cudaStream_t s) = 0;
   virtual void fill_vector(float* d, int64_t n, Vector kind, cudaStream_t s) = 0;
 };
 
