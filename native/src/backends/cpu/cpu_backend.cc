@@ -38,17 +38,6 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
 
 namespace {
 
-// E4M3 byte -> f32 without a table (vectorisable): the 7 magnitude bits placed at f32's
-// exponent/mantissa boundary give 2^(E-127) (1 + M/8) (or the denormal M * 2^-149 for E = 0),
-// and 2^120 rebiases both to e4m3's 2^(E-7) (1 + M/8) and M * 2^-9, exactly. Never NaN here:
-// the KV writer saturates at 448.
-inline float e4m3_bits_to_f32(uint8_t b) {
-  const uint32_t u = (static_cast<uint32_t>(b & 0x80) << 24) | (static_cast<uint32_t>(b & 0x7f) << 20);
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f * 0x1p120f;
-}
-
 }  // namespace
 
 CpuBackend::CpuBackend(int num_threads, const BackendOptions& options)
@@ -488,8 +477,7 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
     for (int j = 0; j < n; ++j) {
       const uint8_t* qj = q + static_cast<size_t>(j) * kvd;
       const float sc = std::ldexp(1.f, e[static_cast<size_t>(j) * Hkv]);
-      float* dj = dst + static_cast<size_t>(j) * hd;
-      for (int d = 0; d < hd; ++d) dj[d] = e4m3_bits_to_f32(qj[d]) * sc;
+      k_.dequant_e4m3(qj, sc, hd, dst + static_cast<size_t>(j) * hd);
     }
   };
   // Dequantises keys [deq.n, n_keys) of (sequence s, head kvh) into k_all / v_all.
