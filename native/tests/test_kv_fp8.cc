@@ -65,6 +65,30 @@ TEST(e4m3_encoder_round_trips_every_byte_and_rounds_to_nearest_even) {
   CHECK(deepinfer::f8e4m3_to_f32(deepinfer::f32_to_f8e4m3(0.0029296875f)) == 0.00390625f);  // 1.5 * 2^-9 -> 2 * 2^-9
 }
 
+TEST(the_kv_writers_bit_encoder_equals_the_reference_encoder) {
+  // Every f32 bit pattern in a sweep over all exponents (and each byte's midpoints and
+  // neighbours) must encode as f32_to_f8e4m3 does.
+  int bad = 0;
+  auto check = [&](float f) {
+    if (deepinfer::kv_fp8_encode(f) != deepinfer::f32_to_f8e4m3(f) && bad++ < 5) {
+      std::printf("  %a: 0x%02x vs 0x%02x\n", f, deepinfer::kv_fp8_encode(f), deepinfer::f32_to_f8e4m3(f));
+    }
+  };
+  for (uint64_t u = 0; u < 0x100000000ull; u += 4099) {
+    const uint32_t v = static_cast<uint32_t>(u);
+    float f;
+    std::memcpy(&f, &v, 4);
+    check(f);
+  }
+  for (int b = 0; b < 255; ++b) {
+    const float lo = deepinfer::f8e4m3_to_f32(static_cast<uint8_t>(b)), hi = deepinfer::f8e4m3_to_f32(static_cast<uint8_t>(b + 1));
+    if (std::isnan(lo) || std::isnan(hi)) continue;
+    const float mid = 0.5f * (lo + hi);
+    for (float f : {mid, std::nextafter(mid, -1e9f), std::nextafter(mid, 1e9f), lo, hi}) check(f);
+  }
+  CHECK_EQ(bad, 0);
+}
+
 TEST(row_quantisation_keeps_every_element_within_half_an_e4m3_ulp) {
   // Rows of very different magnitudes: each gets its own exponent, so the relative error of
   // elements near the row's maximum is <= 2^-4 (3 mantissa bits), whatever the scale.

@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "core/safetensors.h"
 
@@ -36,12 +37,41 @@ inline int8_t kv_fp8_exponent(float amax) {
   return static_cast<int8_t>(e < -126 ? -126 : e > 126 ? 126 : e);
 }
 
+// 2^e as an f32, for e in [-126, 127] (a normal number: exact, no libm call).
+inline float kv_fp8_pow2(int e) {
+  const uint32_t u = static_cast<uint32_t>(e + 127) << 23;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// f32_to_f8e4m3 (safetensors.cc) by bit arithmetic, for the KV writer's hot loop: the same
+// byte for every finite input and NaN (test_kv_fp8 checks them against each other).
+inline uint8_t kv_fp8_encode(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint8_t sign = static_cast<uint8_t>((u >> 24) & 0x80);
+  uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return 0x7f;                   // NaN
+  if (a >= 0x43e00000u) return sign | 0x7e;           // >= 448: saturate
+  if (a < 0x3c800000u) {                               // below 2^-6: steps of 2^-9, ties to even
+    const float y = std::fabs(f) * 512.f + 8388608.f;  // 2^23: the sum's last bits are the rounded value
+    uint32_t v;
+    std::memcpy(&v, &y, 4);
+    return sign | static_cast<uint8_t>(v - 0x4b000000u);
+  }
+  a += 0x7ffffu + ((a >> 20) & 1u);  // round the mantissa to 3 bits, ties to even
+  const uint32_t code = (a >> 20) - (120u << 3);  // rebias 127 -> 7
+  return sign | static_cast<uint8_t>(code > 0x7eu ? 0x7eu : code);
+}
+
 // Quantises n values of x into q; returns the row's exponent.
 inline int8_t kv_fp8_quantize_row(const float* x, int n, uint8_t* q) {
   float amax = 0.f;
   for (int i = 0; i < n; ++i) amax = std::fabs(x[i]) > amax ? std::fabs(x[i]) : amax;
   const int8_t e = kv_fp8_exponent(amax);
-  for (int i = 0; i < n; ++i) q[i] = f32_to_f8e4m3(std::ldexp(x[i], -e));
+  const float inv = kv_fp8_pow2(-e);
+  for (int i = 0; i < n; ++i) q[i] = kv_fp8_encode(x[i] * inv);
   return e;
 }
 

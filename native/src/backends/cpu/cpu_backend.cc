@@ -476,7 +476,7 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
   auto dequant_rows = [&](const uint8_t* q, const int8_t* e, int n, float* dst) {
     for (int j = 0; j < n; ++j) {
       const uint8_t* qj = q + static_cast<size_t>(j) * kvd;
-      const float sc = std::ldexp(1.f, e[static_cast<size_t>(j) * Hkv]);
+      const float sc = kv_fp8_pow2(e[static_cast<size_t>(j) * Hkv]);
       k_.dequant_e4m3(qj, sc, hd, dst + static_cast<size_t>(j) * hd);
     }
   };

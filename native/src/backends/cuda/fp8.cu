@@ -82,7 +82,7 @@ __device__ void attend_row_fp8(const Fp8AttnParams& a, int row, int hq, int n_ke
     const int64_t r = slot * a.Hkv + kvh;
     const uint8_t* kr = a.k8 + slot * kvd + kvh * hd;
     const uint8_t* vr = a.v8 + slot * kvd + kvh * hd;
-    const float ks = ldexpf(1.f, a.k_exp[r]), vs = ldexpf(1.f, a.v_exp[r]);
+    const float ks = __int_as_float((a.k_exp[r] + 127) << 23), vs = __int_as_float((a.v_exp[r] + 127) << 23);
     float s = 0.f;
 #pragma unroll
     for (int i = 0; i < kMaxDimsPerLane; ++i) {
