@@ -146,15 +146,14 @@ __global__ void gemv_fp8_kernel(const T* __restrict__ A, const uint8_t* __restri
     const bool vec = (K % 16 == 0) && (reinterpret_cast<uintptr_t>(W) % 16 == 0);
     const int step = vec ? 16 : 1;
     for (int k0 = lane * step; k0 < K; k0 += 32 * step) {
-      uint8_t b[16];
-      if (vec) {
-        *reinterpret_cast<uint4*>(b) = *reinterpret_cast<const uint4*>(w + k0);
-      } else {
-        b[0] = w[k0];
-      }
+      // 16 bytes in four 32-bit words (registers; byte i is bits 8 (i % 4) of word i / 4).
+      uint4 raw = make_uint4(w[k0], 0u, 0u, 0u);
+      if (vec) raw = *reinterpret_cast<const uint4*>(w + k0);
+      const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
       for (int i = 0; i < step; ++i) {
         const int k = k0 + i;
-        const float wv = e4m3_to_f32(b[i]) * sc[k / kblock];
+        const uint8_t byte = static_cast<uint8_t>(words[i >> 2] >> (8 * (i & 3)));
+        const float wv = e4m3_to_f32(byte) * sc[k / kblock];
 #pragma unroll
         for (int r = 0; r < kRows; ++r) {
           if (r < mr) acc[r] += to_f32(A[static_cast<int64_t>(m0 + r) * K + k]) * wv;
