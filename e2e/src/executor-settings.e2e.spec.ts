@@ -17,7 +17,7 @@ interface ExecutorReport {
   status: string;
   backend: string;
   threads: number;
-  model: { name: string; dtype: string; checkpointDtype: string; maxModelLen: number };
+  model: { name: string; dtype: string; checkpointDtype: string; quantization: string | null; maxModelLen: number };
   kvCache: { numBlocks: number; blockSize: number; bytesPerBlock: number; dtype: string };
   settings: Record<string, unknown>;
 }
@@ -89,7 +89,7 @@ const ROWS: Row[] = [
     setting: 'dtype',
     env: { DEEPINFER_DTYPE: 'bf16' },
     check: ({ report }, baseline) => {
-      expect(baseline.model).toMatchObject({ dtype: 'float32', checkpointDtype: 'F32' });
+      expect(baseline.model).toMatchObject({ dtype: 'float32', checkpointDtype: 'F32', quantization: null });
       expect(report!.model).toMatchObject({ dtype: 'bfloat16', checkpointDtype: 'F32' });
     },
   },

@@ -408,6 +408,15 @@ int di_engine_get_info(const di_engine* e, di_engine_info* info) {
   std::snprintf(info->dtype, sizeof(info->dtype), "%s", deepinfer::dtype_setting_name(e->dtype));
   std::snprintf(info->kv_cache_dtype, sizeof(info->kv_cache_dtype), "%s",
                 deepinfer::dtype_setting_name(e->backend->kv_cache_dtype()));
+  std::string quant;
+  if (e->cfg.fp8.enabled) {
+    using S = deepinfer::Fp8Quantization::Scales;
+    const deepinfer::Fp8Quantization& q = e->cfg.fp8;
+    quant = q.scales == S::kBlock ? "fp8_e4m3 (block " + std::to_string(q.block_n) + "x" + std::to_string(q.block_k) + ")"
+            : q.scales == S::kChannel ? "fp8_e4m3 (per-channel)"
+                                      : "fp8_e4m3 (per-tensor)";
+  }
+  std::snprintf(info->weight_quantization, sizeof(info->weight_quantization), "%s", quant.c_str());
   return 0;
 }
 

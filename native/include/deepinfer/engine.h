@@ -121,6 +121,9 @@ typedef struct di_engine_info {
                                          "float32", "float16" or "bfloat16" (on the CPU backend the
                                          values are those of this type, held in f32) */
   char kv_cache_dtype[16];            /* element type of the K/V cache ("float8_e4m3" for fp8) */
+  char weight_quantization[48];       /* "" for unquantized checkpoints, else e.g. "fp8_e4m3
+                                         (block 128x128)", "fp8_e4m3 (per-channel)" or
+                                         "fp8_e4m3 (per-tensor)" */
 } di_engine_info;
 
 int di_engine_get_info(const di_engine* engine, di_engine_info* info);
