@@ -17,7 +17,7 @@ interface ExecutorReport {
   status: string;
   backend: string;
   threads: number;
-  model: { name: string; dtype: string; checkpointDtype: string; maxModelLen: number };
+  model: { name: string; dtype: string; checkpointDtype: string; quantization: string | null; maxModelLen: number };
   kvCache: { numBlocks: number; blockSize: number; bytesPerBlock: number; dtype: string };
   settings: Record<string, unknown>;
 }
@@ -89,14 +89,26 @@ const ROWS: Row[] = [
     setting: 'dtype',
     env: { DEEPINFER_DTYPE: 'bf16' },
     check: ({ report }, baseline) => {
-      expect(baseline.model).toMatchObject({ dtype: 'float32', checkpointDtype: 'F32' });
+      expect(baseline.model).toMatchObject({ dtype: 'float32', checkpointDtype: 'F32', quantization: null });
       expect(report!.model).toMatchObject({ dtype: 'bfloat16', checkpointDtype: 'F32' });
     },
   },
   {
     setting: 'kv_cache_dtype',
     env: { DEEPINFER_KV_CACHE_DTYPE: 'float16' },
-    check: refusedNaming('kv_cache_dtype', /not supported by the cpu backend \(its KV cache is float32\)/),
+    check: refusedNaming('kv_cache_dtype', /not supported by the cpu backend \(its KV cache is float32 or fp8\)/),
+  },
+  {
+    // E4M3 K/V with one exponent byte per token and kv head (stories260k: head_dim 8, so 9
+    // bytes per head instead of 32): the same cpu_kv_cache_space_gib holds 32/9 as many blocks.
+    setting: 'kv_cache_dtype fp8',
+    env: { DEEPINFER_KV_CACHE_DTYPE: 'fp8' },
+    check: ({ report }, baseline) => {
+      expect(report!.kvCache.dtype).toBe('float8_e4m3');
+      expect(baseline.kvCache.dtype).toBe('float32');
+      expect(report!.kvCache.bytesPerBlock * 32).toBe(baseline.kvCache.bytesPerBlock * 9);
+      expect(report!.kvCache.numBlocks).toBeGreaterThanOrEqual(Math.floor((baseline.kvCache.numBlocks * 32) / 9) - 1);
+    },
   },
   {
     setting: 'kv_cache_dtype (the one the CPU stores)',

@@ -10,7 +10,11 @@
 #      JOBS, OUT (results folder: log and table written there), SKIP_BENCH=1, SKIP_HF=1,
 #      BENCH_BATCHES (default 1,32,128,256), HF_BASELINE=0 to skip the transformers timing,
 #      STAGE_TIMEOUT (seconds per stage, default 300), SANITIZER_TIMEOUT (default 180),
-#      CTEST_ALL=1 to also run the CPU tests.
+#      CTEST_ALL=1 to also run the CPU tests, SKIP_FP8_BENCH=1 to skip the FP8 benchmarks.
+# FP8 (issue 17): test_cuda_fp8 (kernel level) and test_cuda's fp8 cases (whole model, with
+# DEEPINFER_DEV_CUDA_FP8=1 set by the test) validate fp8.cu; the FP8 benchmarks print batch-1
+# decode of the 8B shape with FP8 weights against bf16 (goal >= 1.7x) and batch 256 with the
+# fp8 KV cache. When all pass, lift the refusal: fp8_validated() in cuda_backend.cu.
 # Results: $OUT/gpu-check.log (everything), $OUT/gpu-check-summary.txt (the table),
 # $OUT/bench-deepinfer.txt and $OUT/bench-hf.txt (the raw RESULT lines);
 # without OUT they go to native/build-gpu/.
@@ -67,11 +71,11 @@ fi
 rm -f "$out/cmake-configure.txt"
 echo "built"
 
-step "C++ tests on the GPU (test_cuda_plan, test_cuda_attention, test_cuda)"
+step "C++ tests on the GPU (test_cuda_plan, test_cuda_attention, test_cuda_fp8, test_cuda)"
 timeout "$limit" "$build/tests/test_cuda_plan" || fail "test_cuda_plan"
 # The GPU tests' own reports: error of every attention kernel against the reference, errors per
 # fixture model, sampler agreement, memory plan. A failing one is rerun under the memory checker.
-for t in test_cuda_attention test_cuda; do
+for t in test_cuda_attention test_cuda_fp8 test_cuda; do
   if ! timeout "$limit" "$build/tests/$t"; then
     fail "$t"
     if command -v compute-sanitizer >/dev/null 2>&1; then
@@ -105,6 +109,38 @@ if [ "${SKIP_BENCH:-0}" != "1" ]; then
   fi
   python3 "$here/scripts/gpu_check_hf.py" table --ours "$out/bench-deepinfer.txt" --hf "$out/bench-hf.txt" \
     | tee -a "$summary"
+  if [ "${SKIP_FP8_BENCH:-0}" != "1" ]; then
+    # Issue 17's figures: FP8 weights at batch 1 (the bytes per token halve: goal >= 1.7x the
+    # bf16 decode above) and batch 256 with the fp8 KV cache (against bf16 KV above).
+    step "benchmark: FP8 weights, batch 1 (fp8.cu GEMV, unvalidated kernels enabled by the bench)"
+    timeout "$limit" "$build/deepinfer-cuda-check" bench "$cfgdir" --batches 1 --context 512 --decode-steps 32 \
+        --prefill 512 --weights fp8 | tee "$out/bench-fp8-weights.txt" || fail "fp8 weights bench"
+    step "benchmark: fp8 KV cache, batch 256"
+    timeout "$limit" "$build/deepinfer-cuda-check" bench "$cfgdir" --batches 256 --context 512 --decode-steps 32 \
+        --prefill 512 --kv fp8 | tee "$out/bench-fp8-kv.txt" || fail "fp8 KV bench"
+    python3 - "$out/bench-deepinfer.txt" "$out/bench-fp8-weights.txt" "$out/bench-fp8-kv.txt" <<'PY' | tee -a "$summary"
+import sys
+def results(path):
+    r = {}
+    try:
+        for line in open(path):
+            if line.startswith("RESULT "):
+                _, k, v = line.split()[:3]
+                r[k] = float(v)
+    except OSError:
+        pass
+    return r
+bf16, w8, kv8 = (results(p) for p in sys.argv[1:4])
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "n/a"
+print("| FP8 (issue 17) | bf16 | fp8 | fp8 / bf16 |")
+print("| --- | ---: | ---: | ---: |")
+a, b = bf16.get("decode_b1_tok_s"), w8.get("decode_b1_tok_s")
+print(f"| decode batch 1, FP8 weights (goal >= 1.7x) | {a or 0:.1f} | {b or 0:.1f} | {ratio(b, a)} |")
+a, b = bf16.get("decode_b256_tok_s"), kv8.get("decode_b256_tok_s")
+print(f"| decode batch 256, fp8 KV cache | {a or 0:.1f} | {b or 0:.1f} | {ratio(b, a)} |")
+PY
+  fi
 fi
 
 step "done in $(( $(date +%s) - start ))s (status $status)"

@@ -75,7 +75,7 @@ std::string or_default(const char* value, const char* dflt) { return value != nu
 deepinfer::BackendOptions backend_options(const di_engine_config& c, deepinfer::DType checkpoint) {
   deepinfer::BackendOptions o;
   o.dtype = deepinfer::parse_dtype_setting(c.dtype, "dtype").value_or(checkpoint);
-  o.kv_cache_dtype = deepinfer::parse_dtype_setting(c.kv_cache_dtype, "kv_cache_dtype");
+  o.kv_cache_dtype = deepinfer::parse_kv_cache_dtype_setting(c.kv_cache_dtype);
   if (c.cuda_graphs != 0 && c.cuda_graphs != 1) throw Error("config.cuda_graphs must be 0 or 1");
   o.cuda_graphs = c.cuda_graphs == 1;
   o.cuda_prefill_attn = or_default(c.cuda_prefill_attn, "mma");
@@ -410,6 +410,7 @@ di_engine* di_engine_create(const di_engine_config* c, char* err, size_t err_len
     e->geo.num_kv_heads = e->cfg.num_kv_heads;
     e->geo.head_dim = e->cfg.head_dim;
     e->geo.bytes_per_element = e->backend->kv_bytes_per_element();
+    e->geo.scale_bytes_per_head = e->backend->kv_scale_bytes_per_head();
     e->geo.num_blocks = c->num_kv_blocks;
     if (e->geo.num_blocks == 0) {
       e->geo.num_blocks = 1;
@@ -475,10 +476,20 @@ int di_engine_get_info(const di_engine* e, di_engine_info* info) {
   std::snprintf(info->dtype, sizeof(info->dtype), "%s", deepinfer::dtype_setting_name(e->dtype));
   std::snprintf(info->kv_cache_dtype, sizeof(info->kv_cache_dtype), "%s",
                 deepinfer::dtype_setting_name(e->backend->kv_cache_dtype()));
+  std::string quant;
+  if (e->cfg.fp8.enabled) {
+    using S = deepinfer::Fp8Quantization::Scales;
+    const deepinfer::Fp8Quantization& q = e->cfg.fp8;
+    quant = q.scales == S::kBlock ? "fp8_e4m3 (block " + std::to_string(q.block_n) + "x" + std::to_string(q.block_k) + ")"
+            : q.scales == S::kChannel ? "fp8_e4m3 (per-channel)"
+                                      : "fp8_e4m3 (per-tensor)";
+  }
+  std::snprintf(info->weight_quantization, sizeof(info->weight_quantization), "%s", quant.c_str());
   return 0;
 }
 
-int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_model_probe_info* out,
+int di_model_probe(const char* model, int32_t backend, int32_t block_size, const char* kv_cache_dtype,
+                   di_model_probe_info* out,
                    char* err, size_t err_len) {
   try {
     if (model == nullptr || out == nullptr) throw Error("probe: model and out must not be NULL");
@@ -495,8 +506,13 @@ int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_mo
     geo.num_kv_heads = cfg.num_kv_heads;
     geo.head_dim = cfg.head_dim;
     const bool cuda = backend == DI_BACKEND_CUDA || (backend == DI_BACKEND_AUTO && di_cuda_device_count() > 0);
-    // The CUDA backend keeps K/V in the checkpoint's 16-bit type, f32 only for f32 models.
+    // The CUDA backend keeps K/V in the checkpoint's 16-bit type, f32 only for f32 models;
+    // an explicit kv_cache_dtype sizes them as the backend will (core/kv_fp8.h for fp8).
     geo.bytes_per_element = (cuda && cfg.torch_dtype != "float32") ? 2 : 4;
+    if (const auto kv = deepinfer::parse_kv_cache_dtype_setting(kv_cache_dtype)) {
+      geo.bytes_per_element = static_cast<int>(deepinfer::dtype_size(*kv));
+      geo.scale_bytes_per_head = *kv == deepinfer::DType::kF8E4M3 ? 1 : 0;
+    }
     std::memset(out, 0, sizeof(*out));
     out->num_layers = cfg.num_layers;
     out->num_kv_heads = cfg.num_kv_heads;

@@ -9,6 +9,7 @@
 
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/thread_pool.h"
+#include "core/safetensors.h"
 #include "test_util.h"
 
 using namespace deepinfer::cpu;
@@ -210,6 +211,28 @@ TEST(attention_kernels_agree) {
         kt->attn_accum(p.data(), kv.data(), stride, n, hd, o1.data());
         for (int j = 0; j < n; ++j) kt->axpy(p[static_cast<size_t>(j)], kv.data() + j * stride, o2.data(), hd);
         CHECK_MSG(o1 == o2, "%s attn_accum hd=%d n=%d differs from axpy", kt->name, hd, n);
+      }
+    }
+  }
+}
+
+TEST(e4m3_dequantisation_is_exact_and_identical_on_every_path) {
+  // Every byte but NaN, at lengths with and without a vector tail, times a power of two and an
+  // arbitrary scale: f8e4m3_to_f32(b) * scale, one rounding, on every path.
+  std::vector<uint8_t> q;
+  for (int b = 0; b < 256; ++b) {
+    if ((b & 0x7f) != 0x7f) q.push_back(static_cast<uint8_t>(b));
+  }
+  for (float scale : {1.f, 0.0078125f, 3.7f, 1024.f}) {
+    for (int n : {254, 1, 7, 9, 17, 64}) {
+      for (const KernelTable* kt : paths()) {
+        std::vector<float> out(static_cast<size_t>(n), -1.f);
+        kt->dequant_e4m3(q.data(), scale, n, out.data());
+        for (int i = 0; i < n; ++i) {
+          const float want = deepinfer::f8e4m3_to_f32(q[static_cast<size_t>(i)]) * scale;
+          CHECK_MSG(out[static_cast<size_t>(i)] == want, "%s byte 0x%02x scale %g: %g vs %g", kt->name,
+                    q[static_cast<size_t>(i)], scale, out[static_cast<size_t>(i)], want);
+        }
       }
     }
   }

@@ -386,11 +386,11 @@ TEST(probe_reads_config_only_and_agrees_with_the_engine) {
   make_dir("probe_no_weights", nullptr);
   di_model_probe_info p;
   char err[512] = {0};
-  CHECK_EQ(di_model_probe((tmp_root() + "/probe_no_weights").c_str(), DI_BACKEND_CPU, 32, &p, err, sizeof(err)), 0);
+  CHECK_EQ(di_model_probe((tmp_root() + "/probe_no_weights").c_str(), DI_BACKEND_CPU, 32, nullptr, &p, err, sizeof(err)), 0);
   CHECK_EQ(p.block_size, 32);
   auto t = fixture_tensors();
   const std::string dir = make_dir("probe_ok", &t);
-  CHECK_EQ(di_model_probe(dir.c_str(), DI_BACKEND_CPU, 8, &p, err, sizeof(err)), 0);
+  CHECK_EQ(di_model_probe(dir.c_str(), DI_BACKEND_CPU, 8, nullptr, &p, err, sizeof(err)), 0);
   di_engine* e = make_engine(dir, 1, 4, 8);
   if (e != nullptr) {
     di_engine_info info;
@@ -400,7 +400,7 @@ TEST(probe_reads_config_only_and_agrees_with_the_engine) {
     CHECK_EQ(p.max_position_embeddings, info.max_position_embeddings);
     di_engine_free(e);
   }
-  CHECK(di_model_probe("/nonexistent/model/dir", DI_BACKEND_CPU, 16, &p, err, sizeof(err)) != 0);
+  CHECK(di_model_probe("/nonexistent/model/dir", DI_BACKEND_CPU, 16, nullptr, &p, err, sizeof(err)) != 0);
   CHECK(std::strstr(err, "does not exist") != nullptr);
 }
 

@@ -7,9 +7,13 @@
 // measures this machine's memory bandwidth (multi-threaded streaming read) and prints the
 // batch-1 decode roofline: bandwidth / bytes of weights read per token. Every figure is the
 // best of --repeat rounds (default 3). --kernels prints kernel-only GEMV/GEMM figures.
+// --kv-cache-dtype float32|fp8 picks the KV cache (as the kv_cache_dtype setting); --context N
+// prefills N tokens per sequence before the timed decode steps (default 16), so the KV cache's
+// share of each step can be raised.
 //
 //   deepinfer-bench [--threads N] [--model DIR]... [--no-110m] [--no-260k] [--decode-steps N]
-//                   [--repeat R] [--no-bandwidth] [--kernels]
+//                   [--repeat R] [--no-bandwidth] [--kernels] [--kv-cache-dtype T] [--context N]
+//                   [--max-batch N]
 #include <unistd.h>
 
 #include <immintrin.h>
@@ -246,18 +250,22 @@ struct Row {
 const int kBatches[4] = {1, 8, 32, 64};
 
 int repeat = 3;  // --repeat
+const char* kv_cache_dtype = nullptr;  // --kv-cache-dtype (null: the env / the backend's)
+int context = 16;                      // --context: prompt tokens per sequence
+int max_batch = 64;                    // --max-batch: batch sizes above it are skipped (0 in the table)
 
 bool bench_model(const std::string& label, const std::string& dir, int threads, int decode_steps, Row* row) {
   di_engine_config c;
   di_engine_config_init(&c);
   deepinfer_tools::apply_settings_env(&c);
+  if (kv_cache_dtype != nullptr) c.kv_cache_dtype = kv_cache_dtype;
   c.model = dir.c_str();
   c.num_threads = threads;
   c.block_size = 16;
-  // 64 sequences x (16 prompt + decode) tokens, and one 512-token prompt.
-  const int per_seq_blocks = (16 + decode_steps + 2 + 15) / 16;
+  // 64 sequences x (context prompt + decode) tokens, and one 512-token prompt.
+  const int per_seq_blocks = (context + decode_steps + 2 + 15) / 16;
   c.num_kv_blocks = std::max(64 * per_seq_blocks, 512 / 16 + 1);
-  c.max_num_batched_tokens = 1024;
+  c.max_num_batched_tokens = std::max(1024, 64 * context);
   char err[1024];
   std::fprintf(stderr, "[bench] loading %s ...\n", label.c_str());
   auto t0 = Clock::now();
@@ -268,18 +276,19 @@ bool bench_model(const std::string& label, const std::string& dir, int threads, 
   }
   di_engine_info info;
   di_engine_get_info(e, &info);
-  std::fprintf(stderr, "[bench] loaded in %.2f s (%s, %.1f MB of weights per step)\n", secs(t0), info.backend,
-               info.weight_bytes_per_step / 1e6);
+  std::fprintf(stderr, "[bench] loaded in %.2f s (%s, %.1f MB of weights per step, KV cache %s)\n", secs(t0),
+               info.backend, info.weight_bytes_per_step / 1e6, info.kv_cache_dtype);
   row->model = label;
   row->bytes_per_step = static_cast<double>(info.weight_bytes_per_step);
   const int V = info.vocab_size;
 
   for (int bi = 0; bi < 4; ++bi) {
     const int B = kBatches[bi];
+    if (B > max_batch) continue;
     std::vector<std::vector<int32_t>> blocks(static_cast<size_t>(B)), toks(static_cast<size_t>(B));
     for (int s = 0; s < B; ++s) {
       for (int j = 0; j < per_seq_blocks; ++j) blocks[static_cast<size_t>(s)].push_back(s * per_seq_blocks + j);
-      for (int j = 0; j < 16; ++j) toks[static_cast<size_t>(s)].push_back((s * 131 + j * 17 + 3) % V);
+      for (int j = 0; j < context; ++j) toks[static_cast<size_t>(s)].push_back((s * 131 + j * 17 + 3) % V);
     }
     std::vector<di_step_seq> items(static_cast<size_t>(B));
     std::vector<di_seq_output> outs(static_cast<size_t>(B));
@@ -290,7 +299,7 @@ bool bench_model(const std::string& label, const std::string& dir, int threads, 
         di_sampling_params_init(&it.sampling);
         auto& tk = toks[static_cast<size_t>(s)];
         it.token_ids = prefill ? tk.data() : &tk.back();
-        it.num_tokens = prefill ? 16 : 1;
+        it.num_tokens = prefill ? context : 1;
         it.start_pos = prefill ? 0 : pos;
         it.block_table = blocks[static_cast<size_t>(s)].data();
         it.num_blocks = per_seq_blocks;
@@ -308,11 +317,11 @@ bool bench_model(const std::string& label, const std::string& dir, int threads, 
     // contexts; the best round counts (on a shared machine the others measure the load).
     double dt = 1e30;
     for (int round = 0; round < repeat; ++round) {
-      for (auto& tk : toks) tk.resize(16);
+      for (auto& tk : toks) tk.resize(static_cast<size_t>(context));
       step(true, 0);
-      step(false, 16);  // warm-up decode step
+      step(false, context);  // warm-up decode step
       auto t1 = Clock::now();
-      for (int i = 0; i < decode_steps; ++i) step(false, 17 + i);
+      for (int i = 0; i < decode_steps; ++i) step(false, context + 1 + i);
       dt = std::min(dt, secs(t1));
     }
     row->decode[bi] = B * decode_steps / dt;
@@ -369,10 +378,16 @@ int main(int argc, char** argv) {
     else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (a == "--no-bandwidth") with_bandwidth = false;
     else if (a == "--kernels") kernels_only = true;
+    else if (a == "--kv-cache-dtype" && i + 1 < argc) kv_cache_dtype = argv[++i];
+    else if (a == "--context" && i + 1 < argc) context = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--max-batch" && i + 1 < argc) max_batch = std::max(1, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr,
                    "usage: deepinfer-bench [--threads N] [--decode-steps N] [--model DIR]... [--no-110m] [--no-260k]\n"
-                   "                       [--no-bandwidth] [--kernels] [--repeat R]\n"
+                   "                       [--no-bandwidth] [--kernels] [--repeat R] [--kv-cache-dtype T] [--context N]\n"
+                   "  --kv-cache-dtype T  float32 or fp8 (the kv_cache_dtype setting)\n"
+                   "  --context N     prompt tokens per sequence before the timed decode steps (default 16)\n"
+                   "  --max-batch N   skip decode batch sizes above N (long contexts take long to prefill)\n"
                    "  --repeat R      best of R rounds for every decode and prefill figure (default 3)\n"
                    "  --kernels       only the bandwidth test and kernel-only GEMV/GEMM figures\n"
                    "  --no-bandwidth  skip the 1 GiB bandwidth test (roofline columns then read 0)\n");
@@ -428,7 +443,7 @@ int main(int argc, char** argv) {
                 x.bytes_per_step / 1e6, roof, x.decode[0], x.decode[1], x.decode[2], x.decode[3],
                 100.0 * x.decode[0] / roof, x.decode[2] / x.decode[0], x.prefill);
   }
-  std::printf("\n(all figures tokens/s; decode = sampled tokens of all sequences per second, greedy, contexts of 17-%d tokens)\n",
-              17 + decode_steps);
+  std::printf("\n(all figures tokens/s; decode = sampled tokens of all sequences per second, greedy, contexts of %d-%d tokens, KV cache %s)\n",
+              context + 1, context + 1 + decode_steps, kv_cache_dtype != nullptr ? kv_cache_dtype : "auto");
   return 0;
 }

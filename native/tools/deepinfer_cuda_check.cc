@@ -4,8 +4,10 @@
 //       decodes the prompt one token per step and writes the logits of every position
 //       ([P][V] float32, little-endian) for the transformers cross-check.
 //   deepinfer-cuda-check bench CONFIG_DIR [--batches 1,32,128,256] [--context 512]
-//       [--decode-steps 32] [--prefill 2048]
-//       random bf16 weights of config.json's shape generated on the GPU (no files), then
+//       [--decode-steps 32] [--prefill 2048] [--weights bf16|fp8] [--kv bf16|fp8]
+//       random bf16 weights of config.json's shape generated on the GPU (no files; --weights
+//       fp8: the layers' matrices as E4M3 with per-row scales; --kv fp8: the fp8 KV cache; both
+//       run fp8.cu's kernels, not yet validated, so the bench enables them itself), then
 //       decode tokens/s per batch size, prefill tokens/s, the card's copy bandwidth and bf16
 //       GEMM rate, and each figure against its roofline. Prints "RESULT key value" lines, then
 //       per-phase GPU time of profiled steps ("PROFILE workload phase ms_per_step share").
@@ -22,6 +24,8 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "core/model_config.h"
+#include "cuda_bench/phase_timer.h"
+#include "cuda_bench/random_weights.h"
 #include "deepinfer/engine.h"
 #include "settings_env.h"
 
@@ -96,23 +100,30 @@ int cmd_bench(int argc, char** argv) {
   const std::string dir = argv[2];
   std::vector<int> batches{1, 32, 128, 256};
   int context = 512, steps = 32, prefill = 2048;
+  bool fp8_weights = false, fp8_kv = false;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--batches") batches = parse_list(argv[i + 1]);
     if (k == "--context") context = std::atoi(argv[i + 1]);
     if (k == "--decode-steps") steps = std::atoi(argv[i + 1]);
     if (k == "--prefill") prefill = std::atoi(argv[i + 1]);
+    if (k == "--weights") fp8_weights = std::string(argv[i + 1]) == "fp8";
+    if (k == "--kv") fp8_kv = std::string(argv[i + 1]) == "fp8";
   }
+  if (fp8_weights || fp8_kv) setenv("DEEPINFER_DEV_CUDA_FP8", "1", 1);  // the unvalidated kernels, on purpose
   const deepinfer::ModelConfig cfg = deepinfer::load_model_config(dir);
-  CudaBackend be(0, deepinfer_tools::backend_options_from_env(deepinfer::DType::kBF16));
+  deepinfer::BackendOptions options = deepinfer_tools::backend_options_from_env(deepinfer::DType::kBF16);
+  if (fp8_kv) options.kv_cache_dtype = deepinfer::DType::kF8E4M3;
+  CudaBackend be(0, options);
   std::printf("device: %s; GEMM: %s\n", be.device_name(), be.gemm_note());
-  const double bw = be.measure_copy_bandwidth();
-  const double mm = be.measure_gemm_rate(8192);
+  const double bw = deepinfer::cuda::measure_copy_bandwidth(be.stream());
+  const double mm = deepinfer::cuda::measure_gemm_rate(be.gemm(), 8192, be.stream());
   std::printf("RESULT copy_bandwidth_GBps %.1f\nRESULT bf16_gemm_TFLOPs %.1f\n", bw / 1e9, mm / 1e12);
   auto t0 = Clock::now();
-  be.load_random_weights(cfg, deepinfer::cuda::Dt::kBF16, 1);
-  std::printf("random bf16 weights: %.2f GB in %.1f s\n", be.weight_bytes() / 1e9,
-              std::chrono::duration<double>(Clock::now() - t0).count());
+  deepinfer::cuda::RandomWeights random_weights(1);
+  be.load_device_weights(cfg, deepinfer::cuda::Dt::kBF16, random_weights, fp8_weights);
+  std::printf("random %s weights: %.2f GB in %.1f s; KV cache %s\n", fp8_weights ? "fp8 (layers) + bf16" : "bf16",
+              be.weight_bytes() / 1e9, std::chrono::duration<double>(Clock::now() - t0).count(), fp8_kv ? "fp8" : "bf16");
   const int bs = 16;
   int max_b = 1;
   for (int b : batches) max_b = std::max(max_b, b);
@@ -122,7 +133,8 @@ int cmd_bench(int argc, char** argv) {
   g.block_size = bs;
   g.num_kv_heads = cfg.num_kv_heads;
   g.head_dim = cfg.head_dim;
-  g.bytes_per_element = 2;
+  g.bytes_per_element = fp8_kv ? 1 : 2;
+  g.scale_bytes_per_head = fp8_kv ? 1 : 0;
   g.num_blocks = std::max(max_b * per_seq, (prefill + bs - 1) / bs + 1);
   be.init_kv_cache(g);
   be.zero_kv();
@@ -162,13 +174,12 @@ int cmd_bench(int argc, char** argv) {
   std::vector<std::string> profile_lines;
   // Returns the per-phase ms per step.
   auto profile = [&](const std::string& name, int reps, const std::function<void(int)>& step) {
-    auto& timer = be.phase_timer();
-    timer.reset();
-    timer.enable(true);
+    deepinfer::cuda::PhaseTimer timer;
+    be.set_step_observer(&timer);
     auto t = Clock::now();
     for (int i = 0; i < reps; ++i) step(i);
     const double wall_ms = std::chrono::duration<double>(Clock::now() - t).count() * 1e3 / reps;
-    timer.enable(false);
+    be.set_step_observer(nullptr);
     double gpu_ms = 0;
     std::vector<std::pair<double, std::string>> phases;
     for (const auto& kv : timer.totals_ms()) {
@@ -190,7 +201,8 @@ int cmd_bench(int argc, char** argv) {
     return per_step;
   };
   std::string details;  // the backend's choices, read while its graphs are still captured
-  const int64_t kv_token_bytes = 2LL * cfg.num_layers * cfg.num_kv_heads * cfg.head_dim * 2;  // K and V, bf16
+  // K and V per token: bf16, or fp8 bytes plus one exponent per kv head.
+  const int64_t kv_token_bytes = 2LL * cfg.num_layers * cfg.num_kv_heads * (fp8_kv ? cfg.head_dim + 1 : cfg.head_dim * 2);
   for (int B : batches) {
     std::vector<std::vector<int32_t>> tables(static_cast<size_t>(B));
     for (int s = 0; s < B; ++s) {
@@ -230,7 +242,8 @@ int cmd_bench(int argc, char** argv) {
     const int reps = 3;
     for (int i = 0; i < reps; ++i) run(1, prefill, 0, tables);
     const double sec = std::chrono::duration<double>(Clock::now() - t).count() / reps;
-    const double flops = 2.0 * wbytes / 2.0 * prefill;  // 2 FLOP per weight per token (bf16: 2 bytes)
+    const double bytes_per_weight = fp8_weights ? 1.0 : 2.0;  // (fp8: the scales are noise)
+    const double flops = 2.0 * wbytes / bytes_per_weight * prefill;  // 2 FLOP per weight per token
     std::printf("RESULT prefill_%d_tok_s %.1f\nRESULT prefill_gemm_frac %.3f\n", prefill, prefill / sec,
                 flops / sec / mm);
     const std::map<std::string, double> ph =
@@ -238,7 +251,7 @@ int cmd_bench(int argc, char** argv) {
     // The layers' GEMMs alone ("gemm *" phases; the LM head runs for one row and is left out):
     // their FLOPs over their profiled time, against the measured GEMM rate.
     const double head = static_cast<double>(cfg.vocab_size) * cfg.hidden_size;
-    const double gemm_flops = 2.0 * (wbytes / 2.0 - head) * prefill;
+    const double gemm_flops = 2.0 * (fp8_weights ? wbytes - 2.0 * head : wbytes / 2.0 - head) * prefill;
     double gemm_ms = 0;
     for (const auto& kv : ph) {
       if (kv.first.rfind("gemm", 0) == 0) gemm_ms += kv.second;

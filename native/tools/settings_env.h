@@ -37,7 +37,7 @@ inline void apply_settings_env(di_engine_config* c) {
 inline deepinfer::BackendOptions backend_options_from_env(deepinfer::DType dtype) {
   deepinfer::BackendOptions o;
   o.dtype = dtype;
-  o.kv_cache_dtype = deepinfer::parse_dtype_setting(env_or_null("DEEPINFER_KV_CACHE_DTYPE"), "kv_cache_dtype");
+  o.kv_cache_dtype = deepinfer::parse_kv_cache_dtype_setting(env_or_null("DEEPINFER_KV_CACHE_DTYPE"));
   di_engine_config c;
   di_engine_config_init(&c);
   apply_settings_env(&c);

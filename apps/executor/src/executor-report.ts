@@ -46,7 +46,7 @@ export class ExecutorReport implements OnModuleInit {
       cudaGraphsCaptured: loaded?.engine.cudaGraphsCaptured?.() ?? 0,
       threads: info?.numThreads ?? null,
       gpu: this.host.gpus ?? null,
-      model: loaded && info ? { name: loaded.servedModelName, directory: loaded.modelDirectory, revision: loaded.revision, architecture: info.architecture, dtype: info.dtype, checkpointDtype: info.weightDtype, numLayers: info.numLayers, vocabSize: info.vocabSize, maxModelLen: loaded.maxModelLen, loadSeconds: loaded.loadSeconds } : null,
+      model: loaded && info ? { name: loaded.servedModelName, directory: loaded.modelDirectory, revision: loaded.revision, architecture: info.architecture, dtype: info.dtype, checkpointDtype: info.weightDtype, quantization: info.weightQuantization || null, numLayers: info.numLayers, vocabSize: info.vocabSize, maxModelLen: loaded.maxModelLen, loadSeconds: loaded.loadSeconds } : null,
       memory: { weightsBytes: info?.weightBytes ?? 0, kvCacheBytes: loaded?.kvCacheBytes ?? 0, deviceFreeBytes: info?.deviceFreeBytes ?? 0, deviceTotalBytes: info?.deviceTotalBytes ?? 0, hostFreeBytes: os.freemem(), hostTotalBytes: os.totalmem() },
       kvCache: loaded && info ? { numBlocks: loaded.numKvBlocks, blockSize: info.blockSize, bytesPerBlock: info.kvBlockBytes, dtype: info.kvCacheDtype } : null,
       settings: Object.fromEntries(EXECUTOR_SETTINGS.map((key) => [fieldOf(key).yamlKey, this.config[key] ?? null])),

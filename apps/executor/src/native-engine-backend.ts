@@ -15,7 +15,7 @@ export async function openNativeEngine(config: DeepInferConfig, directory: strin
   if (config.device === 'sim') throw new Error('openNativeEngine: device sim is the simulator');
   const backend = config.device === 'auto' ? (gpus.available ? 'auto' : 'cpu') : config.device;
   const numKvBlocks =
-    backend === 'cpu' ? cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib }) : undefined;
+    backend === 'cpu' ? cpuKvCacheBlocks({ model: directory, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib, kvCacheDtype: config.kvCacheDtype }) : undefined;
   logger.info('loading model', { model: directory, backend, blockSize: config.blockSize, numKvBlocks: numKvBlocks ?? 'fit to gpu_memory_utilization', threads: config.cpuThreads || 'all cores' });
   const engine = await loadEngine(engineOptionsFor(config, directory, backend, numKvBlocks));
   const info = engine.info;

@@ -125,6 +125,7 @@ describe('loadConfig', () => {
     expect(config.kvCacheDtype).toBe('float16');
     expect(loadConfig({ env: {}, flags: { dtype: 'fp32' } }).config.dtype).toBe('float32');
     expect(problemsOf(() => loadConfig({ env: { DEEPINFER_DTYPE: 'fp8' } }))[0]).toMatchObject({ field: 'dtype', value: 'fp8' });
+    expect(loadConfig({ env: { DEEPINFER_KV_CACHE_DTYPE: 'fp8_e4m3' } }).config.kvCacheDtype).toBe('fp8');
   });
 
   it('refuses tensor_parallel_size above 1 with the reason', () => {

@@ -2,9 +2,9 @@ import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLe
 
 export const DTYPES = ['auto', 'float32', 'float16', 'bfloat16'] as const;
 /** Every KV element type some backend stores (the CPU backend: float32; CUDA: the served dtype). */
-export const KV_CACHE_DTYPES = ['auto', 'float32', 'float16', 'bfloat16'] as const;
+export const KV_CACHE_DTYPES = ['auto', 'float32', 'float16', 'bfloat16', 'fp8'] as const;
 /** Other spellings users bring from vLLM and PyTorch, accepted for the dtype settings. */
-export const DTYPE_ALIASES: Readonly<Record<string, string>> = { half: 'float16', fp16: 'float16', f16: 'float16', bf16: 'bfloat16', float: 'float32', fp32: 'float32', f32: 'float32' };
+export const DTYPE_ALIASES: Readonly<Record<string, string>> = { half: 'float16', fp16: 'float16', f16: 'float16', bf16: 'bfloat16', float: 'float32', fp32: 'float32', f32: 'float32', fp8_e4m3: 'fp8', float8_e4m3: 'fp8' };
 export const CUDA_PREFILL_ATTNS = ['mma', 'fma'] as const;
 export const CUDA_DECODE_ATTNS = ['mma', 'tiled', 'warp'] as const;
 export const CUDA_GEMMS = ['auto', 'cublas', 'fallback'] as const;

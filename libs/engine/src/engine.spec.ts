@@ -282,7 +282,7 @@ describe('backend choice', () => {
   it('runs an FP8 checkpoint on the CPU and reports its stored and served types', async () => {
     const engine = await loadEngine({ model: FP8_CHANNEL_FIXTURE_DIR, backend: 'cpu', threads: 1, numKvBlocks: 16 });
     // The linear layers are F8_E4M3 (most of the bytes); the rest is bf16, served as such.
-    expect(engine.info).toMatchObject({ weightDtype: 'F8_E4M3', dtype: 'bfloat16', kvCacheDtype: 'float32' });
+    expect(engine.info).toMatchObject({ weightDtype: 'F8_E4M3', weightQuantization: 'fp8_e4m3 (per-channel)', dtype: 'bfloat16', kvCacheDtype: 'float32' });
     const tokens: number[] = [];
     for await (const t of generate(engine, { promptTokenIds: [1, 5, 9], maxTokens: 6 })) tokens.push(t.tokenId);
     expect(tokens).toHaveLength(6);

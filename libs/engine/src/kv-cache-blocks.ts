@@ -11,10 +11,10 @@ export type ModelProbe = Readonly<NativeModelProbe>;
  * repacks every weight (tens of seconds and twice the memory for an 8B model). The probe uses the
  * same C++ geometry as the engine, so kvBlockBytes equals the created engine's info.kvBlockBytes.
  */
-export function probeModel(model: string, blockSize?: number): ModelProbe {
+export function probeModel(model: string, blockSize?: number, kvCacheDtype?: string): ModelProbe {
   const addon = loadNativeAddon();
   try {
-    return addon.probeModel(model, blockSize);
+    return addon.probeModel(model, blockSize, kvCacheDtype);
   } catch (error) {
     throw toEngineError(error);
   }
@@ -43,9 +43,11 @@ export interface CpuKvCacheRequest {
   blockSize: number;
   /** The configuration's cpu_kv_cache_space_gib. */
   cpuKvCacheSpaceGib: number;
+  /** The configuration's kv_cache_dtype (fp8 blocks take about a quarter of float32's bytes). */
+  kvCacheDtype?: string;
 }
 
 /** The number of KV blocks the CPU backend should allocate for a memory budget. */
 export function cpuKvCacheBlocks(request: CpuKvCacheRequest): number {
-  return kvBlocksForBudget(probeModel(request.model, request.blockSize).kvBlockBytes, request.cpuKvCacheSpaceGib);
+  return kvBlocksForBudget(probeModel(request.model, request.blockSize, request.kvCacheDtype).kvBlockBytes, request.cpuKvCacheSpaceGib);
 }

@@ -57,8 +57,10 @@ export interface NativeEngineInfo {
   weightDtype: string;
   /** The type the weights are served in after any conversion: 'float32', 'float16' or 'bfloat16'. */
   dtype: string;
-  /** The K/V cache's element type. */
+  /** The K/V cache's element type ('float8_e4m3' for kv_cache_dtype fp8). */
   kvCacheDtype: string;
+  /** '' for unquantized checkpoints, else the scheme, e.g. 'fp8_e4m3 (block 128x128)' or 'fp8_e4m3 (per-channel)'. */
+  weightQuantization: string;
   backend: string;
   weightBytes: number;
   weightBytesPerStep: number;
@@ -155,6 +157,6 @@ export interface NativeEngine {
 
 export interface NativeAddon {
   createEngine(config: NativeEngineConfig): Promise<NativeEngine>;
-  probeModel(model: string, blockSize?: number): NativeModelProbe;
+  probeModel(model: string, blockSize?: number, kvCacheDtype?: string): NativeModelProbe;
   cpuKernelPath(): string;
 }

@@ -81,10 +81,16 @@ Napi::Value ProbeModel(const Napi::CallbackInfo& info) {
     if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "probeModel: blockSize must be a number");
     block_size = info[1].As<Napi::Number>().Int32Value();
   }
+  std::string kv_cache_dtype;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsString()) throw Napi::TypeError::New(env, "probeModel: kvCacheDtype must be a string");
+    kv_cache_dtype = info[2].As<Napi::String>().Utf8Value();
+  }
   const std::string model = info[0].As<Napi::String>().Utf8Value();
   di_model_probe_info p;
   char err[2048] = {0};
-  if (di_model_probe(model.c_str(), DI_BACKEND_CPU, block_size, &p, err, sizeof(err)) != 0) {
+  if (di_model_probe(model.c_str(), DI_BACKEND_CPU, block_size, kv_cache_dtype.empty() ? nullptr : kv_cache_dtype.c_str(),
+                     &p, err, sizeof(err)) != 0) {
     throw Napi::Error::New(env, err);
   }
   Napi::Object o = Napi::Object::New(env);

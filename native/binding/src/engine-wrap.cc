@@ -72,6 +72,7 @@ Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("weightDtype", std::string(i.weight_dtype));
   o.Set("dtype", std::string(i.dtype));
   o.Set("kvCacheDtype", std::string(i.kv_cache_dtype));
+  o.Set("weightQuantization", std::string(i.weight_quantization));
   o.Set("backend", std::string(i.backend));
   o.Set("weightBytes", static_cast<double>(i.weight_bytes));
   o.Set("weightBytesPerStep", static_cast<double>(i.weight_bytes_per_step));

@@ -63,7 +63,9 @@ typedef struct di_engine_config {
                                      engine converts at load. The CPU backend computes in f32
                                      from weights rounded to this type. */
   const char* kv_cache_dtype;     /* "auto" (the backend's choice: f32 on the CPU, dtype on
-                                     CUDA) or that same type named explicitly */
+                                     CUDA), that same type named explicitly, or "fp8" (alias
+                                     "fp8_e4m3"): E4M3 K/V with a power-of-two scale per
+                                     (token, kv head), CPU backend only for now */
   /* CUDA backend only (the CPU backend does not read them). */
   int32_t cuda_graphs;            /* 1: replay decode steps from CUDA graphs (default); 0: eager */
   const char* cuda_prefill_attn;  /* "mma" (tensor cores, default) or "fma" */
@@ -118,7 +120,10 @@ typedef struct di_engine_info {
   char dtype[16];                     /* the weights' type as served after any conversion:
                                          "float32", "float16" or "bfloat16" (on the CPU backend the
                                          values are those of this type, held in f32) */
-  char kv_cache_dtype[16];            /* element type of the K/V cache */
+  char kv_cache_dtype[16];            /* element type of the K/V cache ("float8_e4m3" for fp8) */
+  char weight_quantization[48];       /* "" for unquantized checkpoints, else e.g. "fp8_e4m3
+                                         (block 128x128)", "fp8_e4m3 (per-channel)" or
+                                         "fp8_e4m3 (per-tensor)" */
 } di_engine_info;
 
 int di_engine_get_info(const di_engine* engine, di_engine_info* info);
@@ -138,10 +143,12 @@ typedef struct di_model_probe_info {
 } di_model_probe_info;
 
 /* backend: di_backend_kind (CUDA and AUTO size K/V elements at 2 bytes unless config.json's
-   torch_dtype is float32; CPU at 4); block_size 0 = 16. Returns non-zero and fills err on failure (the
-   loader's messages: missing directory, bad config.json, unsupported architecture, ...). */
-int di_model_probe(const char* model, int32_t backend, int32_t block_size, di_model_probe_info* out,
-                   char* err, size_t err_len);
+   torch_dtype is float32; CPU at 4); block_size 0 = 16; kv_cache_dtype: as di_engine_config's
+   (NULL = "auto"; "fp8": 1 byte per element plus 1 scale byte per token and kv head). Returns
+   non-zero and fills err on failure (the loader's messages: missing directory, bad config.json,
+   unsupported architecture, an unknown kv_cache_dtype, ...). */
+int di_model_probe(const char* model, int32_t backend, int32_t block_size, const char* kv_cache_dtype,
+                   di_model_probe_info* out, char* err, size_t err_len);
 
 typedef struct di_sampling_params {
   float temperature;         /* 0 = greedy (argmax after bias and penalties) */

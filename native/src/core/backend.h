@@ -30,7 +30,8 @@
 //                                  sharing full blocks.
 //   kv_cache_dtype()     optional  K/V element type (default f32), fixed at construction
 //                                  from BackendOptions (the CUDA backend stores K/V in the
-//                                  served dtype). The engine sizes KvCacheGeometry with it.
+//                                  served dtype; kF8E4M3 = fp8 with per-(slot, head) scales,
+//                                  core/kv_fp8.h). The engine sizes KvCacheGeometry with it.
 //   plan_kv_blocks(...)  optional  device memory plan (CUDA): after load_weights, size scratch
 //                                  for the largest step, run one profiling forward pass, and
 //                                  return how many KV blocks fit in gpu_memory_utilization of
@@ -98,6 +99,8 @@ class Backend {
   // Optional slots (see the table above); the defaults describe a host backend.
   virtual DType kv_cache_dtype() const { return DType::kF32; }
   int kv_bytes_per_element() const { return static_cast<int>(dtype_size(kv_cache_dtype())); }
+  // fp8 K/V carry one exponent byte per (slot, kv head) (core/kv_fp8.h).
+  int kv_scale_bytes_per_head() const { return kv_cache_dtype() == DType::kF8E4M3 ? 1 : 0; }
   virtual int32_t plan_kv_blocks(const KvCacheGeometry& one_block, int32_t max_tokens, int32_t max_logit_rows,
                                  double gpu_memory_utilization) {
     return 0;

@@ -35,7 +35,7 @@ inline const char* dtype_setting_name(DType t) {
     case DType::kF32: return "float32";
     case DType::kF16: return "float16";
     case DType::kBF16: return "bfloat16";
-    case DType::kF8E4M3: return "float8_e4m3";  // a storage type only: never served or cached
+    case DType::kF8E4M3: return "float8_e4m3";  // stored weights and the fp8 KV cache; never served
   }
   return "?";
 }
@@ -47,6 +47,19 @@ inline std::optional<DType> parse_dtype_setting(const char* value, const char* f
     if (std::string(value) == dtype_setting_name(t)) return t;
   }
   throw Error(std::string("config.") + field + ": \"" + value + "\" is not one of auto, float32, float16, bfloat16");
+}
+
+// kv_cache_dtype: parse_dtype_setting's names plus "fp8" / "fp8_e4m3" (vLLM's names) for the
+// E4M3 cache with per-(slot, head) scales (core/kv_fp8.h).
+inline std::optional<DType> parse_kv_cache_dtype_setting(const char* value) {
+  if (value != nullptr && (std::string(value) == "fp8" || std::string(value) == "fp8_e4m3")) return DType::kF8E4M3;
+  if (value != nullptr && std::string(value) == dtype_setting_name(DType::kF8E4M3)) return DType::kF8E4M3;
+  try {
+    return parse_dtype_setting(value, "kv_cache_dtype");
+  } catch (const Error&) {
+    throw Error(std::string("config.kv_cache_dtype: \"") + value +
+                "\" is not one of auto, float32, float16, bfloat16, fp8");
+  }
 }
 
 // Index of `value` in `allowed`; anything else is an Error that names `field` and the allowed

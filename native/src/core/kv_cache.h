@@ -18,14 +18,17 @@ struct KvCacheGeometry {
   int block_size = 16;
   int num_kv_heads = 0;
   int head_dim = 0;
-  int bytes_per_element = 4;  // f32 on the CPU backend
+  int bytes_per_element = 4;  // f32 on the CPU backend, 1 for fp8 (e4m3)
+  // Bytes of scale per (slot, kv head) beside the elements: 1 for fp8 (its power-of-two
+  // exponent, core/kv_fp8.h), 0 otherwise. Stored in a plane [slots][num_kv_heads] per layer.
+  int scale_bytes_per_head = 0;
 
   int64_t slots() const { return static_cast<int64_t>(num_blocks) * block_size; }
   // Floats (elements) of one layer's K (or V) for all blocks.
   int64_t layer_elements() const { return slots() * num_kv_heads * head_dim; }
   // Bytes of one block over all layers, K and V together.
   int64_t block_bytes() const {
-    return 2ll * num_layers * block_size * num_kv_heads * head_dim * bytes_per_element;
+    return 2ll * num_layers * block_size * num_kv_heads * (static_cast<int64_t>(head_dim) * bytes_per_element + scale_bytes_per_head);
   }
 };
 

@@ -179,6 +179,28 @@ float f8e4m3_to_f32(uint8_t b) {
   return (b & 0x80) ? -mag : mag;
 }
 
+uint8_t f32_to_f8e4m3(float f) {
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  if (std::isnan(f)) return 0x7f;
+  const float a = std::fabs(f);
+  // Saturate: 448 (S.1111.110) is the largest finite value; no infinities in e4m3fn.
+  if (a >= 448.f) return sign | 0x7e;
+  if (a < 0.015625f) {  // below 2^-6: subnormal steps of 2^-9 (m = 8 rounds up to the first normal)
+    return sign | static_cast<uint8_t>(std::nearbyint(a * 512.f));
+  }
+  int ex = 0;
+  std::frexp(a, &ex);  // a = fr * 2^ex, fr in [0.5, 1): unbiased exponent ex - 1
+  int e = ex - 1;
+  int m = static_cast<int>(std::nearbyint(std::ldexp(a, 3 - e)));  // in [8, 16], ties to even
+  if (m == 16) {
+    m = 8;
+    ++e;
+  }
+  const int biased = e + 7;
+  if (biased > 15 || (biased == 15 && m == 15)) return sign | 0x7e;
+  return sign | static_cast<uint8_t>((biased << 3) | (m - 8));
+}
+
 float bf16_to_f32(uint16_t h) {
   uint32_t u = static_cast<uint32_t>(h) << 16;
   float f;

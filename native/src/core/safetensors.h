@@ -15,8 +15,8 @@
 namespace deepinfer {
 
 // kF8E4M3 (OCP FP8 E4M3, "e4m3fn": no infinities, S.1111.111 is NaN) appears only as the stored
-// type of quantized linear weights, always with scale tensors (weights.h); it is never a
-// served or KV-cache type.
+// type of quantized linear weights, always with scale tensors (weights.h), and as the KV cache
+// type kv_cache_dtype fp8 (core/kv_fp8.h); it is never a served type.
 enum class DType { kF32, kF16, kBF16, kF8E4M3 };
 
 const char* dtype_name(DType t);
@@ -69,6 +69,8 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
 float bf16_to_f32(uint16_t h);
 // Exact: every E4M3 value is an f32. NaN bytes (0x7f, 0xff) give NaN.
 float f8e4m3_to_f32(uint8_t b);
+// f32 -> E4M3, round to nearest even, saturating at +-448 (no infinities); NaN -> 0x7f.
+uint8_t f32_to_f8e4m3(float f);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);
 uint16_t f32_to_f16(float f);

@@ -69,7 +69,7 @@ export function generateCommand(): Command {
       const needBlocks = Math.ceil((promptTokenIds.length + maxTokens) / config.blockSize);
       // Device auto: CUDA when nvidia-smi sees a GPU (the engine then checks that it is usable), as the executor decides.
       const backend = config.device === 'auto' ? ((await detectGpus()).available ? 'auto' : 'cpu') : config.device;
-      const budgetBlocks = cpuKvCacheBlocks({ model: modelDir, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib });
+      const budgetBlocks = cpuKvCacheBlocks({ model: modelDir, blockSize: config.blockSize, cpuKvCacheSpaceGib: config.cpuKvCacheSpaceGib, kvCacheDtype: config.kvCacheDtype });
       if (backend === 'cpu' && budgetBlocks < needBlocks) {
         fail(`cpu_kv_cache_space_gib = ${config.cpuKvCacheSpaceGib} holds ${budgetBlocks} KV blocks; this generation needs ${needBlocks}`, 2);
       }

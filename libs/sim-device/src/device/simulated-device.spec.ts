@@ -44,6 +44,7 @@ describe('SimulatedDevice: what it reports', () => {
       weightDtype: 'BF16',
       dtype: 'bfloat16',
       kvCacheDtype: 'bfloat16',
+      weightQuantization: '',
       backend: 'sim-rtx5090',
       weightBytes: 16_060_522_496,
       weightBytesPerStep: 15_009_849_344,

@@ -164,6 +164,7 @@ export class SimulatedDevice implements StepEngine {
       weightDtype: 'BF16',
       dtype: 'bfloat16',
       kvCacheDtype: 'bfloat16',
+      weightQuantization: '',
       backend: `sim-${profile.name}`,
       weightBytes: this.timeModel.weightBytes,
       weightBytesPerStep: this.timeModel.weightBytesPerStep,

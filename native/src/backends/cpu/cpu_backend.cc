@@ -1,5 +1,6 @@
 #include "backends/cpu/cpu_backend.h"
 
+#include "core/kv_fp8.h"
 #include "core/rope_freq.h"
 #include "core/tensor_elem.h"
 
@@ -37,15 +38,16 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
 
 namespace {
 
-
 }  // namespace
 
 CpuBackend::CpuBackend(int num_threads, const BackendOptions& options)
     : k_(kernels()), dtype_(options.dtype), pool_(num_threads) {
-  if (options.kv_cache_dtype.has_value() && *options.kv_cache_dtype != DType::kF32) {
+  if (options.kv_cache_dtype.has_value() && *options.kv_cache_dtype != DType::kF32 &&
+      *options.kv_cache_dtype != DType::kF8E4M3) {
     throw Error(std::string("config.kv_cache_dtype: \"") + dtype_setting_name(*options.kv_cache_dtype) +
-                "\" is not supported by the cpu backend (its KV cache is float32); use auto or float32");
+                "\" is not supported by the cpu backend (its KV cache is float32 or fp8); use auto, float32 or fp8");
   }
+  kv_fp8_ = options.kv_cache_dtype == DType::kF8E4M3;
   name_ = std::string("cpu-") + k_.name;
   if (const char* v = std::getenv("DEEPINFER_DEV_CPU_SERIAL_MACS")) serial_macs_ = std::atoll(v);
 }
@@ -249,9 +251,21 @@ void CpuBackend::init_kv_cache(const KvCacheGeometry& g) {
   geo_ = g;
   k_cache_.clear();
   v_cache_.clear();
+  k8_.clear();
+  v8_.clear();
+  k8_exp_.clear();
+  v8_exp_.clear();
   for (int l = 0; l < g.num_layers; ++l) {
-    k_cache_.emplace_back(static_cast<size_t>(g.layer_elements()));
-    v_cache_.emplace_back(static_cast<size_t>(g.layer_elements()));
+    if (kv_fp8_) {
+      const size_t rows = static_cast<size_t>(g.slots()) * g.num_kv_heads;
+      k8_.emplace_back(static_cast<size_t>(g.layer_elements()));
+      v8_.emplace_back(static_cast<size_t>(g.layer_elements()));
+      k8_exp_.emplace_back(rows);
+      v8_exp_.emplace_back(rows);
+    } else {
+      k_cache_.emplace_back(static_cast<size_t>(g.layer_elements()));
+      v_cache_.emplace_back(static_cast<size_t>(g.layer_elements()));
+    }
   }
 }
 
@@ -279,6 +293,18 @@ void CpuBackend::reserve(int32_t max_tokens, int32_t max_rows) {
   }
   const size_t per_thread = static_cast<size_t>(geo_.block_size + cfg_.head_dim + 16);
   if (att_tmp_.size() < per_thread * pool_.size()) att_tmp_ = AlignedBuffer(per_thread * pool_.size());
+  if (kv_fp8_) {
+    // Dequantised K/V of one (sequence, kv head) per thread: the model's context, at most 4096
+    // keys (longer contexts dequantise block by block), at least one block.
+    // DEEPINFER_DEV_CPU_KV_DEQ_KEYS overrides the 4096 (a developer knob: tests set one block to
+    // run the block-by-block path).
+    int64_t cap = 4096;
+    if (const char* v = std::getenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS")) cap = std::max<int64_t>(1, std::atoll(v));
+    const int64_t ctx = std::min<int64_t>(std::max<int64_t>(cfg_.max_position_embeddings, 1), cap);
+    kv_deq_keys_ = static_cast<int>(std::max<int64_t>(ctx, geo_.block_size));
+    const size_t need = static_cast<size_t>(pool_.size()) * 2 * kv_deq_keys_ * cfg_.head_dim;
+    if (kv_deq_.size() < need) kv_deq_ = AlignedBuffer(need);
+  }
 }
 
 void CpuBackend::rmsnorm_rows(const float* x, int ldx, const int32_t* rows, int n, const float* w, float* out) {
@@ -383,10 +409,19 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
   }
   sync();  // x and the RoPE rows of every token are written
 
+  // One layer's K/V: f32 rows, or fp8 bytes and exponents (core/kv_fp8.h).
+  struct KvLayer {
+    float* k = nullptr;
+    float* v = nullptr;
+    uint8_t* k8 = nullptr;
+    uint8_t* v8 = nullptr;
+    int8_t* ke = nullptr;
+    int8_t* ve = nullptr;
+  };
   // Bias, q/k norm, RoPE (rotate-half) for heads [h0, h1) of token t (h < Hq: query heads,
   // h >= Hq: key heads; value heads [Hq + Hkv, ...) only get their bias), then the token's
   // K/V rows of kv heads [g0, g1) into its cache slot.
-  auto post_qkv = [&](const Layer& L, int t, int q0, int q1, int g0, int g1, float* kc, float* vc) {
+  auto post_qkv = [&](const Layer& L, int t, int q0, int q1, int g0, int g1, const KvLayer& kv) {
     float* row = qkv + static_cast<size_t>(t) * nqkv;
     if (L.bqkv != nullptr) {
       for (int i = q0 * hd; i < q1 * hd; ++i) row[i] += L.bqkv[i];
@@ -410,27 +445,93 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
     const SeqSpan& s = b.seqs[b.token_seq[t]];
     const int pos = b.positions[t];
     const int64_t slot = static_cast<int64_t>(s.block_table[pos / bs]) * bs + pos % bs;
-    std::memcpy(kc + slot * kvd + g0 * hd, row + qd + g0 * hd, sizeof(float) * (g1 - g0) * hd);
-    std::memcpy(vc + slot * kvd + g0 * hd, row + qd + kvd + g0 * hd, sizeof(float) * (g1 - g0) * hd);
+    if (kv.k8 != nullptr) {
+      for (int g = g0; g < g1; ++g) {
+        const int64_t r = slot * Hkv + g;  // row of (slot, kv head)
+        kv.ke[r] = kv_fp8_quantize_row(row + qd + g * hd, hd, kv.k8 + r * hd);
+        kv.ve[r] = kv_fp8_quantize_row(row + qd + kvd + g * hd, hd, kv.v8 + r * hd);
+      }
+      return;
+    }
+    std::memcpy(kv.k + slot * kvd + g0 * hd, row + qd + g0 * hd, sizeof(float) * (g1 - g0) * hd);
+    std::memcpy(kv.v + slot * kvd + g0 * hd, row + qd + kvd + g0 * hd, sizeof(float) * (g1 - g0) * hd);
   };
 
   // Attention of token t, query head hq, over its sequence's blocks: causal, online softmax
   // one block at a time (scores of up to 8 keys per vector pass, V rows accumulated in
   // registers). The order depends only on (t's position, hq): batch-invariant.
   float* const scores = att_tmp_.data() + static_cast<size_t>(bs + hd + 16) * tid;
-  auto attend = [&](int t, int hq, const float* kc, const float* vc) {
+  // fp8: the K and V rows of one (sequence, kv head) are dequantised (e4m3(byte) * 2^e, exact in
+  // f32) into this thread's scratch once, keys [0, n) contiguous with row stride hd, and grown
+  // as later tokens of the same sequence need more; the f32 kernels then run on the scratch
+  // exactly as on an f32 cache holding those values. Contexts longer than the scratch
+  // dequantise block by block. The attention loops visit (head, token) head-major so one
+  // thread's consecutive rows share a sequence and head.
+  struct DeqCache {
+    const uint8_t* layer = nullptr;
+    int seq = -1, kvh = -1, n = 0;
+  } deq;
+  float* const k_all = kv_fp8_ ? kv_deq_.data() + static_cast<size_t>(tid) * 2 * kv_deq_keys_ * hd : nullptr;
+  float* const v_all = kv_fp8_ ? k_all + static_cast<size_t>(kv_deq_keys_) * hd : nullptr;
+  auto dequant_rows = [&](const uint8_t* q, const int8_t* e, int n, float* dst) {
+    for (int j = 0; j < n; ++j) {
+      const uint8_t* qj = q + static_cast<size_t>(j) * kvd;
+      const float sc = kv_fp8_pow2(e[static_cast<size_t>(j) * Hkv]);
+      k_.dequant_e4m3(qj, sc, hd, dst + static_cast<size_t>(j) * hd);
+    }
+  };
+  // Dequantises keys [deq.n, n_keys) of (sequence s, head kvh) into k_all / v_all.
+  auto dequant_upto = [&](const KvLayer& kv, const SeqSpan& s, int kvh, int n_keys) {
+    while (deq.n < n_keys) {
+      const int blk = deq.n / bs, j0 = deq.n % bs;
+      const int cnt = bs - j0 < n_keys - deq.n ? bs - j0 : n_keys - deq.n;
+      const size_t slot = static_cast<size_t>(s.block_table[blk]) * bs + j0;
+      const size_t base = slot * kvd + static_cast<size_t>(kvh) * hd, r0 = slot * Hkv + static_cast<size_t>(kvh);
+      dequant_rows(kv.k8 + base, kv.ke + r0, cnt, k_all + static_cast<size_t>(deq.n) * hd);
+      dequant_rows(kv.v8 + base, kv.ve + r0, cnt, v_all + static_cast<size_t>(deq.n) * hd);
+      deq.n += cnt;
+    }
+  };
+  auto attend = [&](int t, int hq, const KvLayer& kv) {
     const int kvh = hq / group;
     const float* q = qkv + static_cast<size_t>(t) * nqkv + static_cast<size_t>(hq) * hd;
     float* out = attn + static_cast<size_t>(t) * qd + static_cast<size_t>(hq) * hd;
     std::memset(out, 0, sizeof(float) * hd);
     const SeqSpan& s = b.seqs[b.token_seq[t]];
     const int n_keys = b.positions[t] + 1;
+    if (kv.k8 != nullptr && n_keys <= kv_deq_keys_) {
+      if (deq.layer != kv.k8 || deq.seq != b.token_seq[t] || deq.kvh != kvh) {
+        deq = DeqCache();
+        deq.layer = kv.k8;
+        deq.seq = b.token_seq[t];
+        deq.kvh = kvh;
+      }
+      dequant_upto(kv, s, kvh, n_keys);
+    }
     float m = -std::numeric_limits<float>::infinity();
     float sum = 0.f;
     for (int blk = 0; blk * bs < n_keys; ++blk) {
       const int nb = n_keys - blk * bs < bs ? n_keys - blk * bs : bs;
-      const size_t base = (static_cast<size_t>(s.block_table[blk]) * bs) * kvd + static_cast<size_t>(kvh) * hd;
-      k_.attn_scores(q, kc + base, static_cast<size_t>(kvd), nb, hd, att_scale, scores);
+      const size_t slot0 = static_cast<size_t>(s.block_table[blk]) * bs;
+      const size_t base = slot0 * kvd + static_cast<size_t>(kvh) * hd;
+      const float* kb = kv.k + (kv.k != nullptr ? base : 0);
+      const float* vb = kv.v + (kv.v != nullptr ? base : 0);
+      size_t stride = static_cast<size_t>(kvd);
+      if (kv.k8 != nullptr) {
+        stride = static_cast<size_t>(hd);
+        if (n_keys <= kv_deq_keys_) {
+          kb = k_all + static_cast<size_t>(blk) * bs * hd;
+          vb = v_all + static_cast<size_t>(blk) * bs * hd;
+        } else {  // longer than the scratch: this block alone, at its start
+          deq = DeqCache();
+          const size_t r0 = slot0 * Hkv + static_cast<size_t>(kvh);
+          dequant_rows(kv.k8 + base, kv.ke + r0, nb, k_all);
+          dequant_rows(kv.v8 + base, kv.ve + r0, nb, v_all);
+          kb = k_all;
+          vb = v_all;
+        }
+      }
+      k_.attn_scores(q, kb, stride, nb, hd, att_scale, scores);
       float mb = -std::numeric_limits<float>::infinity();
       for (int j = 0; j < nb; ++j) mb = scores[j] > mb ? scores[j] : mb;
       if (mb > m) {
@@ -442,15 +543,23 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
         m = mb;
       }
       sum += k_.exp_sub_sum(scores, m, nb);
-      k_.attn_accum(scores, vc + base, static_cast<size_t>(kvd), nb, hd, out);
+      k_.attn_accum(scores, vb, stride, nb, hd, out);
     }
     k_.scale(out, 1.f / sum, hd);
   };
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
-    float* kc = k_cache_[l].data();
-    float* vc = v_cache_[l].data();
+    KvLayer kv;
+    if (kv_fp8_) {
+      kv.k8 = k8_[l].data();
+      kv.v8 = v8_[l].data();
+      kv.ke = k8_exp_[l].data();
+      kv.ve = v8_exp_[l].data();
+    } else {
+      kv.k = k_cache_[l].data();
+      kv.v = v_cache_[l].data();
+    }
 
     const float* xa = norm(x, nullptr, T, L.attn_norm, xn_.data());
     if (fused_attention_ && Hkv >= nth) {
@@ -465,20 +574,20 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
         matmul_packed(k_, xa, D, T, W, g0 * group * pph, g1 * group * pph, qkv, nqkv, false);
         matmul_packed(k_, xa, D, T, W, (qd + g0 * hd) / kPanel, (qd + g1 * hd) / kPanel, qkv, nqkv, false);
         matmul_packed(k_, xa, D, T, W, (qd + kvd + g0 * hd) / kPanel, (qd + kvd + g1 * hd) / kPanel, qkv, nqkv, false);
-        for (int t = 0; t < T; ++t) post_qkv(L, t, g0 * group, g1 * group, g0, g1, kc, vc);
-        for (int t = 0; t < T; ++t)
-          for (int hq = g0 * group; hq < g1 * group; ++hq) attend(t, hq, kc, vc);
+        for (int t = 0; t < T; ++t) post_qkv(L, t, g0 * group, g1 * group, g0, g1, kv);
+        for (int hq = g0 * group; hq < g1 * group; ++hq)
+          for (int t = 0; t < T; ++t) attend(t, hq, kv);
       }
     } else {
       matmul_split(xa, D, L.wqkv, qkv, nqkv, false);
       sync();
       int64_t t0, t1;
       range(T, &t0, &t1);
-      for (int64_t t = t0; t < t1; ++t) post_qkv(L, static_cast<int>(t), 0, Hq, 0, Hkv, kc, vc);
+      for (int64_t t = t0; t < t1; ++t) post_qkv(L, static_cast<int>(t), 0, Hq, 0, Hkv, kv);
       sync();
       int64_t i0, i1;
       range(static_cast<int64_t>(T) * Hq, &i0, &i1);
-      for (int64_t it = i0; it < i1; ++it) attend(static_cast<int>(it / Hq), static_cast<int>(it % Hq), kc, vc);
+      for (int64_t it = i0; it < i1; ++it) attend(static_cast<int>(it % T), static_cast<int>(it / T), kv);
     }
     sync();  // attention rows of every head are written
 

@@ -1,5 +1,5 @@
-// The CPU backend: packed f32 weights, a paged f32 KV cache, and a forward pass over a
-// flattened batch, parallelised with a thread pool.
+// The CPU backend: packed f32 weights, a paged f32 (or fp8, core/kv_fp8.h) KV cache, and a
+// forward pass over a flattened batch, parallelised with a thread pool.
 //
 // Weight storage decision: every matrix is repacked once at load into 16-row panels of f32
 // (kernels.h), converting f16/bf16 on the way. The packed layout is what makes the matmul
@@ -46,8 +46,9 @@ class AlignedBuffer {
 
 class CpuBackend : public Backend {
  public:
-  // Refuses a kv_cache_dtype other than f32 (the attention kernels read f32 K/V). The CUDA
-  // fields of `options` are not read.
+  // kv_cache_dtype: f32 (default) or fp8 (E4M3 with a power-of-two scale per token and kv
+  // head, dequantised block by block into the attention's f32 scratch); other types are
+  // refused. The CUDA fields of `options` are not read.
   CpuBackend(int num_threads, const BackendOptions& options = BackendOptions());
   ~CpuBackend() override;
 
@@ -57,6 +58,7 @@ class CpuBackend : public Backend {
   void init_kv_cache(const KvCacheGeometry& g) override;
   void reserve(int32_t max_tokens, int32_t max_logit_rows) override;
   void forward(const ForwardBatch& b, float* logits) override;
+  DType kv_cache_dtype() const override { return kv_fp8_ ? DType::kF8E4M3 : DType::kF32; }
 
   int num_threads() const { return pool_.size(); }
   // All packed matrices, including panel padding (embedding rows and norms are negligible).
@@ -118,6 +120,11 @@ class CpuBackend : public Backend {
   KvCacheGeometry geo_;
   std::vector<AlignedBuffer> k_cache_;  // [L] each [num_blocks * block_size][Hkv][hd]
   std::vector<AlignedBuffer> v_cache_;  // [L] same
+  // kv_cache_dtype fp8 instead (k_cache_/v_cache_ empty): E4M3 bytes [L][slots][Hkv][hd] and
+  // one exponent per row [L][slots][Hkv] (core/kv_fp8.h).
+  bool kv_fp8_ = false;
+  std::vector<std::vector<uint8_t>> k8_, v8_;
+  std::vector<std::vector<int8_t>> k8_exp_, v8_exp_;
 
   // Scratch, sized by reserve() for cap_tokens_ tokens / cap_rows_ logit rows.
   int32_t cap_tokens_ = 0;
@@ -131,7 +138,10 @@ class CpuBackend : public Backend {
   AlignedBuffer h_;       // [T, I]
   AlignedBuffer rope_;    // [T, hd]: cos in [0, hd/2), sin in [hd/2, hd)
   AlignedBuffer xr_;      // [R, D]   final-normed rows whose logits are wanted (large R)
-  AlignedBuffer att_tmp_; // [threads, block_size + hd] per-thread attention scratch
+  AlignedBuffer att_tmp_; // [threads, block_size + hd + 16] per-thread attention scratch
+  AlignedBuffer kv_deq_;  // fp8 K/V: [threads][2][kv_deq_keys_][hd] dequantised rows of one
+                          // (sequence, kv head) per thread
+  int kv_deq_keys_ = 0;
   // Steps with at most this many rows let every thread normalise all rows itself (no
   // barrier before the next matmul); larger steps split the rows and synchronise.
   static constexpr int kPrivateRows = 64;

@@ -66,6 +66,9 @@ struct KernelTable {
   void (*attn_scores)(const float* q, const float* k, size_t stride, int n, int hd, float scale, float* s);
   // out[d] += p[j] * v_j[d] for j < n, one fma per key in increasing j (= n axpy calls)
   void (*attn_accum)(const float* p, const float* v, size_t stride, int n, int hd, float* out);
+  // out[i] = e4m3(q[i]) * scale for i < n: exact conversion, one rounding (the multiply), so
+  // the same bits on every instruction set (the fp8 KV cache's dequantisation).
+  void (*dequant_e4m3)(const uint8_t* q, float scale, int n, float* out);
 };
 
 // table.matmul over W's panels [p0, p1) whatever W holds. FP8 panels are dequantized a few at

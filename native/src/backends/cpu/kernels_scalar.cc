@@ -96,8 +96,18 @@ void attn_accum(const float* p, const float* v, size_t stride, int n, int hd, fl
   for (int j = 0; j < n; ++j) axpy(p[j], v + static_cast<size_t>(j) * stride, out, hd);
 }
 
+void dequant_e4m3(const uint8_t* q, float scale, int n, float* out) {
+  // The byte's bits moved into an f32's, times 2^120: exact (as V::load_e4m3 does).
+  for (int i = 0; i < n; ++i) {
+    const uint32_t u = (static_cast<uint32_t>(q[i] & 0x80) << 24) | (static_cast<uint32_t>(q[i] & 0x7f) << 20);
+    float f;
+    std::memcpy(&f, &u, 4);
+    out[i] = (f * 0x1p120f) * scale;
+  }
+}
+
 const KernelTable kTable = {"scalar", matmul, matmul_q8, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
-                            attn_scores, attn_accum};
+                            attn_scores, attn_accum, dequant_e4m3};
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 // The CUDA backend: weights in the checkpoint's type on the device (bf16/f16/f32), f32
 // residual stream, GEMMs through cuBLAS (dlopen) or a fallback kernel, paged K/V in the
 // weights' type, custom kernels for the rest (kernels.h), sampling on the device.
+// FP8 weights (E4M3 + scales, fp8.cu GEMV) and the fp8 KV cache (core/kv_fp8.h) are built but
+// refused until validated on a GPU (fp8_validated() in cuda_backend.cu).
 // Plain cudaMalloc only (no managed memory); one stream; forward passes never allocate device
 // memory except the penalty-count scratch on the first step that uses penalties.
 #pragma once
@@ -14,7 +16,7 @@
 
 #include "backends/cuda/graph_plan.h"
 #include "backends/cuda/kernels.h"
-#include "backends/cuda/phase_timer.h"
+#include "backends/cuda/step_observer.h"
 #include "backends/cuda/step_plan.h"
 #include "core/backend.h"
 
@@ -31,11 +33,14 @@ class CudaBackend : public Backend {
   const char* name() const override { return "cuda"; }
   const char* device_name() const override { return device_name_.c_str(); }
   void load_weights(const ModelConfig& cfg, const ModelWeights& w) override;
-  // Random weights of `cfg`'s shape, generated on the device (benchmarks; no files).
-  void load_random_weights(const ModelConfig& cfg, Dt dt, uint64_t seed);
+  // Weights of `cfg`'s shape in type `dt` (the layers' matrices in FP8 with per-row scales when
+  // fp8_matrices), filled on the device by `src` (the benchmark's random weights; no files).
+  // Allocation and accounting as load_weights.
+  void load_device_weights(const ModelConfig& cfg, Dt dt, DeviceWeightSource& src, bool fp8_matrices = false);
   int64_t weight_bytes() const override { return weight_bytes_; }
   int64_t weight_bytes_per_step() const override { return matrix_bytes_; }
-  // K/V are stored in the served type (the attention kernels read the activations' type).
+  // K/V are stored in the served type (the attention kernels read the activations' type), or
+  // fp8 (E4M3 + a power-of-two exponent per (slot, kv head)) when asked for and enabled.
   DType kv_cache_dtype() const override;
   void init_kv_cache(const KvCacheGeometry& g) override;
   void reserve(int32_t max_tokens, int32_t max_logit_rows) override;
@@ -50,9 +55,7 @@ class CudaBackend : public Backend {
 
   const char* gemm_note() const { return gemm_.note(); }
   void zero_kv() { DI_CUDA_CHECK(cudaMemsetAsync(kv_base_, 0, static_cast<size_t>(kv_bytes_), stream_)); }
-  // Device copy bandwidth (bytes/s, read + write) and bf16 GEMM rate (FLOP/s) measured here.
-  double measure_copy_bandwidth();
-  double measure_gemm_rate(int n);
+  const Gemm& gemm() const { return gemm_; }
   void force_fallback_gemm() {
     drop_graphs();
     gemm_.force_fallback();
@@ -65,30 +68,42 @@ class CudaBackend : public Backend {
     graphs_enabled_ = on;
   }
   bool cuda_graphs() const { return graphs_enabled_; }
-  // Per-phase GPU time of the steps run while enabled (benchmarks).
-  PhaseTimer& phase_timer() { return timer_; }
+  // Per-phase observer of the steps (benchmarks; null = none, the production case). Steps
+  // run eagerly while one is set.
+  void set_step_observer(StepObserver* o) { observer_ = o; }
   cudaStream_t stream() const { return stream_; }
   Dt dtype() const { return dt_; }
 
  private:
+  // A weight matrix [N, K]: dt_ elements, or E4M3 bytes with one f32 scale per (row, run of
+  // kblock columns) when scales is set (FP8 checkpoints).
+  struct Matrix {
+    void* w = nullptr;
+    float* scales = nullptr;  // [N][ceil(K / kblock)] or null
+    int kblock = 0;
+  };
   struct Layer {
     float* attn_norm = nullptr;
-    void* wqkv = nullptr;   // [Hq*hd + 2*Hkv*hd, D]
+    Matrix wqkv;            // [Hq*hd + 2*Hkv*hd, D]
     float* bqkv = nullptr;  // or null
     float* q_norm = nullptr;
     float* k_norm = nullptr;
-    void* wo = nullptr;     // [D, Hq*hd]
+    Matrix wo;              // [D, Hq*hd]
     float* mlp_norm = nullptr;
-    void* wgu = nullptr;    // [2I, D]
-    void* wdown = nullptr;  // [D, I]
+    Matrix wgu;             // [2I, D]
+    Matrix wdown;           // [D, I]
   };
+  // C (+)= A W^T through the GEMM (dt_ weights) or the FP8 GEMV.
+  void matmul(const void* A, const Matrix& W, float* C, int M, int N, int K, int ldc, bool accumulate);
 
   void* dev_alloc(size_t bytes, bool weight);
   void dev_free(void* p);
-  void* upload_matrix(const std::vector<const TensorView*>& parts);
+  Matrix upload_matrix(const std::vector<const TensorView*>& parts);
+  Matrix upload_matrix_fp8(const std::vector<const TensorView*>& parts);
   float* upload_vector(const std::vector<const TensorView*>& parts);
-  void* random_matrix(int64_t rows, int64_t cols, uint64_t seed, float scale);
-  float* const_vector(int64_t n, float value);
+  void mark(const char* phase) {
+    if (observer_ != nullptr) observer_->mark(phase, stream_);
+  }
   void setup_common();
   // Device-side view of one step's metadata and sizes: what the kernels of a step read.
   struct StepView {
@@ -118,13 +133,14 @@ class CudaBackend : public Backend {
   // Set in the constructor from BackendOptions (cuda_prefill_attn / _decode_attn / _graphs).
   PrefillAttn prefill_attn_;
   DecodeAttn decode_attn_;
-  PhaseTimer timer_;
+  StepObserver* observer_ = nullptr;
   ModelConfig cfg_;
   Dt dt_ = Dt::kF32;
   std::vector<void*> weight_allocs_;
   std::vector<Layer> layers_;
   void* embed_ = nullptr;
-  void* lm_head_ = nullptr;
+  Matrix lm_head_;
+  const ModelWeights* weights_ = nullptr;  // during load_weights only (FP8 scales)
   float* final_norm_ = nullptr;
   double* inv_freq_ = nullptr;
   int64_t weight_bytes_ = 0;
@@ -133,6 +149,8 @@ class CudaBackend : public Backend {
   KvCacheGeometry geo_;
   void* kv_base_ = nullptr;
   std::vector<void*> k_cache_, v_cache_;
+  bool kv_fp8_ = false;                     // kv_cache_dtype fp8: k/v_cache_ hold E4M3 bytes
+  std::vector<int8_t*> k_exp_, v_exp_;      // and these the exponents [slots][Hkv]
   int64_t kv_bytes_ = 0;
 
   // Scratch.

@@ -98,6 +98,32 @@ class Gemm {
 void launch_gemm_fallback(const void* A, const void* W, Dt dt, float* C, int M, int N, int K, int ldc,
                           bool accumulate, cudaStream_t s);
 
+// fp8.cu (issue 17): FP8 KV cache and FP8 weights, reachable from test_cuda_fp8 only until
+// gpu-check.sh has validated them on a GPU (the backend refuses both meanwhile).
+// fp8 K/V: E4M3 bytes [slots][Hkv][hd] and one exponent per (slot, head) [slots][Hkv]: x ~=
+// e4m3(byte) * 2^e, e the smallest with amax * 2^-e <= 448 (core/kv_fp8.h, bit-identical).
+struct Fp8AttnParams {
+  const float* qkv;  // [T, nqkv]; q of head h at h * hd
+  int nqkv;
+  int Hq, Hkv, hd, block_size;
+  float scale;
+  const uint8_t* k8;
+  const uint8_t* v8;
+  const int8_t* k_exp;
+  const int8_t* v_exp;
+  const int32_t* block_tables;
+  Dt dt;      // output type
+  void* out;  // [T, Hq * hd]
+};
+void launch_kv_write_fp8(const float* qkv, int T, int nqkv, int k_off, int Hkv, int hd, const int64_t* slots,
+                         uint8_t* k8, uint8_t* v8, int8_t* k_exp, int8_t* v_exp, cudaStream_t s);
+void launch_attention_decode_fp8(const Fp8AttnParams& a, const DecodeRow* rows, int n_rows, cudaStream_t s);
+void launch_attention_prefill_fp8(const Fp8AttnParams& a, const PrefillTile* tiles, int n_tiles, cudaStream_t s);
+// C[M, N] (+)= A[M, K] (dt) * W^T, W[n][k] = e4m3(W8[n * K + k]) * scales[n * ceil(K / kblock) + k / kblock]
+// (per-tensor and per-channel scales: kblock = K, one scale per row).
+void launch_gemv_fp8(const void* A, Dt dt, const uint8_t* W, const float* scales, int kblock, float* C, int M, int N,
+                     int K, int ldc, bool accumulate, cudaStream_t s);
+
 // sampling.cu
 struct SampleParamsDev {
   float temperature, top_p, min_p, presence, frequency, repetition;
@@ -123,9 +149,6 @@ struct SampleOutDev {
 void launch_sample(const float* logits, int R, int V, const SampleParamsDev* params, const int32_t* ids,
                    const float* bias_values, float* work, int32_t* counts, SampleOutDev* out, cudaStream_t s);
 
-// synthetic.cu: deterministic pseudo-random fill (benchmarks on random weights):
-// value = offset + scale * uniform(-1, 1) from hash(seed, index).
-void launch_fill_random(void* p, int64_t n, Dt dt, uint64_t seed, float scale, float offset, cudaStream_t s);
 
 }  // namespace cuda
 }  // namespace deepinfer

@@ -1,4 +1,4 @@
-#include "backends/cuda/phase_timer.h"
+#include "cuda_bench/phase_timer.h"
 
 #include "backends/cuda/cuda_common.cuh"
 
@@ -10,14 +10,12 @@ PhaseTimer::~PhaseTimer() {
 }
 
 void PhaseTimer::begin(cudaStream_t s) {
-  if (!enabled_) return;
   used_ = 0;
   labels_.clear();
   mark(nullptr, s);
 }
 
 void PhaseTimer::mark(const char* phase, cudaStream_t s) {
-  if (!enabled_) return;
   if (used_ == pool_.size()) {
     cudaEvent_t e;
     DI_CUDA_CHECK(cudaEventCreate(&e));
@@ -27,8 +25,8 @@ void PhaseTimer::mark(const char* phase, cudaStream_t s) {
   if (phase != nullptr) labels_.push_back(phase);
 }
 
-void PhaseTimer::collect() {
-  if (!enabled_ || used_ < 2) return;
+void PhaseTimer::end() {
+  if (used_ < 2) return;
   for (size_t i = 0; i + 1 < used_ && i < labels_.size(); ++i) {
     float ms = 0.f;
     DI_CUDA_CHECK(cudaEventElapsedTime(&ms, pool_[i], pool_[i + 1]));
