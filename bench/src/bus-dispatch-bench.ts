@@ -5,16 +5,21 @@
  * Nest's guards/pipes/interceptors/filters pipeline, then the handler) and bound straight to the
  * bus (`@BusRoute`: BusHandlers calls the method). Both run in one process on a real nats-server,
  * alternating rounds; the process's CPU time (user + system, process.cpuUsage) per message
- * includes the sending side, the same for both, so the difference is Nest's dispatch.
+ * includes the sending side, the same for both, so the difference is Nest's dispatch. The paths
+ * alternate message by message, so the machine's other load falls on both alike.
  *
- *   npm run build && PATH=$PATH:/usr/sbin node bench/dist/bus-dispatch-bench.js [--messages 2000] [--rounds 7]
+ * A second table times the dispatch alone, in process (no NATS, no JSON): the function the bus
+ * calls with a validated message, as BusTransport binds a Nest handler and as @BusRoute binds a
+ * method, `--calls` times a round: the figure the noisy end-to-end one estimates.
+ *
+ *   npm run build && PATH=$PATH:/usr/sbin node bench/dist/bus-dispatch-bench.js [--messages 2000] [--rounds 7] [--calls 50000]
  */
 import 'reflect-metadata';
 import { Controller, Injectable, Module, type DynamicModule } from '@nestjs/common';
 import { Routes, type DeltaBatchMessage, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
-import { bootstrapService, BusRoute, ListenRoute, ROUTE_INSTANCES, ServeRoute, type RunningService } from '@deepinfer/service-kit';
+import { bootstrapService, BusRoute, eventHandler, ListenRoute, requestHandler, ROUTE_INSTANCES, ServeRoute, type RunningService } from '@deepinfer/service-kit';
 import { getFreePort, startNatsServer } from '@deepinfer/testing';
 import { markdownTable, percentile } from './report-table.js';
 
@@ -24,6 +29,7 @@ const arg = (name: string, fallback: number) => {
 };
 const MESSAGES = arg('messages', 2000);
 const ROUNDS = arg('rounds', 7);
+const CALLS = arg('calls', 50000);
 
 // One decoding sequence: the messages of one token at concurrency 1.
 const step: SchedulerOutput = {
@@ -45,15 +51,15 @@ const nextDelivery = () => new Promise<void>((resolve) => (delivered = resolve))
 @Controller()
 class NestHandlers {
   @ServeRoute(Routes.executorStep)
-  step(): StepResult {
+  step(_step: SchedulerOutput): StepResult {
     return result;
   }
   @ListenRoute(Routes.tokenizerOutputs)
-  outputs(): void {
+  outputs(_outputs: StepOutputsMessage): void {
     delivered?.();
   }
   @ListenRoute(Routes.apiDeltas)
-  deltas(): void {
+  deltas(_deltas: DeltaBatchMessage): void {
     delivered?.();
   }
 }
@@ -61,15 +67,15 @@ class NestHandlers {
 @Injectable()
 class DirectHandlers {
   @BusRoute(Routes.executorStep)
-  step(): StepResult {
+  step(_step: SchedulerOutput): StepResult {
     return result;
   }
   @BusRoute(Routes.tokenizerOutputs)
-  outputs(): void {
+  outputs(_outputs: StepOutputsMessage): void {
     delivered?.();
   }
   @BusRoute(Routes.apiDeltas)
-  deltas(): void {
+  deltas(_deltas: DeltaBatchMessage): void {
     delivered?.();
   }
 }
@@ -88,22 +94,72 @@ const modules: Record<string, DynamicModule> = {
 type Path = 'nest' | 'direct';
 type RouteCase = 'executorStep' | 'tokenizerOutputs' | 'apiDeltas';
 
-async function round(client: MessageBus, path: Path, route: RouteCase): Promise<{ cpuUs: number; wallUs: number }> {
-  const cpu0 = process.cpuUsage();
+/** Sends one message on `route` to `path`'s handler and waits for it to be handled (a reply, or the event delivered). */
+async function one(client: MessageBus, path: Path, route: RouteCase): Promise<void> {
+  if (route === 'executorStep') {
+    await client.call(Routes.executorStep.at(path), step);
+    return;
+  }
+  const seen = nextDelivery();
+  if (route === 'tokenizerOutputs') client.emit(Routes.tokenizerOutputs.at(path), outputs);
+  else client.emit(Routes.apiDeltas.at(path), deltas);
+  await seen;
+}
+
+/**
+ * One round: MESSAGES messages alternating between the two paths message by message (so load
+ * from elsewhere on the machine falls on both alike), the process CPU of each message's round
+ * trip summed per path. µs per message, per path, and the round's wall time per message.
+ */
+async function round(client: MessageBus, route: RouteCase): Promise<Record<Path, number> & { wallUs: number }> {
+  const cpu: Record<Path, number> = { nest: 0, direct: 0 };
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < MESSAGES; i++) {
-    if (route === 'executorStep') {
-      await client.call(Routes.executorStep.at(path), step);
-    } else {
-      const seen = nextDelivery();
-      if (route === 'tokenizerOutputs') client.emit(Routes.tokenizerOutputs.at(path), outputs);
-      else client.emit(Routes.apiDeltas.at(path), deltas);
-      await seen;
-    }
+    const path: Path = i % 2 === 0 ? 'nest' : 'direct';
+    const c0 = process.cpuUsage();
+    await one(client, path, route);
+    const c = process.cpuUsage(c0);
+    cpu[path] += c.user + c.system;
   }
-  const wallUs = Number(process.hrtime.bigint() - t0) / 1000 / MESSAGES;
+  const half = MESSAGES / 2;
+  return { nest: cpu.nest / half, direct: cpu.direct / half, wallUs: Number(process.hrtime.bigint() - t0) / 1000 / MESSAGES };
+}
+
+/** CPU µs per call of `fn` (awaited, as the bus awaits a request handler's result). */
+async function perCall(fn: () => unknown): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < CALLS; i++) await fn();
   const cpu = process.cpuUsage(cpu0);
-  return { cpuUs: (cpu.user + cpu.system) / MESSAGES, wallUs };
+  return (cpu.user + cpu.system) / CALLS;
+}
+
+/** The bound functions the bus calls: BusTransport's wrapper of Nest's handler, and @BusRoute's direct call. */
+async function dispatchAlone(nest: RunningService, direct: RunningService): Promise<string[][]> {
+  const nestHandlers = nest.transport.getHandlers();
+  const directInstance = direct.app.get(DirectHandlers);
+  const cases = [
+    { route: 'executorStep', message: step, viaNest: requestHandler(nestHandlers.get('executorStep')!), viaBus: (m: unknown) => directInstance.step(m as SchedulerOutput) },
+    { route: 'tokenizerOutputs', message: outputs, viaNest: eventHandler(nestHandlers.get('tokenizerOutputs')!), viaBus: (m: unknown) => directInstance.outputs(m as StepOutputsMessage) },
+    { route: 'apiDeltas', message: deltas, viaNest: eventHandler(nestHandlers.get('apiDeltas')!), viaBus: (m: unknown) => directInstance.deltas(m as DeltaBatchMessage) },
+  ];
+  const meta = { subject: 'bench' };
+  const rows: string[][] = [];
+  for (const c of cases) {
+    const viaNest = () => c.viaNest(c.message, meta);
+    const viaBus = () => c.viaBus(c.message);
+    await perCall(viaNest);
+    await perCall(viaBus);
+    const nestUs: number[] = [];
+    const busUs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      nestUs.push(await perCall(viaNest));
+      busUs.push(await perCall(viaBus));
+    }
+    const n = percentile(nestUs, 0.5);
+    const b = percentile(busUs, 0.5);
+    rows.push([c.route, b.toFixed(2), n.toFixed(2), (n - b).toFixed(2)]);
+  }
+  return rows;
 }
 
 const nats = await startNatsServer();
@@ -121,31 +177,25 @@ try {
   const client = await MessageBus.connect({ url: nats.url, name: 'bench-client', logger: createLogger({ name: 'bench', level: 'error' }) });
   const rows: string[][] = [];
   for (const route of ['executorStep', 'tokenizerOutputs', 'apiDeltas'] as const) {
-    // Warm-up (JIT) on both paths, then alternating rounds.
-    await round(client, 'nest', route);
-    await round(client, 'direct', route);
-    const cpu: Record<Path, number[]> = { nest: [], direct: [] };
-    const wall: Record<Path, number[]> = { nest: [], direct: [] };
+    await round(client, route); // warm-up (JIT)
+    const nest: number[] = [];
+    const direct: number[] = [];
+    const diffs: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      for (const path of r % 2 === 0 ? (['nest', 'direct'] as const) : (['direct', 'nest'] as const)) {
-        const m = await round(client, path, route);
-        cpu[path].push(m.cpuUs);
-        wall[path].push(m.wallUs);
-      }
+      const m = await round(client, route);
+      nest.push(m.nest);
+      direct.push(m.direct);
+      diffs.push(m.nest - m.direct);
     }
-    const diffs = cpu.nest.map((n, i) => n - cpu.direct[i]!);
-    rows.push([
-      route,
-      percentile(cpu.direct, 0.5).toFixed(1),
-      percentile(cpu.nest, 0.5).toFixed(1),
-      `${percentile(diffs, 0.5).toFixed(1)} (${Math.min(...diffs).toFixed(1)}–${Math.max(...diffs).toFixed(1)})`,
-      percentile(wall.direct, 0.5).toFixed(1),
-      percentile(wall.nest, 0.5).toFixed(1),
-    ]);
+    const p50 = percentile(direct, 0.5);
+    rows.push([route, p50.toFixed(1), percentile(nest, 0.5).toFixed(1), `${percentile(diffs, 0.5).toFixed(1)} (${percentile(diffs, 0.25).toFixed(1)} to ${percentile(diffs, 0.75).toFixed(1)})`]);
   }
   await client.close();
-  console.log(`\nHot-path dispatch, one message at a time (${MESSAGES} a round, ${ROUNDS} rounds alternating, median): process CPU µs per message (both ends)\n`);
-  console.log(markdownTable(['route', 'CPU µs @BusRoute (direct)', 'CPU µs BusTransport (Nest)', 'Nest − direct µs (range of rounds)', 'wall µs direct', 'wall µs Nest'], rows));
+  const dispatchRows = await dispatchAlone(services[0]!, services[1]!);
+  console.log(`\nHot-path dispatch over NATS, one message at a time, the two paths alternating message by message (${MESSAGES} a round, ${ROUNDS} rounds, median): process CPU µs per message, both ends\n`);
+  console.log(markdownTable(['route', '@BusRoute (direct) µs', 'BusTransport (Nest) µs', 'Nest − direct µs (quartiles of rounds)'], rows));
+  console.log(`\nThe dispatch alone, in process (${CALLS} calls a round, ${ROUNDS} rounds alternating, median): CPU µs per call\n`);
+  console.log(markdownTable(['route', '@BusRoute µs', 'BusTransport (Nest) µs', 'Nest − direct µs'], dispatchRows));
 } finally {
   for (const s of services) await s.close();
   await nats.stop();

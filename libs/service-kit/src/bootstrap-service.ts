@@ -58,6 +58,8 @@ export interface RunningService {
   logger: Logger;
   bus: MessageBus;
   handlers: BusHandlers;
+  /** The Nest microservice transport the `@ServeRoute`/`@ListenRoute` handlers are registered with. */
+  transport: BusTransport;
   state: ServiceState;
   adminUrl: string;
   close(): Promise<void>;
@@ -105,7 +107,8 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
   const app = await NestFactory.create(root, { logger: new NestLoggerAdapter(logger), abortOnError: false, bodyParser: def.bodyParser ?? true });
   // A hybrid application: the admin HTTP server, and the bus as a Nest microservice transport.
   const instances: RouteInstances = { ...moduleRouteInstances(app), service: def.service };
-  connectBusTransport(app, new BusTransport({ handlers, instances }));
+  const transport = new BusTransport({ handlers, instances });
+  connectBusTransport(app, transport);
   await def.configureApp?.(app, config);
 
   // Handlers are bound once every provider is initialized (they may call any of them), and
@@ -146,7 +149,7 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
       await app.close();
       await bus.close();
     })());
-  return { app, config, logger, bus, handlers, state, adminUrl, close };
+  return { app, config, logger, bus, handlers, transport, state, adminUrl, close };
 }
 
 /**

@@ -70,13 +70,13 @@ export class BusTransport extends Server implements CustomTransportStrategy {
   }
 }
 
-/** A request handler: Nest's (value, Promise or Observable) → the reply; an error passes through. */
-function requestHandler(handler: MessageHandler): BoundHandler {
+/** A request handler: Nest's (value, Promise or Observable) → the reply; an error passes through. (Exported for bus-dispatch-bench.) */
+export function requestHandler(handler: MessageHandler): BoundHandler {
   return async (request: unknown, meta: MessageMeta) => settle(await handler(request, new BusContext([meta.subject])));
 }
 
-/** An event handler: the bus runs it in arrival order and logs a rejection. */
-function eventHandler(handler: MessageHandler): BoundHandler {
+/** An event handler: the bus runs it in arrival order and logs a rejection. (Exported for bus-dispatch-bench.) */
+export function eventHandler(handler: MessageHandler): BoundHandler {
   return (message: unknown, meta: MessageMeta) => handler(message, new BusContext([meta.subject])).then(settle);
 }
 
