@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ROUTE_INSTANCES, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { ConsoleController } from './console/console.controller.js';
 import { ConsoleService } from './console/console.service.js';
 import { ApiMetrics } from './generation/api-metrics.js';
@@ -6,6 +7,7 @@ import { DeltaRouter } from './generation/delta-router.js';
 import { GenerationService } from './generation/generation.service.js';
 import { PeerWatch } from './generation/peer-watch.js';
 import { ReplicaRouter } from './generation/replica-router.js';
+import { ReplicaRoutes } from './generation/replica.routes.js';
 import { StackClient } from './generation/stack-client.js';
 import { ApiKeyGuard } from './http/api-key.guard.js';
 import { DocsController } from './http/docs.controller.js';
@@ -19,7 +21,19 @@ import { UtilityController } from './http/utility.controller.js';
  * console (/console: dashboard and playground) and the API docs (/openapi.json, /docs).
  */
 @Module({
-  controllers: [OpenAIController, UtilityController, ConsoleController, DocsController],
-  providers: [StackClient, DeltaRouter, ReplicaRouter, GenerationService, PeerWatch, ApiMetrics, ApiKeyGuard, RequestBodyValidator, ConsoleService],
+  controllers: [OpenAIController, UtilityController, ConsoleController, DocsController, ReplicaRoutes],
+  providers: [
+    StackClient,
+    DeltaRouter,
+    ReplicaRouter,
+    GenerationService,
+    PeerWatch,
+    ApiMetrics,
+    ApiKeyGuard,
+    RequestBodyValidator,
+    ConsoleService,
+    // Its deltas route is at its own instance id (StreamOpen names it).
+    { provide: ROUTE_INSTANCES, useFactory: (state: ServiceState) => ({ apiInstanceId: state.instanceId }), inject: [SERVICE_STATE] },
+  ],
 })
 export class ApiModule {}

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { GuideSource } from '@deepinfer/guided-decoding';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
-import { BusHandlers, CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { BusHandlers, BusRoute, CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { EngineHost, type LoadedEngine } from './engine-host.js';
 import { ExecutorMetrics } from './executor-metrics.js';
 
@@ -20,10 +20,11 @@ const REGISTER_INTERVAL_MS = 1000;
 
 /**
  * The executor's side of the scheduler link: registers its capacity (fresh epoch at every
- * start) and re-registers as a heartbeat; serves its step route (Routes.executorStep at its
- * id), one step at a time, answering each SchedulerOutput with a StepResult, and its ping
- * route. Both are served through BusHandlers (unsubscribed at shutdown) once the model is
- * loaded. It decides nothing about what runs.
+ * start) and re-registers as a heartbeat once the model is loaded and its routes are served;
+ * serves its step route (Routes.executorStep at its id: `@BusRoute`, bound straight to the bus,
+ * the hot path, docs/adr/0002), one step at a time, answering each SchedulerOutput with a
+ * StepResult (`unavailable` until the model is loaded: no scheduler sends one before the
+ * registration). The ping route is ExecutorRoutes'. It decides nothing about what runs.
  */
 @Injectable()
 export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
@@ -103,10 +104,8 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
       onGuidedStep: (stats) => this.metrics.observeGuidedStep(stats.maskMs, stats.waitedMs),
     });
     const stepRoute = Routes.executorStep.at(this.executorId);
-    this.handlers.serve(stepRoute, (step) => this.step(step));
-    // The scheduler's liveness check: answered from the event loop (steps run on a worker thread).
-    this.handlers.serve(Routes.executorPing.at(this.executorId), () => ({ executorId: this.executorId }));
-    await this.handlers.flush();
+    // The step subject the registration names must be served (and the server know it) first.
+    await this.handlers.whenServing();
     this.serviceState.setStatus('ok');
     const registration: ExecutorRegistration = {
       executorId: this.executorId,
@@ -144,7 +143,8 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     this.timer.unref();
   }
 
-  private async step(step: SchedulerOutput): Promise<StepResult> {
+  @BusRoute(Routes.executorStep)
+  async step(step: SchedulerOutput): Promise<StepResult> {
     if (!this.state) throw new ProtocolError(ErrorCodes.unavailable, 'the model is still loading');
     const result = await this.state.execute(step);
     // The bus sends the reply when this returns; a macrotask later it has gone out: then start

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { DeepInferConfig } from '@deepinfer/config';
 import type { Logger } from '@deepinfer/observability';
-import { CONFIG, LOGGER } from '@deepinfer/service-kit';
+import { CONFIG, LOGGER, ROUTE_INSTANCES, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { DEFAULT_STREAM_IDLE_TIMEOUT_MS, StreamRouter } from '@deepinfer/tokenizer-core';
 import { DeltaPublisher } from './delta-publisher.js';
 import { LoadedTokenizer } from './loaded-tokenizer.js';
@@ -39,10 +39,11 @@ export const STREAM_IDLE_TIMEOUT_MS = DEFAULT_STREAM_IDLE_TIMEOUT_MS;
     TokenDecoder,
     DeltaPublisher,
     OutputsHandler,
-    TokenizerRoutes,
+    // Its outputs and close routes are at this instance's id.
+    { provide: ROUTE_INSTANCES, useFactory: (state: ServiceState) => ({ tokenizerInstanceId: state.instanceId }), inject: [SERVICE_STATE] },
     StreamSweeper,
     TokenizerReadiness,
   ],
-  controllers: [TokenizerAdminController],
+  controllers: [TokenizerAdminController, TokenizerRoutes],
 })
 export class TokenizerModule {}

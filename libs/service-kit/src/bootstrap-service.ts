@@ -3,14 +3,20 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Module, type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { DiscoveryModule, DiscoveryService, NestFactory } from '@nestjs/core';
+import { NestMicroservice } from '@nestjs/microservices';
 import type { Registry } from 'prom-client';
-import { Routes, type ServiceName } from '@deepinfer/contracts';
+import type { ServiceName } from '@deepinfer/contracts';
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, configsDir, loadConfig, parseConfigArgs, type DeepInferConfig } from '@deepinfer/config';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger, createMetricsRegistry, type Logger } from '@deepinfer/observability';
 import { AdminController } from './admin.controller.js';
 import { BusHandlers } from './bus-handlers.js';
+import { BusErrorFilter } from './bus-routes/bus-error.filter.js';
+import { bindBusRoutes } from './bus-routes/bus-route-explorer.js';
+import { BusTransport } from './bus-routes/bus-transport.js';
+import { ROUTE_INSTANCES, type RouteInstances } from './bus-routes/route-binding.js';
+import { ServiceRoutesController } from './bus-routes/service-routes.controller.js';
 import { NestLoggerAdapter } from './nest-logger.adapter.js';
 import { ServiceState } from './service-state.js';
 import { CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE } from './service-tokens.js';
@@ -19,7 +25,10 @@ export interface ServiceDefinition {
   service: ServiceName;
   /**
    * The service's own Nest module; CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE
-   * and BusHandlers (where it serves and listens to routes) are injectable in it.
+   * and BusHandlers are injectable in it. Its bus handlers are methods: `@ServeRoute` /
+   * `@ListenRoute` on controllers (Nest's microservice dispatch, BusTransport) and `@BusRoute`
+   * on providers or controllers (the hot path, bound directly); per-instance routes are served
+   * at the instances the module provides under ROUTE_INSTANCES (`service` is given).
    */
   module: Type<unknown> | DynamicModule;
   /** The admin HTTP port, from the configuration. */
@@ -49,6 +58,8 @@ export interface RunningService {
   logger: Logger;
   bus: MessageBus;
   handlers: BusHandlers;
+  /** The Nest microservice transport the `@ServeRoute`/`@ListenRoute` handlers are registered with. */
+  transport: BusTransport;
   state: ServiceState;
   adminUrl: string;
   close(): Promise<void>;
@@ -91,15 +102,31 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
     { provide: BusHandlers, useValue: handlers },
   ];
   const core: DynamicModule = { module: ServiceCoreModule, global: true, providers: shared, exports: shared };
-  const root: DynamicModule = { module: ServiceRootModule, imports: [core, def.module], controllers: [AdminController] };
+  const root: DynamicModule = { module: ServiceRootModule, imports: [core, DiscoveryModule, def.module], controllers: [AdminController, ServiceRoutesController] };
 
   const app = await NestFactory.create(root, { logger: new NestLoggerAdapter(logger), abortOnError: false, bodyParser: def.bodyParser ?? true });
+  // A hybrid application: the admin HTTP server, and the bus as a Nest microservice transport.
+  const instances: RouteInstances = { ...moduleRouteInstances(app), service: def.service };
+  const transport = new BusTransport({ handlers, instances });
+  connectBusTransport(app, transport);
   await def.configureApp?.(app, config);
 
-  handlers.serve(Routes.health.at(def.service), () => state.health());
-  handlers.serve(Routes.healthAll.at(def.service), () => state.health());
-  handlers.serve(Routes.stats.at(def.service), () => state.stats());
-  await handlers.flush();
+  // Handlers are bound once every provider is initialized (they may call any of them), and
+  // the server has the subscriptions before anyone is told about this instance (the executor
+  // registers its step subject after whenServing()), before the HTTP ports open.
+  try {
+    await app.init();
+    bindBusRoutes(app, handlers, instances);
+    await app.startAllMicroservices();
+    await handlers.flush();
+  } catch (err) {
+    // A handler that names no route, or an instance the service does not own: nothing half-started is left behind.
+    handlers.close();
+    await app.close().catch(() => undefined);
+    await bus.close();
+    throw err;
+  }
+  handlers.servingStarted();
 
   const port = def.adminPort(config);
   await app.listen(port, config.host);
@@ -122,7 +149,7 @@ export async function bootstrapService(def: ServiceDefinition, options: ServiceO
       await app.close();
       await bus.close();
     })());
-  return { app, config, logger, bus, handlers, state, adminUrl, close };
+  return { app, config, logger, bus, handlers, transport, state, adminUrl, close };
 }
 
 /**
@@ -161,6 +188,32 @@ export async function runService(def: ServiceDefinition): Promise<void> {
     const parentPid = process.ppid;
     setInterval(() => process.ppid !== parentPid && stop('launcher exited'), 1000).unref();
   }
+}
+
+/**
+ * Connects the bus transport as the application's microservice, its handlers' errors passing
+ * through BusErrorFilter. The filter must be in place before Nest builds the handlers (it reads
+ * global filters then), and connectMicroservice builds them at once unless deferred; deferred,
+ * the rest of what it does (no second run of the init hooks: the application runs them) is done
+ * here, as connectMicroservice would.
+ */
+function connectBusTransport(app: INestApplication, transport: BusTransport): void {
+  const microservice = app.connectMicroservice({ strategy: transport }, { deferInitialization: true });
+  if (!(microservice instanceof NestMicroservice)) throw new Error('connectMicroservice did not return a NestMicroservice');
+  microservice.useGlobalFilters(new BusErrorFilter());
+  microservice.registerListeners();
+  microservice.setIsInitialized(true);
+  microservice.setIsInitHookCalled(true);
+}
+
+/** The instance ids the service's modules provide under ROUTE_INSTANCES (none: only `service`); two providers are an error. */
+function moduleRouteInstances(app: INestApplication): RouteInstances {
+  const provided = app
+    .get(DiscoveryService)
+    .getProviders()
+    .filter((wrapper) => wrapper.token === ROUTE_INSTANCES);
+  if (provided.length > 1) throw new Error('ROUTE_INSTANCES is provided by more than one module: a service owns one set of instances');
+  return (provided[0]?.instance as RouteInstances | undefined) ?? {};
 }
 
 let cachedVersion: string | undefined;

@@ -10,14 +10,31 @@ interface Unsubscribable {
  * The one way a service wires its handlers to the bus: every route it serves or listens to
  * goes through here, and every subscription made here ends when the application shuts down
  * (Nest's module destroy, or bootstrapService's close before the connection drains), so a
- * stopping service takes no new work while its providers are torn down. Thin on purpose: a
- * Nest transport strategy can register the same routes by their `name` later.
+ * stopping service takes no new work while its providers are torn down. Handlers are declared
+ * on Nest classes (`@ServeRoute`/`@ListenRoute`, bound by BusTransport; `@BusRoute`, the hot
+ * path, bound by bindBusRoutes) and both bind them here.
  */
 export class BusHandlers implements OnModuleDestroy {
   private readonly subscriptions: { name: string; subject: string; subscription: Unsubscribable }[] = [];
   private closed = false;
+  private markServing!: () => void;
+  private readonly serving = new Promise<void>((resolve) => (this.markServing = resolve));
 
   constructor(private readonly bus: MessageBus) {}
+
+  /**
+   * Resolves once bootstrapService has bound every declared handler (`@ServeRoute`,
+   * `@ListenRoute`, `@BusRoute`) and the server has them: a service that announces itself (the
+   * executor registering its step subject) waits for it.
+   */
+  whenServing(): Promise<void> {
+    return this.serving;
+  }
+
+  /** bootstrapService: every declared handler is bound and flushed. */
+  servingStarted(): void {
+    this.markServing();
+  }
 
   /** Serves a request route (its queue group unless `options.queue`). */
   serve<Req, Res>(to: Address<RequestRoute<Req, Res>>, handler: RequestHandler<Req, Res>, options?: ListenOptions): void {

@@ -5,3 +5,4 @@ export * from './admin.controller.js';
 export * from './bootstrap-service.js';
 export * from './admin-key.guard.js';
 export * from './bus-handlers.js';
+export * from './bus-routes/index.js';

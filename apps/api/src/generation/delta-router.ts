@@ -1,40 +1,38 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { ErrorCodes, Routes, type ErrorCode, type StreamDelta } from '@deepinfer/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCodes, Routes, type DeltaBatchMessage, type ErrorCode, type StreamDelta } from '@deepinfer/contracts';
 import type { Logger } from '@deepinfer/observability';
-import { BusHandlers, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { BusRoute, LOGGER, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 
 export type DeltaSink = (delta: StreamDelta) => void;
 
 /**
  * Receives this api instance's DeltaBatch messages (Routes.apiDeltas at its id) and hands each
  * delta to the request that waits for it. Deltas for unknown ids (a request already gone) are
- * dropped and counted.
+ * dropped and counted. The hot path (one batch per detokenized step): `@BusRoute`, bound straight
+ * to the bus (docs/adr/0002), before the HTTP ports open.
  */
 @Injectable()
-export class DeltaRouter implements OnModuleInit {
+export class DeltaRouter {
   private readonly sinks = new Map<string, DeltaSink>();
   private numUnroutedDeltas = 0;
   /** This instance's deltas subject: what its StreamOpens name. */
   readonly subject: string;
-  private readonly deltas: ReturnType<typeof Routes.apiDeltas.at>;
 
   constructor(
-    @Inject(BusHandlers) private readonly handlers: BusHandlers,
     @Inject(SERVICE_STATE) state: ServiceState,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.deltas = Routes.apiDeltas.at(state.instanceId);
-    this.subject = this.deltas.subject;
+    this.subject = Routes.apiDeltas.at(state.instanceId).subject;
   }
 
-  onModuleInit(): void {
-    this.handlers.listen(this.deltas, (batch) => {
-      for (const delta of batch.deltas) {
-        const sink = this.sinks.get(delta.requestId);
-        if (sink) sink(delta);
-        else this.numUnroutedDeltas++;
-      }
-    });
+  /** Routes.apiDeltas at this instance (ROUTE_INSTANCES: `apiInstanceId`). */
+  @BusRoute(Routes.apiDeltas)
+  onDeltas(batch: DeltaBatchMessage): void {
+    for (const delta of batch.deltas) {
+      const sink = this.sinks.get(delta.requestId);
+      if (sink) sink(delta);
+      else this.numUnroutedDeltas++;
+    }
   }
 
   register(requestId: string, sink: DeltaSink): void {

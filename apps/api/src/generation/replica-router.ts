@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ErrorCodes, ProtocolError, REPLICA_STATUS_INTERVAL_MS, Routes, type SubmitMessage, type SubmitReply } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, REPLICA_STATUS_INTERVAL_MS, Routes, type KvEventsMessage, type ReplicaStatusMessage, type SubmitMessage, type SubmitReply } from '@deepinfer/contracts';
 import type { DeepInferConfig } from '@deepinfer/config';
 import { KvRouter, type ReplicaView, type RouterEffect } from '@deepinfer/kv-router';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
-import { BusHandlers, CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
+import { CONFIG, LOGGER, MESSAGE_BUS, METRICS_REGISTRY, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
 import { DeltaRouter } from './delta-router.js';
 import { StackClient } from './stack-client.js';
 
@@ -46,7 +46,6 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(CONFIG) config: DeepInferConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
-    @Inject(BusHandlers) private readonly handlers: BusHandlers,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_STATE) private readonly state: ServiceState,
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -72,10 +71,18 @@ export class ReplicaRouter implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.handlers.listen(Routes.replicaStatus.everyInstance, (status) => this.apply(this.router.onStatus(status)));
-    this.handlers.listen(Routes.replicaKvEvents.everyInstance, (events) => this.apply(this.router.onKvEvents(events)));
     this.timer = setInterval(() => this.sweep(), REPLICA_STATUS_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** Every replica's status (ReplicaRoutes). */
+  onStatus(status: ReplicaStatusMessage): void {
+    this.apply(this.router.onStatus(status));
+  }
+
+  /** Every replica's KV events (ReplicaRoutes). */
+  onKvEvents(events: KvEventsMessage): void {
+    this.apply(this.router.onKvEvents(events));
   }
 
   onApplicationShutdown(): void {
