@@ -3,6 +3,8 @@ import { streamCompletion, type StreamTiming } from './sse-client.js';
 
 export interface ClosedLoopResult {
   timings: StreamTiming[];
+  /** [i]: output tokens of request i (bodyOf(i)); 0 when it failed. */
+  tokensByRequest: number[];
   wallS: number;
   /** Requests that failed (HTTP error or an error chunk). */
   numFailed: number;
@@ -19,11 +21,17 @@ export interface ClosedLoopResult {
  */
 export async function runClosedLoop(url: string, concurrency: number, numRequests: number, bodyOf: (i: number) => Record<string, unknown>): Promise<ClosedLoopResult> {
   const timings: StreamTiming[] = [];
+  const tokensByRequest = new Array<number>(numRequests).fill(0);
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < numRequests) timings.push(await streamCompletion(url, bodyOf(next++)));
+      while (next < numRequests) {
+        const i = next++;
+        const timing = await streamCompletion(url, bodyOf(i));
+        timings.push(timing);
+        if (timing.ok) tokensByRequest[i] = timing.numTokens;
+      }
     }),
   );
   const wallS = (performance.now() - started) / 1000;
@@ -33,6 +41,7 @@ export async function runClosedLoop(url: string, concurrency: number, numRequest
   const itl = ok.flatMap((t) => t.interTokenMs);
   return {
     timings,
+    tokensByRequest,
     wallS,
     numFailed: timings.length - ok.length,
     outputTokens,

@@ -53,7 +53,7 @@ interface LevelResult {
   concurrency: number;
   numRequests: number;
   engine: EngineAloneResult;
-  stack: Omit<ClosedLoopResult, 'timings'>;
+  stack: Omit<ClosedLoopResult, 'timings' | 'tokensByRequest'>;
   ratio: number;
 }
 
@@ -146,7 +146,7 @@ async function run(opts: RunOptions): Promise<number> {
       const bodyOf = (prompts: Int32Array[], maxTokens: number) => (i: number) => ({ prompt: Array.from(prompts[i % prompts.length]!), max_tokens: maxTokens, temperature: 0, ignore_eos: true });
       await runClosedLoop(stack.url, concurrency, concurrency, bodyOf(promptsOf(1000 + level), 4));
       const numRequests = concurrency * opts.requestsPerClient;
-      const { timings: _timings, ...result } = await runClosedLoop(stack.url, concurrency, numRequests, bodyOf(promptsOf(level), opts.maxTokens));
+      const { timings: _timings, tokensByRequest: _tokens, ...result } = await runClosedLoop(stack.url, concurrency, numRequests, bodyOf(promptsOf(level), opts.maxTokens));
       const engine = alone.levels[level]!;
       levels.push({ concurrency, numRequests, engine, stack: result, ratio: result.outputTokensPerS / engine.outputTokensPerS });
       log(`stack: concurrency ${concurrency}: ${result.outputTokensPerS.toFixed(0)} tok/s, ${result.numFailed} failed`);
