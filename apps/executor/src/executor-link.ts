@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ErrorCodes, ProtocolError, Routes, type ExecutorRegistration, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, Routes, type ExecutorRegistration, type GuidedDecoding, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { replicaIdFrom, type DeepInferConfig } from '@deepinfer/config';
 import path from 'node:path';
-import { ExecutorState, type GuideFactory } from '@deepinfer/executor-core';
+import { ExecutorState, type GuideFactory, type GuidePreparer } from '@deepinfer/executor-core';
 import os from 'node:os';
 import { GuideSource } from '@deepinfer/guided-decoding';
 import type { MessageBus } from '@deepinfer/messaging';
@@ -37,6 +37,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
   private registered = false;
   /** Where guided requests' matchers come from (worker threads or this event loop). */
   private guideSource: GuideSource | undefined;
+  private guidePreparer: GuidePreparer | undefined;
 
   constructor(
     @Inject(CONFIG) private readonly config: DeepInferConfig,
@@ -86,6 +87,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     const info = loaded.engine.info;
     const source = new GuideSource({ numWorkers: this.numGuideWorkers, tokenizerJsonPath: path.join(loaded.modelDirectory, 'tokenizer.json'), vocabSize: info.vocabSize, stopTokenIds: [...info.eosTokenIds] });
     this.guideSource = source;
+    this.guidePreparer = (spec) => source.prepare(spec);
     return async (spec, outputs) => {
       try {
         return await source.guide(spec, outputs);
@@ -101,6 +103,7 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     this.state = new ExecutorState(loaded.engine.stepEngine, info.blockSize, info.vocabSize, loaded.numKvBlocks, {
       maxDecodeAheadSequences: this.config.decodeAheadMaxSeqs,
       guideFactory: this.guideFactory(loaded),
+      guidePreparer: (spec) => this.guidePreparer!(spec),
       onGuidedStep: (stats) => this.metrics.observeGuidedStep(stats.maskMs, stats.waitedMs),
     });
     const stepRoute = Routes.executorStep.at(this.executorId);
@@ -141,6 +144,12 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     await register();
     this.timer = setInterval(() => void register(), REGISTER_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** Compiles a guided request's grammar before its first step (Routes.executorPrepareGuide, ExecutorRoutes). */
+  async prepareGuide(spec: GuidedDecoding): Promise<void> {
+    if (!this.state) throw new ProtocolError(ErrorCodes.unavailable, 'the model is still loading');
+    await this.state.prepareGuide(spec);
   }
 
   @BusRoute(Routes.executorStep)

@@ -1,6 +1,12 @@
-import { ErrorCodes, ProtocolError, Routes, type Address, type RequestRoute, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, Routes, type Address, type GuidedDecoding, type RequestRoute, type SchedulerOutput, type StepOutputsMessage, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
-import type { EngineLoopPorts } from '@deepinfer/scheduler-core';
+import type { EngineLoopPorts, GuidePreparation } from '@deepinfer/scheduler-core';
+
+/**
+ * How long a grammar compile may take on the executor before its requests go to the queue anyway
+ * (their first step then compiles it): generous, a complex schema compiles for seconds.
+ */
+const PREPARE_GUIDE_TIMEOUT_MS = 60_000;
 
 /**
  * The engine loop's transport: one NATS request per step to the executor (Routes.executorStep,
@@ -31,6 +37,17 @@ export class NatsEnginePorts implements EngineLoopPorts {
     } catch (err) {
       if (err instanceof ProtocolError && err.code === ErrorCodes.unavailable && /no service is answering/.test(err.message)) return 'gone';
       return 'unknown';
+    }
+  }
+
+  /** bad_request: the executor cannot compile the grammar; anything else: unknown (the request goes on). */
+  async prepareGuide(executorId: string, spec: GuidedDecoding): Promise<GuidePreparation> {
+    try {
+      await this.bus.call(Routes.executorPrepareGuide.at(executorId), { guided: spec }, { timeoutMs: PREPARE_GUIDE_TIMEOUT_MS });
+      return { outcome: 'ready' };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { outcome: err instanceof ProtocolError && err.code === ErrorCodes.badRequest ? 'refused' : 'unknown', message };
     }
   }
 }

@@ -45,6 +45,7 @@ export class SchedulerMetrics implements EngineLoopObserver {
     };
     gauge('num_requests_running', 'Requests in the running batch', (l) => l.numRunningRequests);
     gauge('num_requests_waiting', 'Requests waiting to be scheduled (new or preempted)', (l) => l.numWaitingRequests);
+    gauge('num_requests_waiting_for_grammar', 'Guided requests held until the executor has compiled their grammar', (l) => l.numWaitingForGrammarRequests);
     gauge('kv_cache_usage_perc', 'Fraction of KV blocks held by requests (0-1)', (l) => l.kvCacheUsage);
     gauge('executor_registered', '1 while an executor is registered, else 0', (l) => Number(l.hasExecutor));
     const counter = (name: string, help: string) => new Counter({ name: METRIC_PREFIX + name, help, registers });

@@ -11,7 +11,7 @@ const routes = Object.values(Routes) as AnyRoute[];
 
 describe('Routes', () => {
   it('every route has its name, a versioned subject and schemas for what it carries', () => {
-    expect(routes.length).toBe(19);
+    expect(routes.length).toBe(20);
     for (const [name, route] of Object.entries(Routes)) {
       expect(route.name).toBe(name);
       expect(route.pattern.startsWith(`${SUBJECT_PREFIX}.`)).toBe(true);

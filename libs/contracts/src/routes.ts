@@ -2,6 +2,7 @@ import { HealthReply, HealthRequest } from './messages/health.contract.js';
 import { DeltaBatchMessage, StepOutputsMessage } from './messages/outputs.contract.js';
 import { ExecutorPingReply, KvEventsMessage, KvResyncRequest, PingRequest, ReplicaStatusMessage } from './messages/replica.contract.js';
 import { AbortMessage, ExecutorRegistration, RegistrationReply, SubmitMessage, SubmitReply } from './messages/scheduler.contract.js';
+import { PrepareGuideReply, PrepareGuideRequest } from './messages/sampling.contract.js';
 import { StatsReply, StatsRequest } from './messages/stats.contract.js';
 import { SchedulerOutput, StepResult } from './messages/step.contract.js';
 import { ChatRequest, DecodeReply, DecodeRequest, EncodeReply, EncodeRequest, StreamCloseMessage, TokenizerInfoReply, TokenizerInfoRequest } from './messages/tokenizer.contract.js';
@@ -148,6 +149,11 @@ const table = {
 
   executorStep: perInstance(request(SchedulerOutput, StepResult, 'Scheduler → its executor: one step, one reply (the subject is named in the registration).'), 'executorId', (id: string) => `${p}.executor.${id}.step`),
   executorPing: perInstance(request(PingRequest, ExecutorPingReply, 'Scheduler → its executor: the liveness check.'), 'executorId', (id: string) => `${p}.executor.${id}.ping`),
+  executorPrepareGuide: perInstance(
+    request(PrepareGuideRequest, PrepareGuideReply, 'Scheduler → its executor: compile a guided request’s grammar before the request enters a step (bad_request when it cannot).'),
+    'executorId',
+    (id: string) => `${p}.executor.${id}.prepare_guide`,
+  ),
 
   apiDeltas: perInstance(event(DeltaBatchMessage, 'Tokenizer → one api instance: the text deltas of its requests one detokenized step produced.'), 'apiInstanceId', (id: string) => `${p}.api.${id}.deltas`),
 };

@@ -120,6 +120,7 @@ export const messageCorpus: Record<RouteName, { request?: readonly unknown[]; re
     reply: [stepResult256(), { stepId: 3, sampled: [], error: 'engine failed' }, { stepId: 3, sampled: [{ requestId: 'a', tokenId: 5, logprobs: { logprob: -0.1, topTokenIds: [5], topLogprobs: [-0.1] } }] }],
   },
   executorPing: { request: [{}], reply: [{ executorId: 'executor-1a2b' }] },
+  executorPrepareGuide: { request: [{ guided: { kind: 'json_schema', schema: '{"type":"string","minLength":3}', strict: true } }, { guided: { kind: 'regex', pattern: '[a-z]+' } }], reply: [{ ok: true }] },
   apiDeltas: {
     message: [
       deltaBatch256(),

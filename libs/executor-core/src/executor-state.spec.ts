@@ -266,5 +266,29 @@ describe('ExecutorState decode ahead', () => {
       const bare = new ExecutorState(new MaskedEngine(), 4, 100, 16);
       expect((await bare.execute(step(1, { newRequests: [guided('h', [10, 11], [0])] }))).sampled).toEqual([]);
     });
+
+    it('prepareGuide compiles off the step queue (a step in flight does not hold it up); failures are bad_request naming why', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const slow: StepEngine = { step: async (sequences) => (await gate, sequences.map((q) => (q.sample ? { tokenId: 1 } : undefined))) };
+      const prepared: string[] = [];
+      const state = new ExecutorState(slow, 4, 100, 16, {
+        guideFactory: makeFactory([]),
+        guidePreparer: async (spec) => {
+          if (spec.kind === 'regex' && spec.pattern === '(') throw new Error('unbalanced parenthesis');
+          prepared.push(spec.kind);
+        },
+      });
+      const running = state.execute(step(1, { newRequests: [newRequest('a', [10, 11], [0])] }));
+      await state.prepareGuide({ kind: 'json_object' });
+      expect(prepared).toEqual(['json_object']);
+      const refused = await state.prepareGuide({ kind: 'regex', pattern: '(' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ProtocolError);
+      expect(refused).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/cannot be compiled: unbalanced parenthesis/) });
+      release();
+      await running;
+      const bare = new ExecutorState(new MaskedEngine(), 4, 100, 16);
+      await expect(bare.prepareGuide({ kind: 'json_object' })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/not available/) });
+    });
   });
 });

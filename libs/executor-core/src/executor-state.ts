@@ -1,6 +1,6 @@
-import { ErrorCodes, ProtocolError, type SampledToken, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, type GuidedDecoding, type SampledToken, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { ExecutorRequest } from './executor-request.js';
-import type { EngineSample, EngineSequence, GuideFactory, RowMask, StepEngine, StepMasks } from './step-engine.js';
+import type { EngineSample, EngineSequence, GuideFactory, GuidePreparer, RowMask, StepEngine, StepMasks } from './step-engine.js';
 
 interface PlannedSequence {
   request: ExecutorRequest;
@@ -33,6 +33,12 @@ export interface ExecutorStateOptions {
    * request samples nothing and ends with finish reason `error`.
    */
   guideFactory?: GuideFactory;
+  /**
+   * Compiles a guided request's grammar ahead of the step that admits it (prepareGuide(), the
+   * scheduler's prepare route), into the cache guideFactory uses. Without it prepareGuide()
+   * compiles nothing (the step compiles, as it always could).
+   */
+  guidePreparer?: GuidePreparer;
   /** Called after every step with guided sequences: what their masks cost (metrics). */
   onGuidedStep?: (stats: GuidedStepStats) => void;
 }
@@ -95,10 +101,27 @@ export class ExecutorState {
   ) {
     this.maxDecodeAheadSequences = options.maxDecodeAheadSequences ?? 8;
     this.guideFactory = options.guideFactory;
+    this.guidePreparer = options.guidePreparer;
     this.onGuidedStep = options.onGuidedStep;
   }
 
   private readonly guideFactory: GuideFactory | undefined;
+  private readonly guidePreparer: GuidePreparer | undefined;
+
+  /**
+   * Compiles the grammar of `spec` before any step needs it (Routes.executorPrepareGuide), off
+   * the step queue: steps keep running meanwhile. A grammar that cannot be compiled, or an
+   * executor without guided decoding, is ProtocolError(bad_request) naming why: the request
+   * would fail in its first step anyway.
+   */
+  async prepareGuide(spec: GuidedDecoding): Promise<void> {
+    if (!this.guideFactory) throw new ProtocolError(ErrorCodes.badRequest, 'guided decoding is not available on this executor');
+    try {
+      await this.guidePreparer?.(spec);
+    } catch (err) {
+      throw new ProtocolError(ErrorCodes.badRequest, `guided decoding: the grammar cannot be compiled: ${err instanceof Error ? err.message : String(err)}`, 'guided');
+    }
+  }
   private readonly onGuidedStep: ((stats: GuidedStepStats) => void) | undefined;
 
   /** Decode-ahead steps used and dropped so far (see speculate()). */

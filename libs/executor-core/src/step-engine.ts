@@ -46,6 +46,9 @@ export interface Guide {
 /** Makes the guide of a request, advanced over the outputs it already has (a resumed request). */
 export type GuideFactory = (spec: GuidedDecoding, outputTokenIds: readonly number[]) => Promise<Guide>;
 
+/** Compiles the grammar of a spec into the cache the GuideFactory uses, making no guide; rejects when it cannot be compiled. */
+export type GuidePreparer = (spec: GuidedDecoding) => Promise<void>;
+
 export interface EngineSequence {
   /** Tokens to compute now, at positions [startPos, startPos + tokenIds.length). */
   tokenIds: Int32Array;

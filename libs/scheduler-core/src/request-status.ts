@@ -5,6 +5,11 @@ import type { FinishReason } from '@deepinfer/contracts';
  * < running < finished; every status ≥ FINISHED_STOPPED is final.
  */
 export const RequestStatus = {
+  /**
+   * Accepted, held out of the waiting queue until the executor has compiled its grammar (a guided
+   * request, vLLM's WAITING_FOR_FSM): holds no KV blocks, is never scheduled.
+   */
+  WAITING_FOR_GRAMMAR: -1,
   WAITING: 0,
   /** Back in the waiting queue after preemption; resumes by recomputing its tokens. */
   PREEMPTED: 1,

@@ -3,6 +3,8 @@ import type { HistogramData } from './histogram.js';
 /** A snapshot for the admin endpoint; plain data (the app turns it into Prometheus metrics). */
 export interface SchedulerStats {
   readonly numWaitingRequests: number;
+  /** Guided requests accepted and held until the executor has compiled their grammar (not in numWaitingRequests). */
+  readonly numWaitingForGrammarRequests: number;
   readonly numRunningRequests: number;
   /** Preemptions since start (a request preempted twice counts twice). */
   readonly numPreemptionsTotal: number;

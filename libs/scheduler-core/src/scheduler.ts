@@ -73,8 +73,10 @@ export class Scheduler {
   private readonly eosTokenIds: readonly number[];
   private readonly defaultRootBlockHash: BlockHash;
 
-  /** Live requests (waiting or running) by id; a request leaves when it finishes. */
+  /** Live requests (held for their grammar, waiting or running) by id; a request leaves when it finishes. */
   private readonly requests = new Map<string, Request>();
+  /** Requests accepted and held out of the waiting queue until their grammar is compiled (see submit). */
+  private readonly heldForGrammar = new Set<Request>();
   private readonly waiting: RequestQueue;
   /** Running requests in admission order (youngest last); all held by the executor. */
   private readonly running: Request[] = [];
@@ -150,7 +152,7 @@ export class Scheduler {
 
   /** Whether schedule() has anything to do: requests to run or ids the executor must drop. */
   hasWork(): boolean {
-    return this.requests.size > 0 || this.pendingFinishedIds.length > 0 || this.pendingPreemptedIds.length > 0;
+    return this.requests.size > this.heldForGrammar.size || this.pendingFinishedIds.length > 0 || this.pendingPreemptedIds.length > 0;
   }
 
   /** Drain mode: refuse new submissions; accepted requests (waiting or running) still finish. */
@@ -158,8 +160,30 @@ export class Scheduler {
     this.draining = draining;
   }
 
-  /** Accepts a request into the waiting queue, or says why not (never throws on bad input). */
-  submit(submitted: SubmitRequest): SubmitResult {
+  /** Requests accepted but held out of the waiting queue until their grammar is compiled (submit's holdForGrammar). */
+  get numWaitingForGrammarRequests(): number {
+    return this.heldForGrammar.size;
+  }
+
+  /**
+   * Moves a request held for its grammar into the waiting queue (its grammar is compiled on the
+   * executor, or cannot be asked for: its first step then compiles it). False if it is not held
+   * (aborted meanwhile, or never held).
+   */
+  releaseGrammarHold(requestId: string): boolean {
+    const request = this.requests.get(requestId);
+    if (!request || !this.heldForGrammar.delete(request)) return false;
+    request.status = RequestStatus.WAITING;
+    this.waiting.add(request);
+    return true;
+  }
+
+  /**
+   * Accepts a request into the waiting queue, or says why not (never throws on bad input). With
+   * `holdForGrammar` it is accepted but held (RequestStatus.WAITING_FOR_GRAMMAR: no blocks, never
+   * scheduled) until releaseGrammarHold(); abort() ends it like any other.
+   */
+  submit(submitted: SubmitRequest, options: { holdForGrammar?: boolean } = {}): SubmitResult {
     if (this.draining) return refuse('draining', 'the scheduler is draining and admits no new requests');
     const { requestId, promptTokenIds, samplingParams: params } = submitted;
     if (this.requests.has(requestId)) return refuse('duplicate-id', `request ${requestId} is already live`);
@@ -195,8 +219,9 @@ export class Scheduler {
       );
     }
     const maxNumWaiting = this.config.maxNumWaitingRequests;
-    if (maxNumWaiting !== undefined && this.waiting.size >= maxNumWaiting) {
-      return refuse('queue-full', `${this.waiting.size} requests are waiting`);
+    const numWaiting = this.waiting.size + this.heldForGrammar.size;
+    if (maxNumWaiting !== undefined && numWaiting >= maxNumWaiting) {
+      return refuse('queue-full', `${numWaiting} requests are waiting`);
     }
 
     const stopTokenIds = new Set<number>(params.ignoreEos ? [] : this.eosTokenIds);
@@ -217,7 +242,12 @@ export class Scheduler {
       arrivalTimeMs: this.clock(),
     });
     this.requests.set(requestId, request);
-    this.waiting.add(request);
+    if (options.holdForGrammar) {
+      request.status = RequestStatus.WAITING_FOR_GRAMMAR;
+      this.heldForGrammar.add(request);
+    } else {
+      this.waiting.add(request);
+    }
     return { accepted: true };
   }
 
@@ -233,6 +263,8 @@ export class Scheduler {
     if (!request) return undefined;
     if (request.status === RequestStatus.RUNNING) {
       this.running.splice(this.running.indexOf(request), 1);
+    } else if (request.status === RequestStatus.WAITING_FOR_GRAMMAR) {
+      this.heldForGrammar.delete(request);
     } else {
       this.waiting.remove(request);
     }
@@ -528,6 +560,7 @@ export class Scheduler {
     const numHitTokens = this.kv.numHitTokens;
     return {
       numWaitingRequests: this.waiting.size,
+      numWaitingForGrammarRequests: this.heldForGrammar.size,
       numRunningRequests: this.running.length,
       numPreemptionsTotal: this.numPreemptionsTotal,
       numStepsTotal: this.numStepsTotal,

@@ -79,3 +79,16 @@ export const ExecutorSamplingParamsSchema = Type.Object({
   guided: Opt(GuidedDecodingSchema),
 });
 export type ExecutorSamplingParams = Readonly<Static<typeof ExecutorSamplingParamsSchema>>;
+
+/**
+ * Scheduler → executor (Routes.executorPrepareGuide): compile this grammar against the model's
+ * vocabulary now (and build the token tables on the first one), before the request enters a
+ * step, so that no step waits for a compile. A grammar the executor cannot compile is answered
+ * with ProtocolError(bad_request) naming the problem.
+ */
+export const PrepareGuideRequest = defineMessage('PrepareGuideRequest', Type.Object({ guided: GuidedDecodingSchema }));
+export type PrepareGuideRequest = Static<typeof PrepareGuideRequest.schema>;
+
+/** Reply to Routes.executorPrepareGuide: the grammar is compiled and cached on the executor. */
+export const PrepareGuideReply = defineMessage('PrepareGuideReply', Type.Object({ ok: Type.Literal(true) }));
+export type PrepareGuideReply = Static<typeof PrepareGuideReply.schema>;

@@ -31,6 +31,21 @@ describe('GuideSource', () => {
     }
   });
 
+  it('prepare compiles a grammar ahead of its guides (both paths) and rejects one xgrammar refuses', async () => {
+    for (const numWorkers of [0, 1]) {
+      const source = new GuideSource({ ...options, numWorkers });
+      try {
+        await source.prepare(spec);
+        const g = await source.guide(spec);
+        expect((await randomWalk(g, [2], 1)).stopped).toBe(true);
+        g.dispose();
+        await expect(source.prepare({ kind: 'regex', pattern: '(' })).rejects.toThrow();
+      } finally {
+        await source.close();
+      }
+    }
+  });
+
   it('refuses a negative worker count', () => {
     expect(() => new GuideSource({ ...options, numWorkers: -1 })).toThrow(RangeError);
   });

@@ -31,17 +31,42 @@ export class GuideSource {
 
   /** A guide for one request, advanced over the outputs it already has. */
   async guide(spec: GuidedDecoding, outputTokenIds: readonly number[] = []): Promise<GuideMatcher | PooledGuide> {
+    const pool = this.workerPool();
+    if (pool) return pool.guide(spec, outputTokenIds);
+    return (await this.mainThreadGrammars()).matcher(spec, outputTokenIds);
+  }
+
+  /**
+   * Compiles the grammar of `spec` into the cache a later guide() of it uses (building the token
+   * tables first on the first call), without making a matcher: the executor's prepare route, so
+   * that the step that admits the request does not wait for the compile. With workers it runs on
+   * one of them (GuideWorkerPool.prepare says which and why); with 0 workers it runs on this
+   * event loop, which then blocks for the compile (as guide() would). Rejects with xgrammar's
+   * message when the grammar cannot be compiled.
+   */
+  async prepare(spec: GuidedDecoding): Promise<void> {
+    const pool = this.workerPool();
+    if (pool) return pool.prepare(spec);
+    await (await this.mainThreadGrammars()).compile(spec);
+  }
+
+  private workerPool(): GuideWorkerPool | undefined {
     const o = this.options;
-    if (o.numWorkers > 0) {
-      this.pool ??= new GuideWorkerPool({ numWorkers: o.numWorkers, tokenizerJsonPath: o.tokenizerJsonPath, vocabSize: o.vocabSize, stopTokenIds: [...o.stopTokenIds] });
-      return this.pool.guide(spec, outputTokenIds);
+    if (o.numWorkers === 0) return undefined;
+    this.pool ??= new GuideWorkerPool({ numWorkers: o.numWorkers, tokenizerJsonPath: o.tokenizerJsonPath, vocabSize: o.vocabSize, stopTokenIds: [...o.stopTokenIds] });
+    return this.pool;
+  }
+
+  private mainThreadGrammars(): Promise<GuidedGrammars> {
+    const o = this.options;
+    if (!this.grammars) {
+      this.grammars = (async () => {
+        const json = JSON.parse(await readFile(o.tokenizerJsonPath, 'utf8')) as unknown;
+        return GuidedGrammars.create(vocabularyFromTokenizerJson(json, o.vocabSize), o.stopTokenIds);
+      })();
+      this.grammars.catch(() => (this.grammars = undefined)); // a later request tries again
     }
-    this.grammars ??= (async () => {
-      const json = JSON.parse(await readFile(o.tokenizerJsonPath, 'utf8')) as unknown;
-      return GuidedGrammars.create(vocabularyFromTokenizerJson(json, o.vocabSize), o.stopTokenIds);
-    })();
-    this.grammars.catch(() => (this.grammars = undefined)); // a later request tries again
-    return (await this.grammars).matcher(spec, outputTokenIds);
+    return this.grammars;
   }
 
   /** Stops the workers (guides still held fail their next mask) or frees the tables. */

@@ -24,9 +24,9 @@ describe('GuideWorkerPool (matchers on worker threads, masks in shared buffers)'
     await pool.close();
   });
 
-  it('gives the same masks as a matcher on the main thread, spreads guides by load, and batches a turn\'s masks', async () => {
+  it('gives the same masks as a matcher on the main thread, places a spec on the worker holding its grammar, and batches a turn\'s masks', async () => {
     const [a, b] = [await pool.guide(spec), await pool.guide(spec)];
-    expect(pool.load).toEqual([1, 1]); // least loaded first
+    expect(pool.load).toEqual([2, 0]); // the second one where the grammar is compiled
     for (const seed of [1, 2]) {
       const here = await randomWalk(await local.matcher(spec), [2], seed);
       const there = await randomWalk(seed === 1 ? a : b, [2], seed);
@@ -46,6 +46,24 @@ describe('GuideWorkerPool (matchers on worker threads, masks in shared buffers)'
     for (const g of [a, b, c, d]) g.dispose();
     expect(pool.load).toEqual([0, 0]);
   });
+
+  it('prepare compiles a spec on the least loaded worker, its guides go there; past the slack they spread; a spec xgrammar refuses rejects', async () => {
+    const held = await pool.guide(spec); // worker 0 holds `spec` and one guide
+    const other: GuidedDecoding = { kind: 'regex', pattern: '(cat|dog) [0-9]{2,4}' };
+    await pool.prepare(other); // on worker 1, the idle one
+    const g = await pool.guide(other);
+    expect(pool.load).toEqual([1, 1]);
+    await pool.prepare(other); // held already: nothing to compile
+    // Sticky up to BALANCE_SLACK (4) guides over the least loaded worker, then the least loaded.
+    const more = [];
+    for (let i = 0; i < 5; i++) more.push(await pool.guide(other));
+    expect(pool.load).toEqual([1, 6]);
+    more.push(await pool.guide(other));
+    expect(pool.load).toEqual([2, 6]);
+    for (const x of [held, g, ...more]) x.dispose();
+    await expect(pool.prepare({ kind: 'regex', pattern: '(' })).rejects.toThrow();
+    expect(pool.load).toEqual([0, 0]);
+  }, 30_000); // worker 1 loads xgrammar and builds its tables here (seconds on a loaded machine)
 
   it('a resumed request\'s guide is advanced over its outputs; a spec xgrammar refuses is an error', async () => {
     const m = await local.matcher(spec);

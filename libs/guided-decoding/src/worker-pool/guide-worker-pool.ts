@@ -16,6 +16,16 @@ export interface GuideWorkerPoolOptions extends GuideWorkerData {
   numWorkers: number;
 }
 
+/** Compiled grammars a worker keeps (GuidedGrammars' default cache size, which the workers use). */
+const GRAMMAR_CACHE_SIZE = 64;
+
+/**
+ * How many more live guides than the least loaded worker a worker holding a request's grammar may
+ * carry and still get the request (see GuideWorkerPool.prepare): sticky placement saves a compile
+ * that stalls a step; beyond this the masks' load balance matters more.
+ */
+const BALANCE_SLACK = 4;
+
 /** A request message before it gets its id. */
 type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
 
@@ -33,6 +43,12 @@ interface PendingRow {
 class GuideWorker {
   readonly worker: Worker;
   numGuides = 0;
+  /**
+   * The specs (GuidedGrammars' cache key: the spec's JSON) whose grammar this worker has compiled
+   * or is compiling, least recently used first: a mirror of the worker's own grammar cache (same
+   * size, touched on the same messages: prepare and make), which placement follows.
+   */
+  readonly grammars = new Map<string, Promise<void>>();
   private nextId = 1;
   private readonly waiting = new Map<number, (reply: GuideWorkerReply) => void>();
   private batch: PendingRow[] = [];
@@ -178,17 +194,77 @@ export class GuideWorkerPool {
     return this.workers.map((w) => w.numGuides);
   }
 
-  /** A guide for one request on the least loaded worker, advanced over `outputTokenIds`. */
+  /**
+   * Compiles the grammar of `spec` ahead of its requests (the scheduler's prepare step, so that no
+   * engine step waits for a compile): on no worker if one already holds it, else on the least
+   * loaded worker; guide() then places the spec's requests on a worker that holds it.
+   *
+   * Why one worker and sticky placement rather than warming every worker: a worker compiles and
+   * computes masks on one thread, so a compile (seconds for a complex schema) stalls the masks,
+   * hence the steps, of every guided request placed on it; compiling on all workers would stall
+   * every guided stream and cost N× the CPU. Compiling once on the least loaded worker stalls the
+   * fewest. The price: requests of one schema share the worker(s) holding it (their masks are
+   * computed one after another there), up to BALANCE_SLACK guides more than the least loaded
+   * worker; past that a request goes to the least loaded worker, which compiles the grammar in
+   * that step (a stall, once per worker and schema) and holds it from then on.
+   */
+  async prepare(spec: GuidedDecoding): Promise<void> {
+    const key = JSON.stringify(spec);
+    const holder = this.holdersOf(key)[0];
+    if (holder) return this.touch(holder, key);
+    const worker = this.leastLoaded(this.workers);
+    const compiled = worker.request({ type: 'prepare', spec }).then((reply) => {
+      if ('error' in reply) throw new Error(reply.error);
+    });
+    this.remember(worker, key, compiled);
+    compiled.catch(() => worker.grammars.get(key) === compiled && worker.grammars.delete(key));
+    return compiled;
+  }
+
+  /**
+   * A guide for one request, advanced over `outputTokenIds`: on the least loaded worker among
+   * those that hold the spec's grammar and carry at most BALANCE_SLACK guides more than the least
+   * loaded worker (see prepare()), else on the least loaded worker.
+   */
   async guide(spec: GuidedDecoding, outputTokenIds: readonly number[] = []): Promise<PooledGuide> {
-    const worker = this.workers.reduce((a, b) => (b.numGuides < a.numGuides ? b : a));
+    const key = JSON.stringify(spec);
+    const idlest = this.leastLoaded(this.workers);
+    const holders = this.holdersOf(key).filter((w) => w.numGuides <= idlest.numGuides + BALANCE_SLACK);
+    const worker = holders.length > 0 ? this.leastLoaded(holders) : idlest;
     const guideId = this.nextGuideId++;
     worker.numGuides++;
-    const reply = await worker.request({ type: 'make', guideId, spec, outputs: [...outputTokenIds] });
+    const made = worker.request({ type: 'make', guideId, spec, outputs: [...outputTokenIds] });
+    this.remember(
+      worker,
+      key,
+      made.then(() => undefined),
+    );
+    const reply = await made;
     if ('error' in reply) {
       worker.numGuides--;
       throw new Error(reply.error);
     }
     return new PooledGuide(worker, guideId);
+  }
+
+  private holdersOf(key: string): GuideWorker[] {
+    return this.workers.filter((w) => w.grammars.has(key));
+  }
+
+  private leastLoaded(workers: readonly GuideWorker[]): GuideWorker {
+    return workers.reduce((a, b) => (b.numGuides < a.numGuides ? b : a));
+  }
+
+  private async touch(worker: GuideWorker, key: string): Promise<void> {
+    const compiled = worker.grammars.get(key)!;
+    this.remember(worker, key, compiled);
+    await compiled;
+  }
+
+  private remember(worker: GuideWorker, key: string, compiled: Promise<void>): void {
+    worker.grammars.delete(key);
+    worker.grammars.set(key, compiled);
+    while (worker.grammars.size > GRAMMAR_CACHE_SIZE) worker.grammars.delete(worker.grammars.keys().next().value as string);
   }
 
   /** Stops the workers; guides still held fail their next mask. */

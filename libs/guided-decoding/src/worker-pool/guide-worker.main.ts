@@ -30,6 +30,11 @@ port.on('message', (request: GuideWorkerRequest) => {
 
 async function handle(request: GuideWorkerRequest): Promise<void> {
   switch (request.type) {
+    case 'prepare': {
+      await (await grammars).compile(request.spec);
+      port.postMessage({ id: request.id, prepared: true } satisfies GuideWorkerReply);
+      return;
+    }
     case 'make': {
       const matcher = await (await grammars).matcher(request.spec, request.outputs);
       matchers.set(request.guideId, matcher);

@@ -16,6 +16,8 @@ export interface GuideWorkerData {
 }
 
 export type GuideWorkerRequest =
+  /** Compile the grammar of a spec into the worker's cache (the token tables first, if not built yet); no matcher. */
+  | { type: 'prepare'; id: number; spec: GuidedDecoding }
   /** Make a matcher for a request, advanced over its outputs so far. */
   | { type: 'make'; id: number; guideId: number; spec: GuidedDecoding; outputs: number[] }
   /**
@@ -29,5 +31,6 @@ export type GuideWorkerRequest =
 export type GuideWorkerReply =
   | { id: number; error: string }
   | { id: number; made: true }
+  | { id: number; prepared: true }
   /** Per row: the time its accepts and mask took (ms), or why it has none. */
   | { id: number; rows: ({ ms: number } | { error: string })[] };

@@ -1,4 +1,4 @@
-import type { RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult } from '@deepinfer/contracts';
+import type { GuidedDecoding, RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult } from '@deepinfer/contracts';
 
 /**
  * What the engine loop needs from the outside world; the scheduler service implements it over
@@ -22,7 +22,17 @@ export interface EngineLoopPorts {
    * heartbeat silence and the step deadline detect a dead executor.
    */
   pingExecutor?(executorId: string): Promise<'alive' | 'gone' | 'unknown'>;
+  /**
+   * Asks the executor to compile a guided request's grammar (Routes.executorPrepareGuide):
+   * `ready` when compiled, `refused` with the executor's message when it cannot be compiled
+   * (bad_request), `unknown` on any other failure (timeout, no responders). Optional: without it
+   * guided requests go straight to the waiting queue and their first step compiles the grammar.
+   */
+  prepareGuide?(executorId: string, spec: GuidedDecoding): Promise<GuidePreparation>;
 }
+
+/** What the executor said about a grammar (EngineLoopPorts.prepareGuide). */
+export type GuidePreparation = { readonly outcome: 'ready' } | { readonly outcome: 'refused' | 'unknown'; readonly message: string };
 
 /** What one step did, for metrics. Counts are this step's own, not running totals. */
 export interface StepObservation {

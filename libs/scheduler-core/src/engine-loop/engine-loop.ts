@@ -1,10 +1,11 @@
-import type { ExecutorRegistration, FinishReason, RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
+import type { ExecutorRegistration, FinishReason, GuidedDecoding, RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
 import { Scheduler } from '../scheduler.js';
 import type { EngineLoopLogger, EngineLoopObserver, EngineLoopPorts } from './engine-loop-ports.js';
 import type { BlockHash } from '../block-hasher.js';
 import { DEFAULT_EXECUTOR_SILENCE_MS, DEFAULT_STEP_TIMEOUT_MS, type EngineLoopSettings } from './engine-loop-settings.js';
 import type { EngineLoopStats } from './engine-loop-stats.js';
 import { ExecutorSession } from './executor-session.js';
+import { canonicalGuideKey } from './guide-preparations.js';
 import { RateMeter } from './rate-meter.js';
 import { schedulerConfigFor } from './scheduler-config-for.js';
 import { refusalOf, type LoopOutcome } from './submit-outcome.js';
@@ -99,6 +100,11 @@ export class EngineLoop {
     return this.session?.scheduler.numWaitingRequests ?? 0;
   }
 
+  /** Guided requests held until their executor has compiled their grammar (not in numWaitingRequests). */
+  get numWaitingForGrammarRequests(): number {
+    return this.session?.scheduler.numWaitingForGrammarRequests ?? 0;
+  }
+
   /** Fraction of KV blocks held by requests (vLLM's kv_cache_usage_perc: 0–1). */
   get kvCacheUsage(): number {
     const pool = this.session?.scheduler.kvCacheManager.pool;
@@ -158,19 +164,59 @@ export class EngineLoop {
     if (!session) {
       return { accepted: false, code: 'unavailable', message: 'no executor is registered with the scheduler yet (the model may still be loading); retry shortly' };
     }
-    const result = session.scheduler.submit({
-      requestId: message.requestId,
-      promptTokenIds: message.promptTokenIds,
-      samplingParams: message.samplingParams,
-      cacheSalt: message.cacheSalt,
-    });
+    // A guided request whose grammar the executor may not have compiled waits out of the queue
+    // (no blocks, never in a step) until it has: a compile takes up to seconds, and a step that
+    // admits the request would wait for it, stalling every other stream (vLLM's WAITING_FOR_FSM).
+    const guided = message.samplingParams.guided;
+    const guideKey = guided && this.ports.prepareGuide ? canonicalGuideKey(guided) : undefined;
+    const hold = guideKey !== undefined && !session.guides.isPrepared(guideKey);
+    const result = session.scheduler.submit(
+      {
+        requestId: message.requestId,
+        promptTokenIds: message.promptTokenIds,
+        samplingParams: message.samplingParams,
+        cacheSalt: message.cacheSalt,
+      },
+      { holdForGrammar: hold },
+    );
     if (!result.accepted) {
       const maxModelLen = schedulerConfigFor(this.settings, session.registration).maxModelLen;
       return refusalOf(result.reason, result.message, message.promptTokenIds.length, maxModelLen);
     }
     session.tokenizerOf.set(message.requestId, message.tokenizerInstanceId);
-    this.kick();
+    if (hold) {
+      if (session.guides.hold(guideKey, message.requestId)) void this.prepareGuide(session, guideKey, guided!);
+    } else {
+      this.kick();
+    }
     return { accepted: true, value: true };
+  }
+
+  /**
+   * Asks the session's executor to compile a grammar, then settles the requests held for it:
+   * compiled → into the waiting queue; refused → each ends with finish reason `error` and the
+   * executor's message; no answer (timeout, an executor without the route) → into the waiting
+   * queue all the same, their first step compiles it (as before the prepare step; a dead
+   * executor ends its session, and them with it, as it does every request). Requests aborted
+   * meanwhile are gone from the scheduler and are skipped.
+   */
+  private async prepareGuide(session: ExecutorSession, key: string, spec: GuidedDecoding): Promise<void> {
+    const answer = await this.ports.prepareGuide!(session.registration.executorId, spec).catch((err: unknown) => ({ outcome: 'unknown' as const, message: String(err) }));
+    if (session.isEnded) return; // its requests ended with it
+    const held = session.guides.settle(key, answer.outcome === 'ready');
+    if (answer.outcome === 'refused') {
+      const finals: RequestOutput[] = [];
+      for (const requestId of held) {
+        const output = session.scheduler.abort(requestId, 'error', answer.message);
+        if (output) finals.push(output);
+      }
+      this.publishOutputs(session, OUT_OF_STEP_ID, finals);
+      return;
+    }
+    if (answer.outcome === 'unknown') this.logger.warn('the executor did not prepare a grammar; its requests compile it in their first step', { error: answer.message, numRequests: held.length });
+    let released = false;
+    for (const requestId of held) released = session.scheduler.releaseGrammarHold(requestId) || released;
+    if (released) this.kick();
   }
 
   /**

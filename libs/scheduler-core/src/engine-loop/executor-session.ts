@@ -1,5 +1,6 @@
 import type { ExecutorRegistration } from '@deepinfer/contracts';
 import type { Scheduler } from '../scheduler.js';
+import { GuidePreparations } from './guide-preparations.js';
 
 /**
  * One executor's tenure, from its registration until it is replaced (a new epoch, another
@@ -12,6 +13,8 @@ import type { Scheduler } from '../scheduler.js';
 export class ExecutorSession {
   /** requestId → the tokenizer instance holding its stream (where its outputs go). */
   readonly tokenizerOf = new Map<string, string>();
+  /** Grammars this executor has compiled, and guided requests held until theirs is (EngineLoop.submit). */
+  readonly guides = new GuidePreparations();
   lastSeenAtMs: number;
   /** Prefix-cache and preemption totals at the last step, to report per-step deltas. */
   lastNumPrefixQueryTokens = 0;

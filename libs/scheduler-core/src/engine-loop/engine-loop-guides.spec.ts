@@ -1,0 +1,133 @@
+import type { ExecutorRegistration, GuidedDecoding, SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
+import { FakeExecutor } from '../stand-in/fake-executor.js';
+import { EngineLoop } from './engine-loop.js';
+import type { EngineLoopPorts, GuidePreparation } from './engine-loop-ports.js';
+import { canonicalGuideKey } from './guide-preparations.js';
+
+const VOCAB = 1000;
+const silent = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+const registration = (epoch = 'e1'): ExecutorRegistration =>
+  ({
+    executorId: 'exec-1',
+    epoch,
+    numBlocks: 64,
+    blockSize: 4,
+    maxModelLen: 128,
+    maxNumBatchedTokens: 64,
+    model: { name: 'fake', revision: 'rev1', vocabSize: VOCAB, eosTokenIds: [], dtype: 'float32' },
+    device: 'cpu',
+    stepSubject: 'step.exec-1',
+  }) as ExecutorRegistration;
+const schema: GuidedDecoding = { kind: 'json_schema', schema: '{"type":"string"}', strict: true };
+const submit = (requestId: string, guided?: GuidedDecoding): SubmitMessage => ({ requestId, promptTokenIds: [1, 2, 3], samplingParams: { maxTokens: 3, ...(guided ? { guided } : {}) }, tokenizerInstanceId: 'tok' }) as SubmitMessage;
+
+/** In-memory ports whose prepareGuide answers when the test says so. */
+class Ports implements EngineLoopPorts {
+  executor = new FakeExecutor({ numBlocks: 64, blockSize: 4, vocabSize: VOCAB });
+  readonly published: StepOutputsMessage[] = [];
+  readonly steps: SchedulerOutput[] = [];
+  readonly prepares: { spec: GuidedDecoding; answer: (a: GuidePreparation) => void }[] = [];
+  async sendStep(_subject: string, step: SchedulerOutput): Promise<StepResult> {
+    this.steps.push(step);
+    return JSON.parse(JSON.stringify(this.executor.execute(JSON.parse(JSON.stringify(step)) as SchedulerOutput))) as StepResult;
+  }
+  publishOutputs(_tokenizer: string, message: StepOutputsMessage): void {
+    this.published.push(message);
+  }
+  prepareGuide(_executorId: string, spec: GuidedDecoding): Promise<GuidePreparation> {
+    return new Promise((answer) => this.prepares.push({ spec, answer }));
+  }
+  finalOf(requestId: string) {
+    return this.published.flatMap((m) => m.outputs).find((o) => o.requestId === requestId && o.finishReason !== undefined);
+  }
+  scheduled(requestId: string): boolean {
+    return this.steps.some((s) => s.newRequests.some((n) => n.requestId === requestId));
+  }
+}
+
+function setup() {
+  const ports = new Ports();
+  const loop = new EngineLoop({ maxNumBatchedTokens: 64, maxNumSeqs: 8, enableChunkedPrefill: true, enablePrefixCaching: true }, ports, silent);
+  loop.register(registration());
+  return { ports, loop };
+}
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('EngineLoop: guided requests wait out of the queue until their grammar is prepared', () => {
+  it('holds a guided request (no blocks, not scheduled) while other requests run, then runs it once prepared', async () => {
+    const { ports, loop } = setup();
+    expect(loop.submit(submit('g', schema)).accepted).toBe(true);
+    expect(loop.submit(submit('free')).accepted).toBe(true);
+    await loop.whenIdle();
+    expect(ports.finalOf('free')?.finishReason).toBe('length');
+    expect(ports.scheduled('g')).toBe(false);
+    expect(loop.numWaitingForGrammarRequests).toBe(1);
+    expect(loop.stats().scheduler).toMatchObject({ numWaitingForGrammarRequests: 1, numWaitingRequests: 0, kvCache: { numBlocksUsed: 0 } });
+    expect(ports.prepares.map((p) => p.spec)).toEqual([schema]);
+    ports.prepares[0]!.answer({ outcome: 'ready' });
+    await turn();
+    await loop.whenIdle();
+    expect(ports.finalOf('g')?.finishReason).toBe('length');
+    expect(loop.numWaitingForGrammarRequests).toBe(0);
+  });
+
+  it('one preparation for requests of one spec at a time; a prepared spec skips the call (keys are canonical) until a new registration', async () => {
+    const { ports, loop } = setup();
+    loop.submit(submit('a', schema));
+    loop.submit(submit('b', { strict: true, schema: '{"type":"string"}', kind: 'json_schema' } as GuidedDecoding));
+    expect(canonicalGuideKey(schema)).toBe(canonicalGuideKey({ strict: true, schema: '{"type":"string"}', kind: 'json_schema' } as GuidedDecoding));
+    expect(ports.prepares).toHaveLength(1);
+    ports.prepares[0]!.answer({ outcome: 'ready' });
+    await turn();
+    await loop.whenIdle();
+    expect([ports.finalOf('a')?.finishReason, ports.finalOf('b')?.finishReason]).toEqual(['length', 'length']);
+    loop.submit(submit('c', schema));
+    await loop.whenIdle();
+    expect(ports.prepares).toHaveLength(1); // cache hit: straight to the queue
+    expect(ports.finalOf('c')?.finishReason).toBe('length');
+    loop.register(registration('e2')); // a new executor has compiled nothing
+    loop.submit(submit('d', schema));
+    expect(ports.prepares).toHaveLength(2);
+  });
+
+  it('a grammar the executor refuses ends its requests with error and the message; no answer lets them run (their step compiles)', async () => {
+    const { ports, loop } = setup();
+    loop.submit(submit('bad', { kind: 'regex', pattern: '(' }));
+    loop.submit(submit('slow', schema));
+    ports.prepares[0]!.answer({ outcome: 'refused', message: 'guided decoding: the grammar cannot be compiled: unbalanced' });
+    ports.prepares[1]!.answer({ outcome: 'unknown', message: 'timeout' });
+    await turn();
+    await loop.whenIdle();
+    expect(ports.finalOf('bad')).toMatchObject({ finishReason: 'error', error: expect.stringMatching(/cannot be compiled: unbalanced/) });
+    expect(ports.scheduled('bad')).toBe(false);
+    expect(ports.finalOf('slow')?.finishReason).toBe('length');
+    expect(loop.numWaitingForGrammarRequests).toBe(0);
+  });
+
+  it('an abort while preparing removes the request at once; the late answer finds nothing to run', async () => {
+    const { ports, loop } = setup();
+    loop.submit(submit('g', schema));
+    expect(loop.abort(['g'], 'abort')).toBe(1);
+    expect(ports.finalOf('g')?.finishReason).toBe('abort');
+    expect(loop.numWaitingForGrammarRequests).toBe(0);
+    ports.prepares[0]!.answer({ outcome: 'ready' });
+    await turn();
+    await loop.whenIdle();
+    expect(ports.steps).toHaveLength(0);
+    // The spec is remembered as prepared all the same.
+    loop.submit(submit('h', schema));
+    await loop.whenIdle();
+    expect(ports.prepares).toHaveLength(1);
+    expect(ports.finalOf('h')?.finishReason).toBe('length');
+  });
+
+  it('a held request ends with error when its executor goes (like every request of the session)', async () => {
+    const { ports, loop } = setup();
+    loop.submit(submit('g', schema));
+    loop.register(registration('e2'));
+    expect(ports.finalOf('g')?.finishReason).toBe('error');
+    ports.prepares[0]!.answer({ outcome: 'ready' });
+    await turn();
+    expect(loop.numWaitingForGrammarRequests).toBe(0);
+  });
+});
