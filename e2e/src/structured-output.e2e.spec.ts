@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
+import { waitFor } from '@deepinfer/testing';
 import OpenAI from 'openai';
-import { MODEL_NAME } from './support/golden.js';
+import { MODEL_NAME, withVllmParams } from './support/golden.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const require = createRequire(import.meta.url);
@@ -160,6 +161,74 @@ describe('Structured output end to end', () => {
     await expect(
       client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { type: 'object', patternProperties: { x: {} } } } } }),
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it('a new grammar compiles while the batch runs: the scheduler holds its request, the other streams do not stall', async () => {
+    // 60 optional bounded strings: 1.5-3 s of xgrammar compilation on this machine for
+    // stories260k's vocabulary (measured with GuidedGrammars), and a schema no other test used,
+    // so nothing is cached. The scheduler asks the executor to compile it (executorPrepareGuide)
+    // and keeps the request out of the batch meanwhile (WAITING_FOR_GRAMMAR); before that, the
+    // executor compiled it inside the first step that held the request, and every stream in
+    // that step waited for the compilation.
+    const wide = {
+      type: 'object',
+      properties: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`stall_${i}`, { type: 'string', maxLength: 30 + i }])),
+      additionalProperties: false,
+    };
+    const arrivals: number[] = [];
+    let guidedDone = false;
+    // Free streams back to back (stories260k's context is 512 tokens), until the guided request ends.
+    const free = (async () => {
+      for (let i = 0; !guidedDone; i++) {
+        const stream = await client.completions.create(withVllmParams({ model: MODEL_NAME, prompt: `Once upon a time ${i}`, max_tokens: 400, temperature: 0, stream: true }, { ignore_eos: true }));
+        for await (const chunk of stream) if (chunk.choices[0]?.text) arrivals.push(performance.now());
+      }
+    })();
+    await waitFor('the free stream to be running', () => arrivals.length >= 20);
+    const statsUrl = `http://127.0.0.1:${stack.adminPorts.scheduler}/stats`;
+    let maxHeld = 0;
+    const watch = setInterval(() => {
+      void fetch(statsUrl).then(async (r) => {
+        const held = ((await r.json()) as { scheduler: { numWaitingForGrammarRequests: number } | null }).scheduler?.numWaitingForGrammarRequests ?? 0;
+        maxHeld = Math.max(maxHeld, held);
+      }, () => undefined);
+    }, 20);
+    const sent = performance.now();
+    let firstGuidedToken = 0;
+    try {
+      const stream = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'Describe a cat.' }], response_format: { type: 'json_schema', json_schema: { name: 'wide', schema: wide } }, temperature: 0, max_tokens: 300, stream: true });
+      let text = '';
+      let finish: string | null | undefined;
+      for await (const chunk of stream) {
+        const delta = chunk.choices[0]?.delta?.content;
+        if (delta) {
+          firstGuidedToken ||= performance.now();
+          text += delta;
+        }
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      if (finish === 'stop') expectValid(text, wide);
+      else expect(finish).toBe('length');
+    } finally {
+      guidedDone = true;
+      clearInterval(watch);
+      await free;
+    }
+    const compileWindowMs = firstGuidedToken - sent;
+    const during = arrivals.filter((t) => t >= sent && t <= firstGuidedToken);
+    let maxGapMs = 0;
+    let maxGapAtMs = 0;
+    for (let i = 1; i < arrivals.length; i++) {
+      if (arrivals[i]! >= sent && arrivals[i - 1]! <= firstGuidedToken && arrivals[i]! - arrivals[i - 1]! > maxGapMs) {
+        maxGapMs = arrivals[i]! - arrivals[i - 1]!;
+        maxGapAtMs = arrivals[i - 1]! - sent;
+      }
+    }
+    process.stdout.write(`grammar compile window ${compileWindowMs.toFixed(0)} ms (send to first guided token); free-stream tokens meanwhile ${during.length}, largest gap ${maxGapMs.toFixed(1)} ms (from ${maxGapAtMs.toFixed(0)} ms after the send); requests held for their grammar at most ${maxHeld}\n`);
+    expect(maxHeld).toBe(1); // the scheduler held it while the executor compiled
+    // The free stream went on during the compilation: many tokens, and no gap of a sizeable part of it.
+    expect(during.length).toBeGreaterThan(20);
+    expect(maxGapMs).toBeLessThan(compileWindowMs / 4);
   });
 
   it('computed the masks on the one worker thread asked for, and reports mask time and wait-after-forward', async () => {
