@@ -28,15 +28,19 @@
 #     (`deepinfer serve`), the same greedy completion through both, the serving benchmark at each
 #     concurrency, stack tok/s ÷ engine tok/s, TTFT/ITL percentiles, GPU memory and CUDA graphs as
 #     the executor reports them.
+#  6. with STRUCTURED_BENCH=1, bench/dist/structured-output-bench.js --device sim (guided vs free
+#     decoding at a simulated RTX 5090's step times, the mask worker threads on this host's cores;
+#     STRUCTURED_BENCH_ARGS adds flags, e.g. --concurrency 64).
 # Everything goes to OUT (default /tmp/deepinfer-stack-check): run.log, stack-check-summary.md,
-# stack-check.json, gpu-check/ when GPU_CHECK=1.
+# stack-check.json, gpu-check/ when GPU_CHECK=1, structured-output-bench.md when STRUCTURED_BENCH=1.
 #
 # Env: DEVICE (cuda when nvidia-smi sees a GPU, else cpu), SHAPE (llama-3.1-8b on cuda, small on
 # cpu), CONCURRENCY (1,32,128,256 on cuda; 1,4,16 on cpu), PROMPT_TOKENS (256; 64 on cpu),
 # MAX_TOKENS (128; 32 on cpu), SETTINGS (extra `deepinfer serve` flags for both the engine alone
 # and the stack), MODEL_DIR (write the model there and keep it, or reuse one written before;
 # default: a temporary folder, removed after), DEEPINFER_CUDA_ARCHITECTURES (default: the local
-# GPU's), JOBS, GPU_CHECK=1, STAGE_TIMEOUT (seconds per stage, default 600).
+# GPU's), JOBS, GPU_CHECK=1, STRUCTURED_BENCH=1, STRUCTURED_BENCH_ARGS, STAGE_TIMEOUT (seconds per
+# stage, default 600).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bundle_name="deepinfer-stack.tar.xz"
@@ -160,6 +164,12 @@ run() {
     --prompt-tokens "$prompt_tokens" --max-tokens "$max_tokens" -- --device "$device" --max-num-batched-tokens 8192 ${SETTINGS:-} || status=$?
   # A model written here is not left behind (16 GB for the 8B shape); one given in MODEL_DIR stays.
   [ -z "${MODEL_DIR:-}" ] && rm -rf "$model"
+  if [ "${STRUCTURED_BENCH:-0}" = 1 ]; then
+    say "structured-output benchmark on the simulated device (${STRUCTURED_BENCH_ARGS:-defaults})"
+    # shellcheck disable=SC2086 # STRUCTURED_BENCH_ARGS is a list of flags
+    limited node "$repo/bench/dist/structured-output-bench.js" --device sim ${STRUCTURED_BENCH_ARGS:-} >"$out/structured-output-bench.md" 2>&1 || status=$?
+    grep '^|' "$out/structured-output-bench.md" || tail -20 "$out/structured-output-bench.md"
+  fi
   say "done (status $status); results in $out"
   return $status
 }

@@ -23,7 +23,12 @@ describe('tools/gpu-stack-check.sh, rehearsed with device cpu', () => {
   beforeAll(() => {
     result = spawnSync('bash', [path.join(repo, 'tools/gpu-stack-check.sh'), 'rehearse'], {
       cwd: repo,
-      env: { ...process.env, OUT: out, CONCURRENCY: '1,8', PROMPT_TOKENS: '48', MAX_TOKENS: '24' },
+      env: {
+        ...process.env, OUT: out, CONCURRENCY: '1,8', PROMPT_TOKENS: '48', MAX_TOKENS: '24',
+        // The structured-output benchmark on the simulated device, shortened (on a GPU machine it
+        // runs at full length on that host's cores).
+        STRUCTURED_BENCH: '1', STRUCTURED_BENCH_ARGS: '--concurrency 2 --requests 2 --max-tokens 8',
+      },
       encoding: 'utf8',
       timeout: 600_000,
     });
@@ -64,5 +69,16 @@ describe('tools/gpu-stack-check.sh, rehearsed with device cpu', () => {
     const summary = fs.readFileSync(path.join(out, 'stack-check-summary.md'), 'utf8');
     expect(summary).toContain('engine alone vs through the stack: identical');
     expect(summary).toMatch(/\| concurrency \| requests \| failed \| engine tok\/s \| stack tok\/s \| stack ÷ engine \|/);
+  });
+
+  it('runs the structured-output benchmark on the simulated device with the bundled node', () => {
+    const report = fs.readFileSync(path.join(out, 'structured-output-bench.md'), 'utf8');
+    for (const schema of ['{"story": string}', 'record (5 typed fields)', '{"story": string ≥ 4000}']) {
+      // concurrency 2, 2 requests, nothing failed on either side
+      const row = report.split('\n').find((l) => l.includes(` ${schema} |`) && /^\|\s+2 \|/.test(l));
+      expect(row).toBeDefined();
+      expect(row).toMatch(/\|\s+0 \/ 0 \|$/);
+    }
+    expect(report).toMatch(/\| concurrency \| mask workers \| mask time per token p50 \|/);
   });
 });
