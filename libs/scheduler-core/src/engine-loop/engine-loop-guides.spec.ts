@@ -63,6 +63,8 @@ describe('EngineLoop: guided requests wait out of the queue until their grammar 
     expect(ports.scheduled('g')).toBe(false);
     expect(loop.numWaitingForGrammarRequests).toBe(1);
     expect(loop.stats().scheduler).toMatchObject({ numWaitingForGrammarRequests: 1, numWaitingRequests: 0, kvCache: { numBlocksUsed: 0 } });
+    // Routers see it as waiting: it joins the queue next.
+    expect(loop.load().numWaiting).toBe(1);
     expect(ports.prepares.map((p) => p.spec)).toEqual([schema]);
     ports.prepares[0]!.answer({ outcome: 'ready' });
     await turn();

@@ -253,13 +253,16 @@ export class EngineLoop {
     return hashes;
   }
 
-  /** The load the replica reports to routers: requests running and waiting, free and total KV blocks. */
+  /**
+   * The load the replica reports to routers: requests running and waiting (those held while their
+   * grammar compiles included: they join the queue next), free and total KV blocks.
+   */
   load(): { numRunning: number; numWaiting: number; numFreeBlocks: number; numBlocks: number } {
     const scheduler = this.session?.scheduler;
     const pool = scheduler?.kvCacheManager.pool;
     return {
       numRunning: scheduler?.numRunningRequests ?? 0,
-      numWaiting: scheduler?.numWaitingRequests ?? 0,
+      numWaiting: (scheduler?.numWaitingRequests ?? 0) + (scheduler?.numWaitingForGrammarRequests ?? 0),
       numFreeBlocks: pool?.numFreeBlocks ?? 0,
       numBlocks: pool?.numBlocks ?? 0,
     };
