@@ -17,7 +17,7 @@ const EXECUTOR_SETTINGS = [
  * The executor's admin snapshot: device, memory, model (served and checkpoint dtypes), KV blocks
  * and their dtype, CUDA graphs captured so far, the engine settings in effect, the backend's own choices, the recent
  * step-time distribution and decode-ahead counts. GET /executor serves it, and so does
- * Subjects.stats('executor') (the api's console gathers it over NATS).
+ * the route Routes.stats at the executor (the api's console gathers it over NATS).
  */
 @Injectable()
 export class ExecutorReport implements OnModuleInit {
