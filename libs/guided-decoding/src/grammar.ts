@@ -1,4 +1,4 @@
-import type { GuidedDecoding } from '@deepinfer/contracts';
+import { guidedDecodingKey, type GuidedDecoding } from '@deepinfer/contracts';
 import { byteLevelCharToByte } from '@deepinfer/tokenizer-core';
 import { loadXGrammar, withCapturedAbort, type XgCompiledGrammar, type XgGrammarCompiler, type XgGrammarMatcher, type XgTokenizerInfo } from './xgrammar.js';
 
@@ -342,7 +342,7 @@ export class GuidedGrammars {
 
   /** Compiles (or finds in the cache) the grammar of `spec`. */
   compile(spec: GuidedDecoding): Promise<XgCompiledGrammar> {
-    const key = JSON.stringify(spec);
+    const key = guidedDecodingKey(spec);
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);

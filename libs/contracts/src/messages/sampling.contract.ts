@@ -17,6 +17,15 @@ export const GuidedDecodingSchema = Type.Union([
 ]);
 export type GuidedDecoding = Readonly<Static<typeof GuidedDecodingSchema>>;
 
+/**
+ * The one identity of a guided-decoding spec, shared by the executor's grammar caches and the
+ * scheduler's set of prepared grammars: its JSON as it travels. Key order is part of it (a JSON
+ * schema's property order is the output's order), so specs differing only in order compile apart.
+ */
+export function guidedDecodingKey(spec: GuidedDecoding): string {
+  return JSON.stringify(spec);
+}
+
 export const GUIDED_DECODING_KINDS = ['json_object', 'json_schema', 'regex', 'choice', 'structural_tag'] as const;
 
 /** Token id (decimal string) → bias added to its logit. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { GuidedDecoding } from '@deepinfer/contracts';
+import { guidedDecodingKey, type GuidedDecoding } from '@deepinfer/contracts';
 import type { GuideWorkerData, GuideWorkerReply, GuideWorkerRequest } from './guide-worker.protocol.js';
 
 /** The worker's entry: the compiled file next to this one (from the sources under jest: the package's dist). */
@@ -209,7 +209,7 @@ export class GuideWorkerPool {
    * that step (a stall, once per worker and schema) and holds it from then on.
    */
   async prepare(spec: GuidedDecoding): Promise<void> {
-    const key = JSON.stringify(spec);
+    const key = guidedDecodingKey(spec);
     const holder = this.holdersOf(key)[0];
     if (holder) return this.touch(holder, key);
     const worker = this.leastLoaded(this.workers);
@@ -227,7 +227,7 @@ export class GuideWorkerPool {
    * loaded worker (see prepare()), else on the least loaded worker.
    */
   async guide(spec: GuidedDecoding, outputTokenIds: readonly number[] = []): Promise<PooledGuide> {
-    const key = JSON.stringify(spec);
+    const key = guidedDecodingKey(spec);
     const idlest = this.leastLoaded(this.workers);
     const holders = this.holdersOf(key).filter((w) => w.numGuides <= idlest.numGuides + BALANCE_SLACK);
     const worker = holders.length > 0 ? this.leastLoaded(holders) : idlest;

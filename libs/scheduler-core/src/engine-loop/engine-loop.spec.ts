@@ -1,25 +1,13 @@
-import type { ExecutorRegistration, SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
+import type { SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
 import { FakeExecutor } from '../stand-in/fake-executor.js';
+import { TEST_VOCAB, testRegistration } from '../test-support/executor-registration.js';
 import { EngineLoop, OUT_OF_STEP_ID } from './engine-loop.js';
 import type { EngineLoopPorts, StepObservation } from './engine-loop-ports.js';
 
-const VOCAB = 1000;
+const VOCAB = TEST_VOCAB;
 const silent = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 
-function registration(overrides: Partial<ExecutorRegistration> = {}): ExecutorRegistration {
-  return {
-    executorId: 'exec-1',
-    epoch: 'e1',
-    numBlocks: 64,
-    blockSize: 4,
-    maxModelLen: 128,
-    maxNumBatchedTokens: 64,
-    model: { name: 'fake', revision: 'rev1', vocabSize: VOCAB, eosTokenIds: [], dtype: 'float32' },
-    device: 'cpu',
-    stepSubject: 'step.exec-1',
-    ...overrides,
-  } as ExecutorRegistration;
-}
+const registration = testRegistration;
 
 function submit(requestId: string, promptTokenIds: number[], maxTokens = 4, tokenizerInstanceId = 'tok-a'): SubmitMessage {
   return { requestId, promptTokenIds, samplingParams: { maxTokens }, tokenizerInstanceId } as SubmitMessage;

@@ -1,11 +1,10 @@
-import type { ExecutorRegistration, FinishReason, GuidedDecoding, RequestOutput, SchedulerOutput, StepOutputsMessage, StepResult, SubmitMessage } from '@deepinfer/contracts';
+import { guidedDecodingKey, type ExecutorRegistration, type FinishReason, type GuidedDecoding, type RequestOutput, type SchedulerOutput, type StepOutputsMessage, type StepResult, type SubmitMessage } from '@deepinfer/contracts';
 import { Scheduler } from '../scheduler.js';
 import type { EngineLoopLogger, EngineLoopObserver, EngineLoopPorts } from './engine-loop-ports.js';
 import type { BlockHash } from '../block-hasher.js';
 import { DEFAULT_EXECUTOR_SILENCE_MS, DEFAULT_STEP_TIMEOUT_MS, type EngineLoopSettings } from './engine-loop-settings.js';
 import type { EngineLoopStats } from './engine-loop-stats.js';
 import { ExecutorSession } from './executor-session.js';
-import { canonicalGuideKey } from './guide-preparations.js';
 import { RateMeter } from './rate-meter.js';
 import { schedulerConfigFor } from './scheduler-config-for.js';
 import { refusalOf, type LoopOutcome } from './submit-outcome.js';
@@ -168,7 +167,7 @@ export class EngineLoop {
     // (no blocks, never in a step) until it has: a compile takes up to seconds, and a step that
     // admits the request would wait for it, stalling every other stream (vLLM's WAITING_FOR_FSM).
     const guided = message.samplingParams.guided;
-    const guideKey = guided && this.ports.prepareGuide ? canonicalGuideKey(guided) : undefined;
+    const guideKey = guided && this.ports.prepareGuide ? guidedDecodingKey(guided) : undefined;
     const hold = guideKey !== undefined && !session.guides.isPrepared(guideKey);
     const result = session.scheduler.submit(
       {

@@ -1,21 +1,5 @@
-import type { GuidedDecoding } from '@deepinfer/contracts';
-
 /** Prepared specs remembered per executor session (least recently used dropped first). */
 export const PREPARED_GUIDES_CACHE_SIZE = 64;
-
-/** A spec's key: its JSON with object keys sorted, so that two equal specs share one key. */
-export function canonicalGuideKey(spec: GuidedDecoding): string {
-  const sorted = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(sorted);
-    if (value === null || typeof value !== 'object') return value;
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, sorted((value as Record<string, unknown>)[k])]),
-    );
-  };
-  return JSON.stringify(sorted(spec));
-}
 
 /**
  * One executor session's grammar preparations (EngineLoop's prepare step for guided requests):
