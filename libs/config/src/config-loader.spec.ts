@@ -97,6 +97,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { DEEPINFER_SUPERVISED: '1', DEEPINFER_NATIVE_ADDON: '/opt/deepinfer_native.node' } })).not.toThrow();
   });
 
+  it('passes over DEEPINFER_URL, which the examples read (a shell may run them and `deepinfer serve`), but not a near miss', () => {
+    expect(loadConfig({ env: { DEEPINFER_URL: 'http://127.0.0.1:8000' } }).config).toEqual(new DeepInferConfig());
+    expect(problemsOf(() => loadConfig({ env: { DEEPINFER_URLS: 'x' } })).map((p) => p.field)).toEqual(['DEEPINFER_URLS']);
+  });
+
   it('passes over build-time variables and DEEPINFER_DEV_ engine knobs, but still refuses other unknown names', () => {
     // A shell that built the engine (DEEPINFER_CUDA_ARCHITECTURES) or forces a CPU kernel path
     // (DEEPINFER_DEV_CPU_KERNELS) must still start a service; a typo of a setting must not.

@@ -49,9 +49,15 @@ export const BUILD_ENV_VARS = ['DEEPINFER_CUDA_ARCHITECTURES'] as const;
  */
 export const DEV_ENV_PREFIX = 'DEEPINFER_DEV_';
 
+/**
+ * Read by clients of a server (examples/: `DEEPINFER_URL`, where the server is), never by a
+ * service: a shell that runs the examples and `deepinfer serve` may export both.
+ */
+export const CLIENT_ENV_VARS = ['DEEPINFER_URL'] as const;
+
 /** True for a DEEPINFER_* variable that is not a setting on purpose (see the lists above). */
 export function isNonSettingEnvVar(name: string): boolean {
-  return (RESERVED_ENV_VARS as readonly string[]).includes(name) || (BUILD_ENV_VARS as readonly string[]).includes(name) || name.startsWith(DEV_ENV_PREFIX);
+  return (RESERVED_ENV_VARS as readonly string[]).includes(name) || (BUILD_ENV_VARS as readonly string[]).includes(name) || (CLIENT_ENV_VARS as readonly string[]).includes(name) || name.startsWith(DEV_ENV_PREFIX);
 }
 
 /**
