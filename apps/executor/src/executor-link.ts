@@ -3,9 +3,9 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { ErrorCodes, ProtocolError, Routes, type ExecutorRegistration, type GuidedDecoding, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { replicaIdFrom, type DeepInferConfig } from '@deepinfer/config';
 import path from 'node:path';
-import { ExecutorState, type GuideFactory, type GuidePreparer } from '@deepinfer/executor-core';
+import { ExecutorState, GrammarRefusedError, type GuideFactory, type GuidePreparer } from '@deepinfer/executor-core';
 import os from 'node:os';
-import { GuideSource } from '@deepinfer/guided-decoding';
+import { GrammarCompileError, GuideSource } from '@deepinfer/guided-decoding';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
 import { BusHandlers, BusRoute, CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
@@ -87,7 +87,11 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     const info = loaded.engine.info;
     const source = new GuideSource({ numWorkers: this.numGuideWorkers, tokenizerJsonPath: path.join(loaded.modelDirectory, 'tokenizer.json'), vocabSize: info.vocabSize, stopTokenIds: [...info.eosTokenIds] });
     this.guideSource = source;
-    this.guidePreparer = (spec) => source.prepare(spec);
+    // xgrammar's refusal is the request's fault (a 400 at the api); any other failure the executor's.
+    this.guidePreparer = (spec) =>
+      source.prepare(spec).catch((err: unknown) => {
+        throw err instanceof GrammarCompileError ? new GrammarRefusedError(err.message, { cause: err }) : err;
+      });
     return async (spec, outputs) => {
       try {
         return await source.guide(spec, outputs);

@@ -1,4 +1,4 @@
-import { ProtocolError, Routes, type RequestOutput, type StepOutputsMessage, type SubmitMessage } from '@deepinfer/contracts';
+import { ProtocolError, Routes, type GuidedDecoding, type RequestOutput, type StepOutputsMessage, type SubmitMessage } from '@deepinfer/contracts';
 import { MessageBus } from '@deepinfer/messaging';
 import { createLogger } from '@deepinfer/observability';
 import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
@@ -221,6 +221,36 @@ describe('scheduler service (real NATS, stand-in executor)', () => {
     }
     const health = await (await fetch(`${admin}/health`)).json();
     expect(health).toMatchObject({ status: 'ok', details: { executor: { executorId: 'exec-a' }, numRunningRequests: 0, numWaitingRequests: 0 } });
+  });
+
+  it('a grammar the executor refuses (bad_request) ends every choice held for it with error and that code, before any output; other prepare failures let the request run', async () => {
+    const executor = executors[0]!;
+    const refused: GuidedDecoding = { kind: 'regex', pattern: 'x{9}' };
+    const failing: GuidedDecoding = { kind: 'regex', pattern: 'y{9}' };
+    const reason = 'guided decoding: the grammar cannot be compiled: too big';
+    executor.prepareFailure = (spec) => {
+      if (spec.kind !== 'regex') return undefined;
+      if (spec.pattern === refused.pattern) return { code: 'bad_request', message: reason };
+      if (spec.pattern === failing.pattern) return { code: 'internal', message: 'the guide worker died' };
+      return undefined;
+    };
+    try {
+      // Two choices of one request (n = 2): one spec, both held for it.
+      const choices = [0, 1].map(() => submit(prompt(10, 9), 5, tokA, { guided: refused }));
+      const other = submit(prompt(10, 10), 5, tokA, { guided: failing });
+      for (const r of [...choices, other]) await r.reply;
+      for (const r of choices) {
+        expect(await tokA.waitFinal(r.requestId)).toMatchObject({ finishReason: 'error', error: reason, errorCode: 'bad_request', numOutputTokens: 0, newTokenIds: [] });
+        expect(tokA.outputsOf(r.requestId)).toHaveLength(1); // the refusal is the request's only output
+      }
+      // Not the grammar's fault: the scheduler lets it run (its first step compiles it), with no code.
+      const ran = await tokA.waitFinal(other.requestId);
+      expect(ran).toMatchObject({ finishReason: 'length', numOutputTokens: 5 });
+      expect(ran.errorCode).toBeUndefined();
+      expect(executor.prepared).toEqual(expect.arrayContaining([refused, failing]));
+    } finally {
+      executor.prepareFailure = () => undefined;
+    }
   });
 
   it('fails in-flight requests with `error` when the executor stops answering, then serves a newly registered executor', async () => {

@@ -169,6 +169,16 @@ describe('tokenizer service over NATS (stories260k)', () => {
     }
   });
 
+  it('passes a failure\'s protocol code on to the api (a grammar the executor refused: bad_request), for each choice', async () => {
+    await client.call(Routes.tokenizerEncode, { text: 'Once', streams: [{ requestId: 'refused-0', deltasSubject, detokenize: {} }, { requestId: 'refused-1', deltasSubject, detokenize: {} }] });
+    const refusal = { finishReason: 'error' as const, error: 'guided decoding: the grammar cannot be compiled: too big', errorCode: 'bad_request' as const };
+    // The scheduler's out-of-step message (stepId 0) with both choices' final outputs.
+    await publishSteps([{ stepId: 0, outputs: [output('refused-0', [], 0, refusal), output('refused-1', [], 0, refusal)] }]);
+    for (const id of ['refused-0', 'refused-1']) {
+      expect(await deltas.finished(id)).toEqual([expect.objectContaining({ seq: 0, text: '', tokenIds: [], ...refusal })]);
+    }
+  });
+
   it('takes a prompt given as ids: checks it, primes the streams with it, echoes it', async () => {
     const prompt = [1, 403, 407, 261, 378];
     const reply = await client.call(Routes.tokenizerEncode, { text: '', promptTokenIds: prompt, maxTokens: 10, streams: [{ requestId: 'ids', deltasSubject, detokenize: {} }] });

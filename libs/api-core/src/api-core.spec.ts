@@ -3,7 +3,7 @@ import { CompletionRequestDto } from './dto/completion-request.dto.js';
 import { MAX_BODY_NESTING, nestingExceeds, validateBody } from './dto/validate-body.js';
 import { ChoiceState, StreamGapError } from './choice-state.js';
 import { planChat, planCompletion, resolveMaxTokens, samplingForChoice } from './generation-plan.js';
-import { toOpenAIError } from './openai-error.js';
+import { generationFailure, toOpenAIError } from './openai-error.js';
 import { ProtocolError } from '@deepinfer/contracts';
 import { completionLogprobs, chatLogprobs } from './response-shapes.js';
 import { expectBadRequest } from './test-support/expect-bad-request.js';
@@ -128,6 +128,16 @@ describe('choice state', () => {
     const own = new ChoiceState('o', 0);
     own.apply({ requestId: 'o', seq: 0, text: '', tokenIds: [], finishReason: 'error', error: 'no token' });
     expect(own.errorCode).toBeUndefined(); // the api answers 500 generation_failed
+  });
+
+  it('a failed choice is the error of its code: a refused grammar is a 400 naming the executor\'s reason, no code a 500', () => {
+    const refused = new ChoiceState('g', 0);
+    const reason = 'guided decoding: the grammar cannot be compiled: too big';
+    refused.apply({ requestId: 'g', seq: 0, text: '', tokenIds: [], finishReason: 'error', error: reason, errorCode: 'bad_request' });
+    expect(generationFailure(refused.error!, refused.errorCode).toBody()).toEqual({ error: { message: reason, type: 'invalid_request_error', param: null, code: 'bad_request' } });
+    expect(generationFailure(refused.error!, refused.errorCode).status).toBe(400);
+    expect(generationFailure('lost', 'unavailable')).toMatchObject({ status: 503, type: 'service_unavailable_error', retryAfterSeconds: 1 });
+    expect(generationFailure('no token', undefined)).toMatchObject({ status: 500, type: 'server_error', code: 'generation_failed', message: 'no token' });
   });
 });
 

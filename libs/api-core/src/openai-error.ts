@@ -62,3 +62,13 @@ export function toOpenAIError(err: unknown): OpenAIError {
   }
   return new OpenAIError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`, 'server_error', null, 'internal');
 }
+
+/**
+ * The HTTP error for a failed generation (a choice that ended with finish reason `error`): the
+ * status of its protocol code when it has one (`bad_request`: the executor refused the request's
+ * grammar, 400; `unavailable`: a service or replica was lost, 503), else a 500
+ * `generation_failed` (the request failed in the engine). The message is the failure's own.
+ */
+export function generationFailure(message: string, code: ErrorCode | undefined): OpenAIError {
+  return code ? toOpenAIError(new ProtocolError(code, message)) : new OpenAIError(500, message, 'server_error', null, 'generation_failed');
+}

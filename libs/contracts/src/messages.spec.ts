@@ -37,6 +37,8 @@ describe('hot-path messages', () => {
     // A failure's protocol code, when present, is one of the codes.
     expect(DeltaBatchMessage.validate({ deltas: [{ requestId: 'a', seq: 0, text: '', tokenIds: [], finishReason: 'error', error: 'x', errorCode: 'unavailable' }] })).toBeTruthy();
     expect(errorOf(() => DeltaBatchMessage.validate({ deltas: [{ requestId: 'a', seq: 0, text: '', tokenIds: [], finishReason: 'error', errorCode: 'oops' }] })).param).toBe('deltas[0].errorCode');
+    expect(StepOutputsMessage.validate({ stepId: 0, outputs: [{ requestId: 'a', newTokenIds: [], numPromptTokens: 4, numCachedTokens: 0, numOutputTokens: 0, finishReason: 'error', error: 'x', errorCode: 'bad_request' }] })).toBeTruthy();
+    expect(errorOf(() => StepOutputsMessage.validate({ stepId: 0, outputs: [{ requestId: 'a', newTokenIds: [], numPromptTokens: 4, numCachedTokens: 0, numOutputTokens: 0, finishReason: 'error', errorCode: 'oops' }] })).param).toBe('outputs[0].errorCode');
   });
 
   it('keep unknown fields on the hot path (no copy, no walk), as the hand-written validators did', () => {

@@ -101,7 +101,7 @@ export const messageCorpus: Record<RouteName, { request?: readonly unknown[]; re
       { vocabSize: 512, bosTokenId: null, eosTokenIds: [], hasChatTemplate: false, chatTemplate: null, maxModelLen: 512, specialTokens: [] },
     ],
   },
-  tokenizerOutputs: { message: [stepOutputs256(), { stepId: 0, outputs: [{ requestId: 'a', newTokenIds: [], numPromptTokens: 3, numCachedTokens: 0, numOutputTokens: 0, finishReason: 'error', error: 'executor lost', logprobs: [{ logprob: -0.5, topTokenIds: [4], topLogprobs: [-0.5] }], stopTokenId: 2 }] }] },
+  tokenizerOutputs: { message: [stepOutputs256(), { stepId: 0, outputs: [{ requestId: 'a', newTokenIds: [], numPromptTokens: 3, numCachedTokens: 0, numOutputTokens: 0, finishReason: 'error', error: 'executor lost', logprobs: [{ logprob: -0.5, topTokenIds: [4], topLogprobs: [-0.5] }], stopTokenId: 2 }] }, { stepId: 0, outputs: [{ requestId: 'b', newTokenIds: [], numPromptTokens: 3, numCachedTokens: 0, numOutputTokens: 0, finishReason: 'error', error: 'guided decoding: the grammar cannot be compiled: x', errorCode: 'bad_request' }] }] },
   tokenizerClose: { message: [{ requestIds: ['cmpl-1-0', 'cmpl-1-1'] }] },
   schedulerSubmit: { request: [{ requestId: 'cmpl-1-0', promptTokenIds: [1, 403], samplingParams: sampling, tokenizerInstanceId: 'tokenizer-1a2b', cacheSalt: 'tenant' }], reply: [{ accepted: true, schedulerInstanceId: 'scheduler-1a2b', replicaId: 'r0' }] },
   schedulerAbort: { message: [{ requestIds: ['cmpl-1-0'], reason: 'stop' }] },

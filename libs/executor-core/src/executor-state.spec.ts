@@ -1,6 +1,6 @@
 import { ProtocolError, type NewRequestData, type SchedulerOutput } from '@deepinfer/contracts';
 import { ExecutorState } from './executor-state.js';
-import { maskedSampling, settledMasks, type EngineSample, type EngineSequence, type Guide, type GuideFactory, type StepEngine, type StepMasks } from './step-engine.js';
+import { GrammarRefusedError, maskedSampling, settledMasks, type EngineSample, type EngineSequence, type Guide, type GuideFactory, type StepEngine, type StepMasks } from './step-engine.js';
 
 /** Records each batch; samples (last token + 1) so outputs are predictable. */
 class RecordingEngine implements StepEngine {
@@ -267,7 +267,7 @@ describe('ExecutorState decode ahead', () => {
       expect((await bare.execute(step(1, { newRequests: [guided('h', [10, 11], [0])] }))).sampled).toEqual([]);
     });
 
-    it('prepareGuide compiles off the step queue (a step in flight does not hold it up); failures are bad_request naming why', async () => {
+    it('prepareGuide compiles off the step queue (a step in flight does not hold it up); a refused grammar is bad_request naming why, other failures internal', async () => {
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       const slow: StepEngine = { step: async (sequences) => (await gate, sequences.map((q) => (q.sample ? { tokenId: 1 } : undefined))) };
@@ -275,7 +275,8 @@ describe('ExecutorState decode ahead', () => {
       const state = new ExecutorState(slow, 4, 100, 16, {
         guideFactory: makeFactory([]),
         guidePreparer: async (spec) => {
-          if (spec.kind === 'regex' && spec.pattern === '(') throw new Error('unbalanced parenthesis');
+          if (spec.kind === 'regex' && spec.pattern === '(') throw new GrammarRefusedError('unbalanced parenthesis');
+          if (spec.kind === 'regex' && spec.pattern === 'x') throw new Error('the guide worker exited with code 1');
           prepared.push(spec.kind);
         },
       });
@@ -285,6 +286,8 @@ describe('ExecutorState decode ahead', () => {
       const refused = await state.prepareGuide({ kind: 'regex', pattern: '(' }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(ProtocolError);
       expect(refused).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/cannot be compiled: unbalanced parenthesis/) });
+      // Not the grammar's fault: the scheduler lets the request run (its step builds the guide).
+      await expect(state.prepareGuide({ kind: 'regex', pattern: 'x' })).rejects.toMatchObject({ code: 'internal', message: 'guided decoding failed on this executor: the guide worker exited with code 1' });
       release();
       await running;
       const bare = new ExecutorState(new MaskedEngine(), 4, 100, 16);

@@ -1,6 +1,6 @@
 import { ErrorCodes, ProtocolError, type GuidedDecoding, type SampledToken, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import { ExecutorRequest } from './executor-request.js';
-import type { EngineSample, EngineSequence, GuideFactory, GuidePreparer, RowMask, StepEngine, StepMasks } from './step-engine.js';
+import { GrammarRefusedError, type EngineSample, type EngineSequence, type GuideFactory, type GuidePreparer, type RowMask, type StepEngine, type StepMasks } from './step-engine.js';
 
 interface PlannedSequence {
   request: ExecutorRequest;
@@ -110,16 +110,19 @@ export class ExecutorState {
 
   /**
    * Compiles the grammar of `spec` before any step needs it (Routes.executorPrepareGuide), off
-   * the step queue: steps keep running meanwhile. A grammar that cannot be compiled, or an
-   * executor without guided decoding, is ProtocolError(bad_request) naming why: the request
-   * would fail in its first step anyway.
+   * the step queue: steps keep running meanwhile. A grammar that cannot be compiled
+   * (GrammarRefusedError), or an executor without guided decoding, is ProtocolError(bad_request)
+   * naming why: the request would fail in its first step anyway, and its client is told so
+   * (400). Any other failure is the executor's own (internal): not the client's to fix.
    */
   async prepareGuide(spec: GuidedDecoding): Promise<void> {
     if (!this.guideFactory) throw new ProtocolError(ErrorCodes.badRequest, 'guided decoding is not available on this executor');
     try {
       await this.guidePreparer?.(spec);
     } catch (err) {
-      throw new ProtocolError(ErrorCodes.badRequest, `guided decoding: the grammar cannot be compiled: ${err instanceof Error ? err.message : String(err)}`, 'guided');
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof GrammarRefusedError) throw new ProtocolError(ErrorCodes.badRequest, `guided decoding: the grammar cannot be compiled: ${message}`, 'guided');
+      throw new ProtocolError(ErrorCodes.internal, `guided decoding failed on this executor: ${message}`);
     }
   }
   private readonly onGuidedStep: ((stats: GuidedStepStats) => void) | undefined;

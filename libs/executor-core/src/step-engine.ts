@@ -46,8 +46,20 @@ export interface Guide {
 /** Makes the guide of a request, advanced over the outputs it already has (a resumed request). */
 export type GuideFactory = (spec: GuidedDecoding, outputTokenIds: readonly number[]) => Promise<Guide>;
 
-/** Compiles the grammar of a spec into the cache the GuideFactory uses, making no guide; rejects when it cannot be compiled. */
+/**
+ * Compiles the grammar of a spec into the cache the GuideFactory uses, making no guide. Rejects
+ * with GrammarRefusedError when the grammar itself cannot be compiled (the request's fault); any
+ * other rejection is the executor's own failure.
+ */
 export type GuidePreparer = (spec: GuidedDecoding) => Promise<void>;
+
+/** A GuidePreparer's rejection: the grammar cannot be compiled against the model's vocabulary. */
+export class GrammarRefusedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GrammarRefusedError';
+  }
+}
 
 export interface EngineSequence {
   /** Tokens to compute now, at positions [startPos, startPos + tokenIds.length). */

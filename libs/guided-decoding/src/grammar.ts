@@ -87,6 +87,18 @@ async function grammarInputOf(spec: GuidedDecoding): Promise<{ schema: string; s
   return { tag: await structuralTagFor(spec) };
 }
 
+/**
+ * xgrammar cannot compile a spec's grammar against the vocabulary (GuidedGrammars.compile): the
+ * request's fault, not the executor's. Any other error on the way (the tokenizer.json cannot be
+ * read, a worker died) is the executor's own failure.
+ */
+export class GrammarCompileError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GrammarCompileError';
+  }
+}
+
 /** A model's vocabulary as xgrammar needs it: every token's text as in tokenizer.json. */
 export interface GuidedVocabulary {
   /** [vocabSize]: the token strings of tokenizer.json (byte-level or sentencepiece pieces); '' for ids the tokenizer lacks. */
@@ -340,7 +352,7 @@ export class GuidedGrammars {
     return new GuidedGrammars(compiler, info, vocabSize, stopTokenIds, restrict, toolRestrict, options);
   }
 
-  /** Compiles (or finds in the cache) the grammar of `spec`. */
+  /** Compiles (or finds in the cache) the grammar of `spec`; rejects with GrammarCompileError when xgrammar cannot. */
   compile(spec: GuidedDecoding): Promise<XgCompiledGrammar> {
     const key = guidedDecodingKey(spec);
     const hit = this.cache.get(key);
@@ -350,12 +362,16 @@ export class GuidedGrammars {
       return hit;
     }
     const compiled = (async () => {
-      const input = await grammarInputOf(spec);
-      return withCapturedAbort(() =>
-        'schema' in input
-          ? this.compiler.compileJSONSchema(input.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, input.strict)
-          : this.compiler.compileStructuralTag(input.tag),
-      );
+      try {
+        const input = await grammarInputOf(spec);
+        return await withCapturedAbort(() =>
+          'schema' in input
+            ? this.compiler.compileJSONSchema(input.schema, JSON_LAYOUT.anyWhitespace, JSON_LAYOUT.indent, JSON_LAYOUT.separators, input.strict)
+            : this.compiler.compileStructuralTag(input.tag),
+        );
+      } catch (err) {
+        throw new GrammarCompileError(err instanceof Error ? err.message : String(err), { cause: err });
+      }
     })();
     this.cache.set(key, compiled);
     compiled.catch(() => this.cache.delete(key));

@@ -183,3 +183,42 @@ describe('RecentSteps', () => {
     ]);
   });
 });
+
+describe('Scheduler: requests held for their grammar', () => {
+  const guided = { kind: 'regex' as const, pattern: '[a-z]+' };
+
+  it('a refused grammar ends a held request with error and bad_request; it never reached a step, so nothing of it was streamed', () => {
+    const { scheduler, executor } = createFixture({ blockSize: 4 });
+    scheduler.submit({ requestId: 'g', promptTokenIds: range(1, 10), samplingParams: { maxTokens: 5, guided } }, { holdForGrammar: true });
+    scheduler.submit({ requestId: 'free', promptTokenIds: range(1, 10), samplingParams: { maxTokens: 5 } });
+    const step = scheduler.schedule();
+    expect(step.newRequests.map((r) => r.requestId)).toEqual(['free']);
+    expect(scheduler.refuseGrammar('free', 'x')).toBeUndefined(); // not held: refusal cannot end a request that runs
+    const final = scheduler.refuseGrammar('g', 'guided decoding: the grammar cannot be compiled: too big');
+    expect(final).toEqual(expect.objectContaining({ requestId: 'g', newTokenIds: [], finishReason: 'error', numOutputTokens: 0, error: 'guided decoding: the grammar cannot be compiled: too big', errorCode: 'bad_request' }));
+    expect(scheduler.numWaitingForGrammarRequests).toBe(0);
+    expect(scheduler.refuseGrammar('g', 'x')).toBeUndefined(); // gone
+    scheduler.update(executor.execute(step));
+    const next = scheduler.schedule();
+    expect(next.finishedRequestIds).toEqual([]); // g was never known to the executor
+    expect(executor.heldRequestIds).toEqual(['free']);
+  });
+
+  it('an abort while held wins over a late refusal; released requests are not refusable', () => {
+    const { scheduler } = createFixture({ blockSize: 4 });
+    scheduler.submit({ requestId: 'a', promptTokenIds: range(1, 5), samplingParams: { maxTokens: 5, guided } }, { holdForGrammar: true });
+    scheduler.submit({ requestId: 'b', promptTokenIds: range(1, 5), samplingParams: { maxTokens: 5, guided } }, { holdForGrammar: true });
+    expect(scheduler.abort('a', 'abort')).toMatchObject({ finishReason: 'abort' });
+    expect(scheduler.abort('a', 'abort')).toBeUndefined();
+    expect(scheduler.refuseGrammar('a', 'x')).toBeUndefined();
+    expect(scheduler.releaseGrammarHold('b')).toBe(true);
+    expect(scheduler.refuseGrammar('b', 'x')).toBeUndefined();
+    expect(scheduler.schedule().newRequests.map((r) => r.requestId)).toEqual(['b']);
+  });
+
+  it('ordinary failures carry no error code (the api answers 500 for them)', () => {
+    const { scheduler } = createFixture({ blockSize: 4 });
+    scheduler.submit({ requestId: 'w', promptTokenIds: range(1, 5), samplingParams: { maxTokens: 5 } });
+    expect(scheduler.abort('w', 'error', 'boom')).toMatchObject({ finishReason: 'error', error: 'boom', errorCode: undefined });
+  });
+});

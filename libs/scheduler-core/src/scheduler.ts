@@ -1,12 +1,14 @@
-import type {
-  FinishReason,
-  NewRequestData,
-  RequestMetrics,
-  RequestOutput,
-  SampledToken,
-  SchedulerOutput,
-  StepOutputsMessage,
-  StepResult,
+import {
+  ErrorCodes,
+  type ErrorCode,
+  type FinishReason,
+  type NewRequestData,
+  type RequestMetrics,
+  type RequestOutput,
+  type SampledToken,
+  type SchedulerOutput,
+  type StepOutputsMessage,
+  type StepResult,
 } from '@deepinfer/contracts';
 import { rootExtraKey, type BlockHash } from './block-hasher.js';
 import { FcfsPolicy } from './fcfs-policy.js';
@@ -176,6 +178,23 @@ export class Scheduler {
     request.status = RequestStatus.WAITING;
     this.waiting.add(request);
     return true;
+  }
+
+  /**
+   * Ends a request held for its grammar because the executor refused that grammar: its final
+   * output has finish reason `error`, `message` and errorCode `bad_request` (the api answers 400).
+   * Undefined if it is not held (aborted meanwhile, or never held). A held request was never
+   * scheduled (no blocks, no tokens, unknown to the executor), so its client has received
+   * nothing yet and can still get a plain error response: asserted below.
+   */
+  refuseGrammar(requestId: string, message: string): RequestOutput | undefined {
+    const request = this.requests.get(requestId);
+    if (!request || !this.heldForGrammar.delete(request)) return undefined;
+    if (request.numOutputTokens !== 0 || request.numComputedTokens !== 0 || request.isKnownToExecutor) {
+      throw new Error(`request ${requestId} was held for its grammar but has run (${request.numOutputTokens} output tokens)`);
+    }
+    this.finish(request, RequestStatus.FINISHED_ERROR, this.clock(), false);
+    return this.outputOf(request, NO_TOKEN_IDS, undefined, message, ErrorCodes.badRequest);
   }
 
   /**
@@ -639,7 +658,7 @@ export class Scheduler {
     this.running.length = kept;
   }
 
-  private outputOf(request: Request, newTokenIds: readonly number[], logprobs: RequestOutput['logprobs'], error?: string): RequestOutput {
+  private outputOf(request: Request, newTokenIds: readonly number[], logprobs: RequestOutput['logprobs'], error?: string, errorCode?: ErrorCode): RequestOutput {
     const finishReason = finishReasonOf(request.status);
     // One fixed object shape for every output (absent fields are undefined, which JSON drops):
     // building it with conditional spreads cost more than the rest of update() together.
@@ -654,6 +673,7 @@ export class Scheduler {
       numOutputTokens: request.numOutputTokens,
       metrics: finishReason === undefined ? undefined : metricsOf(request),
       error,
+      errorCode,
     };
   }
 }

@@ -111,6 +111,17 @@ describe('StreamRouter', () => {
     router.open([open('r')], [1]);
     const delta = router.route({ stepId: 1, outputs: [output('r', [], 0, { finishReason: 'error', error: 'step failed' })] }).batches[0]!.message.deltas[0]!;
     expect(delta).toMatchObject({ finishReason: 'error', error: 'step failed', usage: { numOutputTokens: 0 } });
+    expect(delta).not.toHaveProperty('errorCode'); // the engine's own failure: the api answers 500
+    expect(router.size).toBe(0);
+  });
+
+  it('passes a failure\'s protocol code on (a refused grammar: bad_request), for every choice of the request', () => {
+    const router = new StreamRouter(tokenizer.pieces);
+    router.open([open('r-0'), open('r-1')], [1]);
+    const refused = { finishReason: 'error' as const, error: 'guided decoding: the grammar cannot be compiled: too big', errorCode: 'bad_request' as const };
+    const { batches } = router.route({ stepId: 0, outputs: [output('r-0', [], 0, refused), output('r-1', [], 0, refused)] });
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.message.deltas).toEqual(['r-0', 'r-1'].map((requestId) => ({ requestId, seq: 0, text: '', tokenIds: [], finishReason: 'error', error: refused.error, errorCode: 'bad_request', usage: { numPromptTokens: 1, numCachedTokens: 0, numOutputTokens: 0 } })));
     expect(router.size).toBe(0);
   });
 

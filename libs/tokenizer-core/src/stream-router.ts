@@ -211,7 +211,8 @@ export class StreamRouter {
           // Tokens sampled after a stop-string hit are not part of the completion.
           numOutputTokens: Math.max(0, output.numOutputTokens - (output.newTokenIds.length - tokenIds.length)),
         },
-        ...(finishReason === 'error' ? { error: output.error ?? 'the request failed in the engine' } : {}),
+        // The code (bad_request: the executor refused the grammar) decides the api's status.
+        ...(finishReason === 'error' ? { error: output.error ?? 'the request failed in the engine', ...(output.errorCode !== undefined ? { errorCode: output.errorCode } : {}) } : {}),
       };
     }
     return { delta, finished: seqDelta.finished, abortAtScheduler: seqDelta.abortSequence };

@@ -12,7 +12,7 @@ import {
   completionLogprobs,
   completionResponse,
   OpenAIError,
-  toOpenAIError,
+  generationFailure,
   planChat,
   planCompletion,
   verifyGuidedGrammar,
@@ -29,7 +29,7 @@ import {
   type ResponseHeader,
 } from '@deepinfer/api-core';
 import { defaultServedModelName, type DeepInferConfig } from '@deepinfer/config';
-import { ProtocolError, type StreamDelta } from '@deepinfer/contracts';
+import type { StreamDelta } from '@deepinfer/contracts';
 import { CONFIG } from '@deepinfer/service-kit';
 import { ApiMetrics, ChoiceTiming } from '../generation/api-metrics.js';
 import { GenerationService, type Generation } from '../generation/generation.service.js';
@@ -207,10 +207,11 @@ export class OpenAIController {
     for (const c of generation.choices) if (c.finishReason) this.metrics.finished.inc({ finished_reason: c.finishReason });
 
     if (failed) {
-      // A failure with a protocol code (a lost service or replica: unavailable) keeps its status;
-      // one without is the request's own (500).
-      const message = failed.error ?? 'generation failed';
-      const error = failed.errorCode ? toOpenAIError(new ProtocolError(failed.errorCode, message)) : new OpenAIError(500, message, 'server_error', null, 'generation_failed');
+      // A failure with a protocol code keeps its status (a grammar the executor refused: 400; a
+      // lost service or replica: 503); one without is the request's own (500). Streamed, it is
+      // still a plain error response when nothing was sent: onDelta sends nothing for a failed
+      // choice, and a refused grammar fails its choices before they produce anything.
+      const error = generationFailure(failed.error ?? 'generation failed', failed.errorCode);
       this.metrics.requests.inc({ route, status: String(error.status) });
       if (sse?.started) {
         sse.send(error.toBody());

@@ -1,5 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
-import { Routes, type ExecutorRegistration, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
+import { ErrorCodes, ProtocolError, Routes, type ErrorCode, type ExecutorRegistration, type GuidedDecoding, type PrepareGuideReply, type RegistrationReply, type SchedulerOutput, type StepResult } from '@deepinfer/contracts';
 import type { MessageBus } from '@deepinfer/messaging';
 import { FakeExecutor } from '@deepinfer/scheduler-core/testing';
 
@@ -16,9 +16,17 @@ export class NatsFakeExecutor {
   /** Added to every step, to keep requests running while a test acts. */
   stepDelayMs = 0;
   numSteps = 0;
+  /**
+   * How it answers Routes.executorPrepareGuide: a failure (code and message, as the real executor
+   * replies `bad_request` for a grammar it cannot compile) or undefined to compile it.
+   */
+  prepareFailure: (spec: GuidedDecoding) => { code: ErrorCode; message: string } | undefined = () => undefined;
+  /** The specs it was asked to prepare. */
+  readonly prepared: GuidedDecoding[] = [];
   private executor: FakeExecutor;
   private subscription: Subscription | undefined;
   private pingSubscription: Subscription | undefined;
+  private prepareSubscription: Subscription | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
@@ -42,6 +50,7 @@ export class NatsFakeExecutor {
   async start(): Promise<RegistrationReply> {
     this.subscription = this.bus.serve(Routes.executorStep.fromSubject(this.registration.stepSubject), (step) => this.step(step));
     this.pingSubscription = this.bus.serve(Routes.executorPing.at(this.registration.executorId), () => ({ executorId: this.registration.executorId }));
+    this.prepareSubscription = this.bus.serve(Routes.executorPrepareGuide.at(this.registration.executorId), (request) => this.prepareGuide(request.guided));
     await this.bus.flush();
     // Heartbeats, as a real executor sends them (the scheduler drops a silent one).
     this.heartbeat = setInterval(() => void this.register().catch(() => undefined), 1000);
@@ -60,6 +69,14 @@ export class NatsFakeExecutor {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.subscription?.unsubscribe();
     this.pingSubscription?.unsubscribe();
+    this.prepareSubscription?.unsubscribe();
+  }
+
+  private prepareGuide(spec: GuidedDecoding): PrepareGuideReply {
+    this.prepared.push(spec);
+    const failure = this.prepareFailure(spec);
+    if (failure) throw new ProtocolError(failure.code, failure.message, failure.code === ErrorCodes.badRequest ? 'guided' : undefined);
+    return { ok: true };
   }
 
   private async step(step: SchedulerOutput): Promise<StepResult> {

@@ -39,6 +39,12 @@ export const RequestOutputSchema = Type.Object({
   metrics: Opt(RequestMetricsSchema),
   /** Why the request failed, when finishReason is `error` (passed on in StreamDelta.error). */
   error: Opt(Type.String()),
+  /**
+   * With `error`, when the failure has a protocol code (passed on in StreamDelta.errorCode):
+   * `bad_request` when the executor refused the request's grammar. Absent: the request failed
+   * in the engine (a 500 at the api).
+   */
+  errorCode: Opt(ErrorCodeSchema),
 });
 export type RequestOutput = Readonly<Static<typeof RequestOutputSchema>>;
 
@@ -86,9 +92,10 @@ export const StreamDeltaSchema = Type.Object({
   /** Present when finishReason is `error`. */
   error: Opt(Type.String()),
   /**
-   * With `error`, when the failure has a protocol code (`unavailable`: a service or the replica
-   * the request ran on was lost): the api answers with that code's status (503, retry) instead
-   * of a 500. Absent: the request itself failed.
+   * With `error`, when the failure has a protocol code: `unavailable` (a service or the replica
+   * the request ran on was lost: 503, retry), `bad_request` (the executor refused the request's
+   * grammar, RequestOutput.errorCode: 400). The api answers with that code's status instead of a
+   * 500. Absent: the request itself failed.
    */
   errorCode: Opt(ErrorCodeSchema),
 });

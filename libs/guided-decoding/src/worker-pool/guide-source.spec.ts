@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { GuidedDecoding } from '@deepinfer/contracts';
+import { GrammarCompileError } from '../grammar.js';
 import { randomWalk } from '../testing.js';
 import { GuideSource } from './guide-source.js';
 
@@ -39,7 +40,20 @@ describe('GuideSource', () => {
         const g = await source.guide(spec);
         expect((await randomWalk(g, [2], 1)).stopped).toBe(true);
         g.dispose();
-        await expect(source.prepare({ kind: 'regex', pattern: '(' })).rejects.toThrow();
+        await expect(source.prepare({ kind: 'regex', pattern: '(' })).rejects.toBeInstanceOf(GrammarCompileError);
+      } finally {
+        await source.close();
+      }
+    }
+  });
+
+  it('no token tables (tokenizer.json missing) is not the grammar\'s fault: a plain error, on both paths', async () => {
+    for (const numWorkers of [0, 1]) {
+      const source = new GuideSource({ ...options, tokenizerJsonPath: path.join(root, 'models/stories260k/no-such-tokenizer.json'), numWorkers });
+      try {
+        const err = await source.prepare(spec).catch((e: unknown) => e);
+        expect(err).toMatchObject({ message: expect.stringMatching(/no-such-tokenizer\.json/) });
+        expect(err).not.toBeInstanceOf(GrammarCompileError);
       } finally {
         await source.close();
       }

@@ -41,8 +41,9 @@ export class GuideSource {
    * tables first on the first call), without making a matcher: the executor's prepare route, so
    * that the step that admits the request does not wait for the compile. With workers it runs on
    * one of them (GuideWorkerPool.prepare says which and why); with 0 workers it runs on this
-   * event loop, which then blocks for the compile (as guide() would). Rejects with xgrammar's
-   * message when the grammar cannot be compiled.
+   * event loop, which then blocks for the compile (as guide() would). Rejects with
+   * GrammarCompileError (xgrammar's message) when the grammar cannot be compiled, with another
+   * error when no grammar can be had here at all (the token tables cannot be built, a worker died).
    */
   async prepare(spec: GuidedDecoding): Promise<void> {
     const pool = this.workerPool();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GuidedDecoding } from '@deepinfer/contracts';
-import { GuidedGrammars, vocabularyFromTokenizerJson } from '../grammar.js';
+import { GrammarCompileError, GuidedGrammars, vocabularyFromTokenizerJson } from '../grammar.js';
 import { prepareJsonSchema } from '../json-schema-check.js';
 import { randomWalk, textOfIds } from '../testing.js';
 import { GuideWorkerPool } from './guide-worker-pool.js';
@@ -61,7 +61,7 @@ describe('GuideWorkerPool (matchers on worker threads, masks in shared buffers)'
     more.push(await pool.guide(other));
     expect(pool.load).toEqual([2, 6]);
     for (const x of [held, g, ...more]) x.dispose();
-    await expect(pool.prepare({ kind: 'regex', pattern: '(' })).rejects.toThrow();
+    await expect(pool.prepare({ kind: 'regex', pattern: '(' })).rejects.toBeInstanceOf(GrammarCompileError);
     expect(pool.load).toEqual([0, 0]);
   }, 30_000); // worker 1 loads xgrammar and builds its tables here (seconds on a loaded machine)
 
@@ -71,7 +71,7 @@ describe('GuideWorkerPool (matchers on worker threads, masks in shared buffers)'
     const resumed = await pool.guide(spec, prefix);
     expect(Array.from(await resumed.nextMask())).toEqual(Array.from(await m.nextMask()));
     resumed.dispose();
-    await expect(pool.guide({ kind: 'regex', pattern: '(' })).rejects.toThrow();
+    await expect(pool.guide({ kind: 'regex', pattern: '(' })).rejects.toBeInstanceOf(GrammarCompileError);
     await expect(pool.guide(spec, [2, 2, 2])).rejects.toThrow(/does not follow the grammar/);
   });
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { guidedDecodingKey, type GuidedDecoding } from '@deepinfer/contracts';
+import { GrammarCompileError } from '../grammar.js';
 import type { GuideWorkerData, GuideWorkerReply, GuideWorkerRequest } from './guide-worker.protocol.js';
 
 /** The worker's entry: the compiled file next to this one (from the sources under jest: the package's dist). */
@@ -25,6 +26,11 @@ const GRAMMAR_CACHE_SIZE = 64;
  * that stalls a step; beyond this the masks' load balance matters more.
  */
 const BALANCE_SLACK = 4;
+
+/** A worker's error reply as the error GuidedGrammars threw there (GrammarCompileError when it refused the grammar). */
+function errorOf(reply: { error: string; refused?: true }): Error {
+  return reply.refused ? new GrammarCompileError(reply.error) : new Error(reply.error);
+}
 
 /** A request message before it gets its id. */
 type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
@@ -214,7 +220,7 @@ export class GuideWorkerPool {
     if (holder) return this.touch(holder, key);
     const worker = this.leastLoaded(this.workers);
     const compiled = worker.request({ type: 'prepare', spec }).then((reply) => {
-      if ('error' in reply) throw new Error(reply.error);
+      if ('error' in reply) throw errorOf(reply);
     });
     this.remember(worker, key, compiled);
     compiled.catch(() => worker.grammars.get(key) === compiled && worker.grammars.delete(key));
@@ -242,7 +248,7 @@ export class GuideWorkerPool {
     const reply = await made;
     if ('error' in reply) {
       worker.numGuides--;
-      throw new Error(reply.error);
+      throw errorOf(reply);
     }
     return new PooledGuide(worker, guideId);
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { GuidedGrammars, vocabularyFromTokenizerJson, type GuideMatcher } from '../grammar.js';
+import { GrammarCompileError, GuidedGrammars, vocabularyFromTokenizerJson, type GuideMatcher } from '../grammar.js';
 import type { GuideWorkerData, GuideWorkerReply, GuideWorkerRequest } from './guide-worker.protocol.js';
 
 /**
@@ -24,7 +24,7 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (request: GuideWorkerRequest) => {
   chain = chain.then(() => handle(request)).catch((err: unknown) => {
-    if ('id' in request) port.postMessage({ id: request.id, error: message(err) } satisfies GuideWorkerReply);
+    if ('id' in request) port.postMessage({ id: request.id, error: message(err), ...(err instanceof GrammarCompileError ? { refused: true as const } : {}) } satisfies GuideWorkerReply);
   });
 });
 

@@ -29,7 +29,8 @@ export type GuideWorkerRequest =
   | { type: 'dispose'; guideId: number };
 
 export type GuideWorkerReply =
-  | { id: number; error: string }
+  /** `refused`: xgrammar cannot compile the spec's grammar (a GrammarCompileError in the worker). */
+  | { id: number; error: string; refused?: true }
   | { id: number; made: true }
   | { id: number; prepared: true }
   /** Per row: the time its accepts and mask took (ms), or why it has none. */

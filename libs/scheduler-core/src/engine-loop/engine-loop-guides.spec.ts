@@ -87,10 +87,31 @@ describe('EngineLoop: guided requests wait out of the queue until their grammar 
     ports.prepares[1]!.answer({ outcome: 'unknown', message: 'timeout' });
     await turn();
     await loop.whenIdle();
-    expect(ports.finalOf('bad')).toMatchObject({ finishReason: 'error', error: expect.stringMatching(/cannot be compiled: unbalanced/) });
+    // bad_request: the api answers 400 with the executor's message (a client's grammar, not an engine failure).
+    expect(ports.finalOf('bad')).toMatchObject({ finishReason: 'error', error: expect.stringMatching(/cannot be compiled: unbalanced/), errorCode: 'bad_request', numOutputTokens: 0, newTokenIds: [] });
     expect(ports.scheduled('bad')).toBe(false);
     expect(ports.finalOf('slow')?.finishReason).toBe('length');
+    expect(ports.finalOf('slow')?.errorCode).toBeUndefined();
     expect(loop.numWaitingForGrammarRequests).toBe(0);
+  });
+
+  it('a refusal ends every request held for the spec alike (the choices of an n > 1 request), in one message, and is not remembered', async () => {
+    const { ports, loop } = setup();
+    const spec: GuidedDecoding = { kind: 'regex', pattern: 'a{5000}' };
+    for (const id of ['c0', 'c1', 'c2']) expect(loop.submit(submit(id, spec)).accepted).toBe(true);
+    expect(ports.prepares).toHaveLength(1);
+    ports.prepares[0]!.answer({ outcome: 'refused', message: 'guided decoding: the grammar cannot be compiled: too big' });
+    await turn();
+    await loop.whenIdle();
+    const finals = ports.published.filter((m) => m.outputs.some((o) => o.finishReason !== undefined));
+    expect(finals).toHaveLength(1);
+    expect(finals[0]!.stepId).toBe(0); // out of any step
+    expect(finals[0]!.outputs).toEqual(['c0', 'c1', 'c2'].map((requestId) => expect.objectContaining({ requestId, finishReason: 'error', error: 'guided decoding: the grammar cannot be compiled: too big', errorCode: 'bad_request' })));
+    expect(ports.steps).toHaveLength(0);
+    expect(loop.numWaitingForGrammarRequests).toBe(0);
+    // A choice submitted after the refusal asks again (a refused spec is not cached as prepared).
+    loop.submit(submit('c3', spec));
+    expect(ports.prepares).toHaveLength(2);
   });
 
   it('an abort while preparing removes the request at once; the late answer finds nothing to run', async () => {

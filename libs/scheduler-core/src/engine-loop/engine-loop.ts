@@ -193,8 +193,9 @@ export class EngineLoop {
 
   /**
    * Asks the session's executor to compile a grammar, then settles the requests held for it:
-   * compiled → into the waiting queue; refused → each ends with finish reason `error` and the
-   * executor's message; no answer (timeout, an executor without the route) → into the waiting
+   * compiled → into the waiting queue; refused → each ends with finish reason `error`, the
+   * executor's message and errorCode `bad_request` (Scheduler.refuseGrammar: the api answers 400,
+   * and as a held request never ran, before any byte of a stream); no answer (timeout, an executor without the route) → into the waiting
    * queue all the same, their first step compiles it (as before the prepare step; a dead
    * executor ends its session, and them with it, as it does every request). Requests aborted
    * meanwhile are gone from the scheduler and are skipped.
@@ -206,7 +207,7 @@ export class EngineLoop {
     if (answer.outcome === 'refused') {
       const finals: RequestOutput[] = [];
       for (const requestId of held) {
-        const output = session.scheduler.abort(requestId, 'error', answer.message);
+        const output = session.scheduler.refuseGrammar(requestId, answer.message);
         if (output) finals.push(output);
       }
       this.publishOutputs(session, OUT_OF_STEP_ID, finals);
