@@ -5,7 +5,7 @@ import { commandLineOf, startStack, type Stack } from './support/stack.js';
 
 /**
  * Faults, with the stack under `deepinfer serve` (which restarts whatever dies): a dead
- * executor ends open streams with an error, a dead tokenizer makes requests fail fast with 503,
+ * executor ends open streams with an error and answers a waiting request with 503, a dead tokenizer makes requests fail fast with 503,
  * and a restarted nats-server is rejoined by every service on its own.
  */
 describe('faults', () => {
@@ -24,7 +24,10 @@ describe('faults', () => {
   const healthy = async () => (await fetch(`http://127.0.0.1:${stack.apiPort}/health`).catch(() => undefined))?.status === 200;
   const complete = () => client.completions.create({ model: MODEL_NAME, prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
 
-  it('kill the executor mid-stream: every open stream ends with an error within 5 s; then it serves again', async () => {
+  it('kill the executor mid-stream: every open stream ends with an error within 5 s, a waiting non-streamed request gets a 503 to retry; then it serves again', async () => {
+    const whole = client.completions
+      .create(withVllmParams({ model: MODEL_NAME, prompt: 'Once upon a time', max_tokens: 500, temperature: 0.7 }, { ignore_eos: true }))
+      .then(() => ({ status: 200, message: '' }), (err: unknown) => ({ status: err instanceof OpenAI.APIError ? err.status : -1, message: String(err) }));
     const streams = await Promise.all(
       Array.from({ length: 4 }, (_, i) => client.completions.create(withVllmParams({ model: MODEL_NAME, prompt: `Once upon a time ${i}`, max_tokens: 500, temperature: 0.7, stream: true }, { ignore_eos: true }))),
     );
@@ -48,6 +51,8 @@ describe('faults', () => {
       expect(r.ended).not.toBe('done');
       expect(r.at - killedAt).toBeLessThan(5000);
     }
+    // Nothing was sent for it yet: the lost engine is a 503 (unavailable), not a 500.
+    expect(await whole).toEqual({ status: 503, message: expect.stringContaining('retry it') });
     await waitFor('the stack ready again', healthy, 60000, 250);
     expect((await complete()).choices[0]!.text.length).toBeGreaterThan(0);
   });

@@ -277,7 +277,7 @@ export class Scheduler {
    * Blocks it filled in finished steps stay cached; nothing else of it is. `error` (for the
    * client) goes into the final output's `error` field.
    */
-  abort(requestId: string, reason: Exclude<FinishReason, 'length'> = 'abort', error?: string): RequestOutput | undefined {
+  abort(requestId: string, reason: Exclude<FinishReason, 'length'> = 'abort', error?: string, errorCode?: ErrorCode): RequestOutput | undefined {
     const request = this.requests.get(requestId);
     if (!request) return undefined;
     if (request.status === RequestStatus.RUNNING) {
@@ -288,7 +288,7 @@ export class Scheduler {
       this.waiting.remove(request);
     }
     this.finish(request, finishedStatusOf(reason), this.clock(), request.numInFlightSteps === 0);
-    return this.outputOf(request, NO_TOKEN_IDS, undefined, error);
+    return this.outputOf(request, NO_TOKEN_IDS, undefined, error, errorCode);
   }
 
   /** Picks the next step. Throws if a step has not been answered by update(). */

@@ -159,7 +159,8 @@ describe('EngineLoop', () => {
     for (let i = 0; i < 12; i++) expect(loop.submit(submit(`r${i}`, [...prefix, i], 20)).accepted).toBe(true);
     await loop.whenIdle();
     for (let i = 0; i < 12; i++) {
-      expect(ports.outputsOf(`r${i}`)).toEqual([expect.objectContaining({ finishReason: 'error', error: expect.stringContaining('stopped responding') })]);
+      // unavailable: a client that has received nothing gets a 503 it may retry.
+      expect(ports.outputsOf(`r${i}`)).toEqual([expect.objectContaining({ finishReason: 'error', error: expect.stringContaining('stopped responding'), errorCode: 'unavailable' })]);
     }
     expect(loop.hasExecutor).toBe(false);
     expect(loop.stats()).toMatchObject({ executor: null, numExecutorFailuresTotal: 1, scheduler: null });
@@ -179,7 +180,7 @@ describe('EngineLoop', () => {
     ports.sendStep = async (_s, step) => ({ stepId: step.stepId + 1, sampled: [] });
     loop.submit(submit('r1', [1, 2]));
     await loop.whenIdle();
-    expect(ports.outputsOf('r1')).toEqual([expect.objectContaining({ finishReason: 'error' })]);
+    expect(ports.outputsOf('r1')).toEqual([expect.objectContaining({ finishReason: 'error', errorCode: 'unavailable' })]);
     expect(loop.hasExecutor).toBe(false);
   });
 
@@ -207,6 +208,6 @@ describe('EngineLoop', () => {
     loop.submit(submit('r1', [1, 2], 10));
     await new Promise((r) => setImmediate(r));
     await loop.close();
-    expect(ports.outputsOf('r1')).toEqual([expect.objectContaining({ finishReason: 'error' })]);
+    expect(ports.outputsOf('r1')).toEqual([expect.objectContaining({ finishReason: 'error', errorCode: 'unavailable' })]);
   });
 });

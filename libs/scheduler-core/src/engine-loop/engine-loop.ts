@@ -1,4 +1,4 @@
-import { guidedDecodingKey, type ExecutorRegistration, type FinishReason, type GuidedDecoding, type RequestOutput, type SchedulerOutput, type StepOutputsMessage, type StepResult, type SubmitMessage } from '@deepinfer/contracts';
+import { ErrorCodes, guidedDecodingKey, type ErrorCode, type ExecutorRegistration, type FinishReason, type GuidedDecoding, type RequestOutput, type SchedulerOutput, type StepOutputsMessage, type StepResult, type SubmitMessage } from '@deepinfer/contracts';
 import { Scheduler } from '../scheduler.js';
 import type { EngineLoopLogger, EngineLoopObserver, EngineLoopPorts } from './engine-loop-ports.js';
 import type { BlockHash } from '../block-hasher.js';
@@ -143,6 +143,7 @@ export class EngineLoop {
         current,
         `executor ${current.registration.executorId} (epoch ${current.registration.epoch}) was replaced by ${registration.executorId} (epoch ${registration.epoch})`,
         'the inference engine restarted while this request ran; retry it',
+        ErrorCodes.unavailable,
       );
     }
     this.session = new ExecutorSession(registration, scheduler, now);
@@ -285,11 +286,11 @@ export class EngineLoop {
     if (!session || this.closed) return;
     const silentMs = this.clock() - session.lastSeenAtMs;
     if (silentMs > (this.settings.executorSilenceMs ?? DEFAULT_EXECUTOR_SILENCE_MS)) {
-      this.endSession(session, `no heartbeat from the executor for ${Math.round(silentMs)} ms`, ENGINE_LOST, true);
+      this.endSession(session, `no heartbeat from the executor for ${Math.round(silentMs)} ms`, ENGINE_LOST, ErrorCodes.unavailable, true);
       return;
     }
     const verdict = await this.ports.pingExecutor?.(session.registration.executorId);
-    if (verdict === 'gone' && !session.isEnded) this.endSession(session, 'the executor is gone (its ping subject has no responders)', ENGINE_LOST, true);
+    if (verdict === 'gone' && !session.isEnded) this.endSession(session, 'the executor is gone (its ping subject has no responders)', ENGINE_LOST, ErrorCodes.unavailable, true);
   }
 
   /** Forgets every cached prefix; false (nothing changed) while requests hold blocks. */
@@ -334,7 +335,7 @@ export class EngineLoop {
   async close(): Promise<void> {
     this.closed = true;
     const session = this.session;
-    if (session) this.endSession(session, 'the scheduler is shutting down', 'the server is shutting down; retry the request');
+    if (session) this.endSession(session, 'the scheduler is shutting down', 'the server is shutting down; retry the request', ErrorCodes.unavailable);
     await this.running;
   }
 
@@ -356,7 +357,7 @@ export class EngineLoop {
     } catch (err) {
       // A bug, not the executor's fault: fail loudly rather than spin on a broken state.
       this.logger.error('the step loop failed', { err });
-      if (this.session) this.endSession(this.session, `internal error in the step loop: ${(err as Error).message}`, 'internal error in the scheduler');
+      if (this.session) this.endSession(this.session, `internal error in the step loop: ${(err as Error).message}`, 'internal error in the scheduler', undefined);
     } finally {
       // Synchronous after the last hasWork() check, so no kick() can slip in between.
       this.running = undefined;
@@ -442,7 +443,7 @@ export class EngineLoop {
     try {
       result = await inFlight.result;
     } catch (err) {
-      if (!session.isEnded) this.endSession(session, `step ${step.stepId} failed: ${(err as Error).message}`, ENGINE_LOST, true);
+      if (!session.isEnded) this.endSession(session, `step ${step.stepId} failed: ${(err as Error).message}`, ENGINE_LOST, ErrorCodes.unavailable, true);
       return undefined;
     }
     if (result === undefined || session.isEnded) return undefined; // replaced or closed while the step ran
@@ -451,7 +452,7 @@ export class EngineLoop {
     try {
       outputs = session.scheduler.update(result);
     } catch (err) {
-      this.endSession(session, `the executor broke the step contract: ${(err as Error).message}`, ENGINE_LOST, true);
+      this.endSession(session, `the executor broke the step contract: ${(err as Error).message}`, ENGINE_LOST, ErrorCodes.unavailable, true);
       return undefined;
     }
     // A step sent ahead waited behind its predecessor: its duration counts from that answer.
@@ -486,10 +487,13 @@ export class EngineLoop {
   }
 
   /**
-   * Ends a session: every request it holds ends with `error`, published to its tokenizer, and
-   * nothing of its KV or prefix cache is kept. Submits are refused until an executor registers.
+   * Ends a session: every request it holds ends with `error` (`clientError`, and `errorCode`:
+   * `unavailable` when the engine was lost or replaced or the scheduler stops, so that a client
+   * that has received nothing yet gets a 503 it may retry; none for the scheduler's own bug, a
+   * 500), published to its tokenizer, and nothing of its KV or prefix cache is kept. Submits are
+   * refused until an executor registers.
    */
-  private endSession(session: ExecutorSession, reason: string, clientError: string, executorFailed = false): void {
+  private endSession(session: ExecutorSession, reason: string, clientError: string, errorCode: ErrorCode | undefined, executorFailed = false): void {
     if (session.isEnded) return;
     session.end();
     if (this.session === session) this.session = undefined;
@@ -505,7 +509,7 @@ export class EngineLoop {
     session.scheduler.resetPrefixCache({ force: true });
     const finals: RequestOutput[] = [];
     for (const requestId of [...session.tokenizerOf.keys()]) {
-      const output = session.scheduler.abort(requestId, 'error', clientError);
+      const output = session.scheduler.abort(requestId, 'error', clientError, errorCode);
       if (output) finals.push(output);
     }
     this.publishOutputs(session, OUT_OF_STEP_ID, finals);
