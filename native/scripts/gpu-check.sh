@@ -71,11 +71,12 @@ fi
 rm -f "$out/cmake-configure.txt"
 echo "built"
 
-step "C++ tests on the GPU (test_cuda_plan, test_cuda_attention, test_cuda_fp8, test_cuda)"
+step "C++ tests on the GPU (test_cuda_plan, test_cuda_attention, test_cuda_fp8, test_cuda, test_cuda_late_masks)"
 timeout "$limit" "$build/tests/test_cuda_plan" || fail "test_cuda_plan"
 # The GPU tests' own reports: error of every attention kernel against the reference, errors per
-# fixture model, sampler agreement, memory plan. A failing one is rerun under the memory checker.
-for t in test_cuda_attention test_cuda_fp8 test_cuda; do
+# fixture model, sampler agreement, memory plan, guided masks awaited during the forward pass.
+# A failing one is rerun under the memory checker.
+for t in test_cuda_attention test_cuda_fp8 test_cuda test_cuda_late_masks; do
   if ! timeout "$limit" "$build/tests/$t"; then
     fail "$t"
     if command -v compute-sanitizer >/dev/null 2>&1; then

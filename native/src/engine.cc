@@ -20,6 +20,7 @@
 #include "core/safetensors.h"
 #include "core/sampling.h"
 #include "core/weights.h"
+#include "engine_internal.h"
 
 using deepinfer::Error;
 
@@ -46,6 +47,13 @@ struct di_engine {
   std::vector<const uint32_t*> late_masks;        // [num_seqs]
   std::vector<di_sampling_params> late_params;    // [num_seqs]
   bool logits_on_host = false;                    // whether e->logits holds this step's logits
+  // Device sampling: what a refused row is sampled with (the defaults: greedy, no mask, no
+  // penalties, no logprobs); the result is dropped.
+  di_sampling_params refused_row_params = [] {
+    di_sampling_params p;
+    di_sampling_params_init(&p);
+    return p;
+  }();
 };
 
 namespace {
@@ -159,12 +167,12 @@ const di_sampling_params* sampling_of(const di_engine& e, const di_step_seq& s, 
   return s.mask_later ? &e.late_params[static_cast<size_t>(i)] : &s.sampling;
 }
 
-// Calls the caller's await_masks (it may block until the masks are computed), times it, and
-// validates each mask it supplied like an up-front allowed_token_mask.
-void await_late_masks(di_engine* e, const di_step_input* in, di_step_output* out) {
+// Calls the caller's await_masks (it may block until the masks are computed) and validates each
+// mask it supplied like an up-front allowed_token_mask. Returns the milliseconds it blocked.
+double await_late_masks(di_engine* e, const di_step_input* in) {
   const auto started = std::chrono::steady_clock::now();
   const int rc = in->await_masks(in->await_masks_ctx, e->late_masks.data(), in->num_seqs);
-  out->masks_wait_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  const double blocked_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   if (rc != 0) throw Error("step: await_masks failed (returned " + std::to_string(rc) + ")");
   e->late_params.resize(static_cast<size_t>(in->num_seqs));
   for (int32_t i = 0; i < in->num_seqs; ++i) {
@@ -176,7 +184,51 @@ void await_late_masks(di_engine* e, const di_step_input* in, di_step_output* out
     p.allowed_token_mask = mask;
     validate_sampling(*e, i, p);
   }
+  return blocked_ms;
 }
+
+// The engine RNG's next draw, uniform in [0, 1) (53 bits).
+double engine_draw(di_engine* e) { return static_cast<double>(e->rng() >> 11) * (1.0 / 9007199254740992.0); }
+
+// Device sampling: completes the step's sample rows (e->sample_rows, one per logit row) inside
+// forward_sample, after the backend has launched the forward pass: waits for the late masks
+// (when the step has mask-later rows), then sets each row's parameters and draw, in row order.
+class CompleteSampleRows : public deepinfer::BeforeSampling {
+ public:
+  CompleteSampleRows(di_engine* e, const di_step_input* in, bool has_late) : e_(e), in_(in), has_late_(has_late) {}
+
+  void complete_rows() override {
+    // The host's blocked time is not the wait: the device was busy with the forward pass
+    // meanwhile (forward_sample measures the wait on the device).
+    if (has_late_) await_late_masks(e_, in_);
+    for (size_t r = 0; r < e_->sample_rows.size(); ++r) {
+      const int32_t i = e_->logit_seq[r];
+      const di_step_seq& s = in_->seqs[i];
+      deepinfer::SampleRow& sr = e_->sample_rows[r];
+      sr = deepinfer::SampleRow();
+      if (refused(*e_, s, i)) {
+        // The device samples every logit row: this one greedily, without a mask or penalties,
+        // and run_step drops the result. No engine draw, as on the host path.
+        sr.params = &e_->refused_row_params;
+        continue;
+      }
+      sr.params = sampling_of(*e_, s, i);
+      sr.prompt_ids = s.prompt_ids;
+      sr.num_prompt_ids = s.num_prompt_ids;
+      sr.output_ids = s.output_ids;
+      sr.num_output_ids = s.num_output_ids;
+      const double engine_u = engine_draw(e_);  // taken by seeded rows too (one per row)
+      sr.uniform = s.sampling.has_seed
+                       ? deepinfer::seeded_uniform(s.sampling.seed, static_cast<int64_t>(s.start_pos) + s.num_tokens)
+                       : engine_u;
+    }
+  }
+
+ private:
+  di_engine* e_;
+  const di_step_input* in_;
+  bool has_late_;
+};
 
 void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   if (in == nullptr || out == nullptr) throw Error("step: input and output must not be NULL");
@@ -227,11 +279,8 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   if (T > INT32_MAX / 2) throw Error("step: too many tokens");
   if (in->num_seqs == 0) return;
 
-  // Device-sampling backends sample inside forward_sample, so the masks must be there before
-  // it starts (no overlap yet, see backend.h); a refused row then gets no logit row at all.
-  const bool device_sampling = e->backend->samples_on_device();
+  // Filled by await_late_masks, which runs after the forward pass was launched (both paths).
   if (has_late) e->late_masks.assign(static_cast<size_t>(in->num_seqs), nullptr);
-  if (has_late && device_sampling) await_late_masks(e, in, out);
 
   // Flatten: rows of sequence i are contiguous, in input order.
   e->tokens.resize(static_cast<size_t>(T));
@@ -250,7 +299,7 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
       e->token_seq[static_cast<size_t>(row)] = i;
       ++row;
     }
-    if (s.sample && !(device_sampling && refused(*e, s, i))) {
+    if (s.sample) {
       e->logit_rows.push_back(row - 1);
       e->logit_seq.push_back(i);
     }
@@ -267,41 +316,32 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
   const size_t need = static_cast<size_t>(b.num_logit_rows) * V;
   for (int32_t i = 0; i < in->num_seqs; ++i) out->seqs[i].sampled = 0;
   // One engine draw per sampling sequence, seeded or not, in input order, so unseeded results
-  // depend only on the engine seed and the order of sampling sequences (both paths).
-  auto engine_uniform = [&]() { return static_cast<double>(e->rng() >> 11) * (1.0 / 9007199254740992.0); };
+  // depend only on the engine seed and the order of sampling sequences (both paths). A refused
+  // row takes none.
   if (e->backend->samples_on_device()) {
     // Device-side sampling: only the sampled ids and logprobs cross to the host (and the raw
-    // logits when the caller asked for them).
+    // logits when the caller asked for them). The rows are completed in the backend's
+    // BeforeSampling hook, once the forward pass is launched: the late masks decide each row's
+    // parameters and which rows take a draw, and waiting for them there overlaps the forward pass.
     const int32_t R = b.num_logit_rows;
     e->sample_rows.resize(static_cast<size_t>(R));
     e->sample_outs.resize(static_cast<size_t>(R));
-    for (int32_t r = 0; r < R; ++r) {
-      const di_step_seq& s = in->seqs[e->logit_seq[static_cast<size_t>(r)]];
-      deepinfer::SampleRow& sr = e->sample_rows[static_cast<size_t>(r)];
-      sr.params = sampling_of(*e, s, e->logit_seq[static_cast<size_t>(r)]);
-      sr.prompt_ids = s.prompt_ids;
-      sr.num_prompt_ids = s.num_prompt_ids;
-      sr.output_ids = s.output_ids;
-      sr.num_output_ids = s.num_output_ids;
-      const double engine_u = engine_uniform();
-      sr.uniform = s.sampling.has_seed
-                       ? deepinfer::seeded_uniform(s.sampling.seed, static_cast<int64_t>(s.start_pos) + s.num_tokens)
-                       : engine_u;
-    }
+    CompleteSampleRows complete(e, in, has_late);
     float* host_logits = nullptr;
     if (out->logits != nullptr) {
       if (e->logits.size() < need) e->logits.resize(need);
       host_logits = e->logits.data();
     }
-    e->backend->forward_sample(b, e->sample_rows.data(), e->sample_outs.data(), host_logits);
-    if (has_late) {
-      for (int32_t i = 0; i < in->num_seqs; ++i) {
-        if (in->seqs[i].sample && refused(*e, in->seqs[i], i)) out->seqs[i].token_id = -1;
-      }
-    }
+    const double device_wait_ms =
+        e->backend->forward_sample(b, e->sample_rows.data(), e->sample_outs.data(), host_logits, &complete);
+    if (has_late) out->masks_wait_ms = device_wait_ms;
     for (int32_t r = 0; r < R; ++r) {
       const int32_t i = e->logit_seq[static_cast<size_t>(r)];
-      out->seqs[i] = e->sample_outs[static_cast<size_t>(r)];
+      if (refused(*e, in->seqs[i], i)) {
+        out->seqs[i].token_id = -1;  // sampled stays 0
+      } else {
+        out->seqs[i] = e->sample_outs[static_cast<size_t>(r)];
+      }
       if (host_logits != nullptr) {
         std::memcpy(out->logits + static_cast<size_t>(i) * V, host_logits + static_cast<size_t>(r) * V,
                     sizeof(float) * V);
@@ -319,7 +359,7 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
     }
   }
   // The forward pass is done: the caller's mask work ran alongside it; sampling waits here.
-  if (has_late) await_late_masks(e, in, out);
+  if (has_late) out->masks_wait_ms = await_late_masks(e, in);
 
   for (int32_t r = 0; r < b.num_logit_rows; ++r) {
     const int32_t i = e->logit_seq[static_cast<size_t>(r)];
@@ -336,12 +376,14 @@ void run_step(di_engine* e, const di_step_input* in, di_step_output* out) {
     req.output_ids = s.output_ids;
     req.num_output_ids = s.num_output_ids;
     req.position = static_cast<int64_t>(s.start_pos) + s.num_tokens;
-    req.unseeded_uniform = engine_uniform();
+    req.unseeded_uniform = engine_draw(e);
     e->sampler->sample(req, &out->seqs[i]);
   }
 }
 
 }  // namespace
+
+deepinfer::Backend& deepinfer::engine_backend(di_engine* engine) { return *engine->backend; }
 
 extern "C" {
 

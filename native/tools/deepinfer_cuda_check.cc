@@ -167,7 +167,7 @@ int cmd_bench(int argc, char** argv) {
     std::vector<deepinfer::SampleRow> sr(static_cast<size_t>(n_seqs));
     for (auto& r : sr) r.params = &sp;
     std::vector<di_seq_output> outs(static_cast<size_t>(n_seqs));
-    be.forward_sample(b, sr.data(), outs.data(), nullptr);
+    be.forward_sample(b, sr.data(), outs.data(), nullptr, nullptr);
   };
   // Profiled steps: per-phase GPU time (events between launch groups; host gaps show up in
   // the phase that follows them) against the step's wall time.

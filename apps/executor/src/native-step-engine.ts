@@ -7,11 +7,12 @@ import { settledMasks, type EngineSample, type EngineSampling, type EngineSequen
  *
  * Guided masks overlap the forward pass: a guided sequence goes to the engine with `maskLater`,
  * so the step starts at once and its worker thread waits for supplyMasks only between the
- * forward pass and sampling (CPU backend; the CUDA backend waits before its fused
- * forward+sample for now). This adapter always supplies, once the StepMasks have settled: a
+ * start of the forward pass and sampling (CPU backend: after the forward pass; CUDA backend:
+ * while the GPU runs it). This adapter always supplies, once the StepMasks have settled: a
  * guided sequence without a mask ('refuse', a rejected or absent StepMasks) is refused and
- * samples nothing (maskedSampling's rule). StepMasks.waitedMs is the engine's own measure: how
- * long its worker thread blocked waiting for the masks.
+ * samples nothing (maskedSampling's rule). StepMasks.waitedMs is the engine's own measure of how
+ * long sampling waited for the masks after the forward pass (CPU: the worker thread's time
+ * blocked; CUDA: the GPU's idle time before sampling).
  */
 export class NativeStepEngine implements StepEngine {
   constructor(private readonly engine: Engine) {}

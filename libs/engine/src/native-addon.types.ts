@@ -114,8 +114,8 @@ export interface NativeStepSeq {
   outputIds?: Int32Array;
   /**
    * Guided decoding, mask delivered during the step (read when `sample`): the step starts at
-   * once and, after the forward pass, waits for this row's mask from `supplyMasks` (then
-   * `sampling.allowedTokenMask` must be absent).
+   * once and waits for this row's mask from `supplyMasks` before sampling, while the forward
+   * pass runs (CUDA) or after it (CPU) (then `sampling.allowedTokenMask` must be absent).
    */
   maskLater?: boolean;
 }
@@ -134,7 +134,10 @@ export interface NativeStepOutput {
   ranks: Int32Array;
   topLogprobs?: (NativeTopLogprobs | null)[];
   logits?: Float32Array;
-  /** Steps with maskLater rows: milliseconds the step's worker thread waited for supplyMasks after the forward pass. */
+  /**
+   * Steps with maskLater rows: milliseconds sampling waited for supplyMasks after the forward pass
+   * (CPU: the worker thread's time blocked; CUDA: the GPU's idle time before sampling).
+   */
   masksWaitMs?: number;
 }
 

@@ -25,8 +25,8 @@ struct StepStaging {
 };
 
 // Masks later: the hand-off of a step's guided masks from the JS thread (supplyMasks) to the
-// step's worker thread, which blocks in the engine's await_masks callback (AwaitMasks) after
-// the forward pass until they are there. Invariant: a step started with maskLater rows is always
+// step's worker thread, which blocks in the engine's await_masks callback (AwaitMasks) once
+// the forward pass has started (CPU: after it; CUDA: while the GPU runs it) until they are there. Invariant: a step started with maskLater rows is always
 // released, by supplyMasks (masks or refusals), close(), or the environment's teardown, each of
 // which refuses every row it has no mask for.
 struct MaskHandoff {

@@ -80,7 +80,8 @@ void StepWorker::OnOK() {
   result.Set("logprobs", logprobs);
   result.Set("ranks", ranks);
   if (any_top) result.Set("topLogprobs", top);
-  // How long sampling waited for supplyMasks after the forward pass (the worker thread blocked).
+  // How long sampling waited for supplyMasks after the forward pass (the engine's measure:
+  // di_step_output.masks_wait_ms).
   if (masks_later) result.Set("masksWaitMs", masks_wait_ms_);
   if (st.want_logits) {
     auto logits = Napi::Float32Array::New(env, st.logits.size());

@@ -201,17 +201,20 @@ typedef struct di_step_seq {
 /* "Masks later": lets the caller compute the guided rows' masks while the forward pass runs
    (as vLLM and SGLang overlap grammar work with the GPU). Called once per step that has a
    sampling row with mask_later = 1, on the thread running di_engine_step, and may block (that
-   is its purpose: it returns when the caller has the masks):
-     - host-sampling backends (CPU): after the forward pass, before sampling, so the mask work
-       overlaps the forward pass; output->logits (when asked for) is already written;
-     - device-sampling backends (CUDA today, Backend::samples_on_device()): before the forward
-       pass (same results, no overlap yet; see native/src/core/backend.h).
+   is its purpose: it returns when the caller has the masks). It is called after the forward
+   pass has started and before sampling, so the caller's mask work overlaps the forward pass:
+     - host-sampling backends (CPU): after the forward pass; output->logits (when asked for) is
+       already written;
+     - device-sampling backends (CUDA): once the forward pass is launched on the device, while
+       it runs; output->logits is written only after sampling (native/src/core/backend.h).
    masks: [num_seqs], all NULL on entry. For each row with mask_later = 1, set masks[i] to its
    mask ([ceil(vocab_size / 32)] words, the rules of allowed_token_mask, valid until
    di_engine_step returns) or leave it NULL to refuse the row: it samples nothing (sampled = 0,
-   token_id = -1) and takes no engine draw. Entries of other rows are ignored. Return 0;
-   non-zero fails the step. A supplied mask that allows no token fails the step, as
-   allowed_token_mask does. It must not call into this engine (the step is still running). */
+   token_id = -1) and takes no engine draw; its raw logits still go to output->logits when
+   asked for. Entries of other rows are ignored. Return 0; non-zero fails the step (the forward
+   pass has run: K/V of the step's tokens are written). A supplied mask that allows no token
+   fails the step, as allowed_token_mask does. It must not call into this engine (the step is
+   still running). */
 typedef int (*di_await_masks_fn)(void* ctx, const uint32_t** masks, int32_t num_seqs);
 
 typedef struct di_step_input {
@@ -237,8 +240,11 @@ typedef struct di_step_output {
      sample == 1 are written here, row i for input sequence i ([num_seqs][vocab_size],
      caller-allocated; rows of non-sampling sequences are left untouched). */
   float* logits;
-  /* Out: milliseconds di_engine_step spent in await_masks (how long sampling waited for the
-     masks); 0 when it was not called. */
+  /* Out: how long sampling waited for the masks after the forward pass, in milliseconds; 0 when
+     await_masks was not called. Host-sampling backends: the time di_engine_step spent in
+     await_masks (called after the forward pass). Device-sampling backends: the time the device
+     sat idle between the end of the forward pass and the return of await_masks (0 when the
+     masks came while the forward pass ran). */
   double masks_wait_ms;
 } di_step_output;
 

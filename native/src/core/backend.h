@@ -1,5 +1,5 @@
-// The backend interface: what the engine needs from a device. The CPU backend implements it
-// today; a CUDA backend (DEEPINFER_CUDA) will implement the same table.
+// The backend interface: what the engine needs from a device. The CPU backend and the CUDA
+// backend (DEEPINFER_CUDA) implement it.
 //
 // Table of operations (in call order):
 //
@@ -43,15 +43,28 @@
 //                                  the sampled ids and logprobs; raw logits cross to the host
 //                                  only when the caller asked for them (debug/test).
 //                                  Without it the engine samples on the host from forward().
+//                                  Two phases in one call: (1) launch the forward pass on the
+//                                  device without waiting for it; (2) call the BeforeSampling
+//                                  hook on the calling thread, where the engine completes the
+//                                  rows; then read the rows, upload the sampling parameters
+//                                  (masks included) after the forward pass on the same
+//                                  stream, launch sampling and synchronise. The rows are not
+//                                  read before the hook returns; a hook that throws leaves the
+//                                  device idle (the backend waits for the launched work) and
+//                                  nothing sampled. It returns how long the device sat idle
+//                                  between the end of the forward pass and the hook's return
+//                                  (di_step_output.masks_wait_ms on this path).
 //                                  Masks later (di_step_input.await_masks, guided decoding):
-//                                  a host-sampling backend gets the overlap for free (the engine
-//                                  calls await_masks between forward() and its host sampler,
-//                                  so the caller's mask work runs alongside the forward pass);
-//                                  with forward_sample() the engine calls await_masks BEFORE it
-//                                  (same results, no overlap: refused rows get no logit row).
-//                                  Next step for CUDA: split forward_sample into launching the
-//                                  forward pass, waiting for the masks on the host while it
-//                                  runs, then launching sampling (masks uploaded then).
+//                                  both kinds of backend overlap the caller's mask work with
+//                                  the forward pass. A host-sampling backend: the engine calls
+//                                  await_masks between forward() (which has finished) and its
+//                                  host sampler. A device-sampling backend: the engine calls
+//                                  await_masks inside the hook, while the device runs the
+//                                  forward pass. Either way a refused row (no mask) has its
+//                                  logit row (output->logits gets it), samples nothing and
+//                                  takes no engine draw; on the device it is sampled greedily
+//                                  without a mask and the result dropped (the sampling kernels
+//                                  take every logit row).
 //   device_name(), memory_info()   optional  for di_engine_info (device name; KV/free/total bytes).
 #pragma once
 
@@ -77,6 +90,16 @@ struct SampleRow {
   const int32_t* output_ids = nullptr;
   int32_t num_output_ids = 0;
   double uniform = 0.0;
+};
+
+// forward_sample's second phase (see the table): what the engine does between the launch of
+// the forward pass and sampling on the device. It runs on the thread that called forward_sample,
+// may block (the caller's guided masks) and may throw (forward_sample then rethrows).
+class BeforeSampling {
+ public:
+  virtual ~BeforeSampling() = default;
+  // Completes rows[0, R) of the forward_sample call: parameters and uniform draws.
+  virtual void complete_rows() = 0;
 };
 
 struct DeviceMemoryInfo {
@@ -107,8 +130,12 @@ class Backend {
   }
   virtual bool samples_on_device() const { return false; }
   // rows[r] belongs to logit row r of b; outs[r] receives its result; logits ([R, V], host) is
-  // filled with the raw logits when non-null.
-  virtual void forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) {
+  // filled with the raw logits when non-null. before_sampling (null: the rows are complete on
+  // entry) is called exactly once, after the forward pass was launched and before rows is read.
+  // Returns the milliseconds the device sat idle waiting for before_sampling: from the end of the
+  // forward pass to the hook's return (0 when the hook returned first, and without a hook).
+  virtual double forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits,
+                                BeforeSampling* before_sampling) {
     throw Error(std::string(name()) + ": device-side sampling is not implemented");
   }
   virtual const char* device_name() const { return ""; }

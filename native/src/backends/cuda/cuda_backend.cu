@@ -56,6 +56,8 @@ CudaBackend::CudaBackend(int device, const BackendOptions& options) : device_(de
   device_name_ = prop.name;
   DI_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   gemm_.init(stream_, options.cuda_gemm, options.cublas_path);
+  DI_CUDA_CHECK(cudaEventCreate(&forward_done_));
+  DI_CUDA_CHECK(cudaEventCreate(&rows_ready_));
 }
 
 DType CudaBackend::kv_cache_dtype() const {
@@ -77,6 +79,8 @@ CudaBackend::~CudaBackend() {
   free_mirror(&meta_);
   free_mirror(&smeta_);
   free_mirror(&gmeta_);
+  if (forward_done_ != nullptr) cudaEventDestroy(forward_done_);
+  if (rows_ready_ != nullptr) cudaEventDestroy(rows_ready_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
@@ -433,7 +437,7 @@ int32_t CudaBackend::plan_kv_blocks(const KvCacheGeometry& one_block, int32_t ma
   row.params = &sp;
   row.uniform = 0.5;
   di_seq_output out;
-  forward_sample(b, &row, &out, nullptr);
+  forward_sample(b, &row, &out, nullptr, nullptr);
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
   free_kv();
   size_t free_b = 0, total_b = 0;
@@ -654,8 +658,30 @@ void CudaBackend::forward(const ForwardBatch& b, float* logits) {
   if (observer_ != nullptr) observer_->end();
 }
 
-void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) {
+double CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits,
+                                   BeforeSampling* before_sampling) {
+  // Phase 1: the forward pass is enqueued on stream_ (a graph replay or eager launches); nothing
+  // waits for it here.
   run(b);
+  // Phase 2: the engine completes the rows (it waits for the caller's guided masks) on this
+  // thread while the device runs the forward pass. Everything below is enqueued on stream_
+  // after the forward pass, so the sampling parameters and masks, staged in pinned smeta_ and
+  // copied asynchronously, reach the device after the logits are written and before sampling
+  // reads them. The two events bracket the device's idle time in between: rows_ready_ is
+  // reached at once when the hook returned while the forward pass was still running.
+  if (before_sampling != nullptr) {
+    DI_CUDA_CHECK(cudaEventRecord(forward_done_, stream_));
+    try {
+      before_sampling->complete_rows();
+    } catch (...) {
+      // Leave the device idle, as every step does on return: the next step rewrites the pinned
+      // step metadata that the launched work may still be copying from.
+      cudaStreamSynchronize(stream_);
+      if (observer_ != nullptr) observer_->end();
+      throw;
+    }
+    DI_CUDA_CHECK(cudaEventRecord(rows_ready_, stream_));
+  }
   const int R = b.num_logit_rows;
   const int V = cfg_.vocab_size;
   if (R > 0) {
@@ -745,6 +771,8 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
   mark("copy out");
   DI_CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (observer_ != nullptr) observer_->end();
+  float device_wait_ms = 0.f;  // both events have completed: the stream is idle
+  if (before_sampling != nullptr) DI_CUDA_CHECK(cudaEventElapsedTime(&device_wait_ms, forward_done_, rows_ready_));
   for (int r = 0; r < R; ++r) {
     const SampleOutDev& s = h_sample_out_[r];
     di_seq_output& o = outs[r];
@@ -759,6 +787,7 @@ void CudaBackend::forward_sample(const ForwardBatch& b, const SampleRow* rows, d
       o.top_logprobs[i] = s.top_logprobs[i];
     }
   }
+  return device_wait_ms;
 }
 
 std::string CudaBackend::details() const {

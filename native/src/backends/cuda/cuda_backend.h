@@ -48,7 +48,10 @@ class CudaBackend : public Backend {
                          double gpu_memory_utilization) override;
   void forward(const ForwardBatch& b, float* logits) override;
   bool samples_on_device() const override { return true; }
-  void forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits) override;
+  // Launches the forward pass, calls before_sampling while it runs, then uploads the rows'
+  // parameters and masks and samples after it on the same stream (core/backend.h).
+  double forward_sample(const ForwardBatch& b, const SampleRow* rows, di_seq_output* outs, float* logits,
+                        BeforeSampling* before_sampling) override;
   DeviceMemoryInfo memory_info() const override;
   std::string details() const override;
   int32_t cuda_graphs_captured() const override { return static_cast<int32_t>(graphs_.size()); }
@@ -188,6 +191,10 @@ class CudaBackend : public Backend {
   std::map<int, cudaGraphExec_t> graphs_;
   GraphPlanLayout graph_layout_;
   Mirror gmeta_;  // graph-step metadata, fixed addresses (graph_plan.h)
+  // forward_sample's measure of the device's wait for its before_sampling hook: timing events
+  // recorded on stream_ after the forward pass and when the hook has returned.
+  cudaEvent_t forward_done_ = nullptr;
+  cudaEvent_t rows_ready_ = nullptr;
 };
 
 }  // namespace cuda
