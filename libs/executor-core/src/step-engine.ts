@@ -46,7 +46,11 @@ export interface Guide {
 /** Makes the guide of a request, advanced over the outputs it already has (a resumed request). */
 export type GuideFactory = (spec: GuidedDecoding, outputTokenIds: readonly number[]) => Promise<Guide>;
 
-/** Compiles the grammar of a spec into the cache the GuideFactory uses, making no guide; rejects when it cannot be compiled. */
+/**
+ * Makes sure the grammar of a spec is compiled where the GuideFactory will look for it, and is
+ * kept there until the spec's guide is made (a promise to the scheduler, which admits the request
+ * only once this resolves), making no guide; rejects when it cannot be compiled.
+ */
 export type GuidePreparer = (spec: GuidedDecoding) => Promise<void>;
 
 export interface EngineSequence {
