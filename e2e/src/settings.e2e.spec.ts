@@ -138,9 +138,10 @@ describe('deepinfer serve with every documented variable set', () => {
   it('computes guided masks on the event loop with guided_decoding_workers 0 (no worker thread)', async () => {
     const r = await client.chat.completions.create({ model: SERVED_NAME, messages: [{ role: 'user', content: 'x' }], max_tokens: 30, temperature: 0, response_format: { type: 'json_object' } });
     expect(r.choices[0]!.message.content!.startsWith('{')).toBe(true);
-    const executor = (await (await admin('executor', '/executor')).json()) as { guidedDecoding: { workers: number; workerLoad: number[]; maskTimePerToken: { count: number } } };
+    const executor = (await (await admin('executor', '/executor')).json()) as { guidedDecoding: { workers: number; workerLoad: number[]; workerThreads: unknown; maskTimePerToken: { count: number } } };
     expect(executor.guidedDecoding.workers).toBe(0);
     expect(executor.guidedDecoding.workerLoad).toEqual([]);
+    expect(executor.guidedDecoding.workerThreads).toBeNull();
     expect(executor.guidedDecoding.maskTimePerToken.count).toBeGreaterThan(0);
   });
 

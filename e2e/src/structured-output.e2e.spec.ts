@@ -163,28 +163,37 @@ describe('Structured output end to end', () => {
     ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
-  it('a new grammar compiles while the batch runs: the scheduler holds its request, the other streams do not stall', async () => {
-    // 60 optional bounded strings: 1.5-3 s of xgrammar compilation on this machine for
-    // stories260k's vocabulary (measured with GuidedGrammars), and a schema no other test used,
-    // so nothing is cached. The scheduler asks the executor to compile it (executorPrepareGuide)
-    // and keeps the request out of the batch meanwhile (WAITING_FOR_GRAMMAR); before that, the
-    // executor compiled it inside the first step that held the request, and every stream in
-    // that step waited for the compilation.
-    const wide = {
-      type: 'object',
-      properties: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`stall_${i}`, { type: 'string', maxLength: 30 + i }])),
-      additionalProperties: false,
-    };
-    const arrivals: number[] = [];
-    let guidedDone = false;
-    // Free streams back to back (stories260k's context is 512 tokens), until the guided request ends.
-    const free = (async () => {
-      for (let i = 0; !guidedDone; i++) {
-        const stream = await client.completions.create(withVllmParams({ model: MODEL_NAME, prompt: `Once upon a time ${i}`, max_tokens: 400, temperature: 0, stream: true }, { ignore_eos: true }));
-        for await (const chunk of stream) if (chunk.choices[0]?.text) arrivals.push(performance.now());
+  /** `n` optional bounded strings named `prefix_i`: 1.5–4 s of xgrammar compilation on this VM for stories260k's vocabulary (measured with GuidedGrammars). */
+  const wideSchema = (prefix: string, n = 60) => ({
+    type: 'object',
+    properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}_${i}`, { type: 'string', maxLength: 30 + i }])),
+    additionalProperties: false,
+  });
+
+  /** Streams opened one after another until `isDone()`, noting when each token arrives (stories260k's context is 512 tokens: no single stream lasts). */
+  const streamBackToBack = async (open: (i: number) => Promise<AsyncIterable<string | undefined>>, arrivals: number[], isDone: () => boolean) => {
+    for (let i = 0; !isDone(); i++) for await (const text of await open(i)) if (text) arrivals.push(performance.now());
+  };
+
+  /** The largest gap between consecutive arrivals that overlaps [from, to], and where it starts (ms after `from`). */
+  const largestGap = (arrivals: readonly number[], from: number, to: number) => {
+    let gapMs = 0;
+    let atMs = 0;
+    for (let i = 1; i < arrivals.length; i++) {
+      if (arrivals[i]! >= from && arrivals[i - 1]! <= to && arrivals[i]! - arrivals[i - 1]! > gapMs) {
+        gapMs = arrivals[i]! - arrivals[i - 1]!;
+        atMs = arrivals[i - 1]! - from;
       }
-    })();
-    await waitFor('the free stream to be running', () => arrivals.length >= 20);
+    }
+    return { gapMs, atMs, numDuring: arrivals.filter((t) => t >= from && t <= to).length };
+  };
+
+  /**
+   * Sends a request with a schema nothing has compiled yet, streamed, watching the scheduler's
+   * count of requests held for their grammar; resolves when it ends, with when it was sent and
+   * when its first token came (the compile window lies between).
+   */
+  const sendNewSchema = async (schema: object) => {
     const statsUrl = `http://127.0.0.1:${stack.adminPorts.scheduler}/stats`;
     let maxHeld = 0;
     const watch = setInterval(() => {
@@ -194,56 +203,120 @@ describe('Structured output end to end', () => {
       }, () => undefined);
     }, 20);
     const sent = performance.now();
-    let firstGuidedToken = 0;
+    let firstToken = 0;
     try {
-      const stream = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'Describe a cat.' }], response_format: { type: 'json_schema', json_schema: { name: 'wide', schema: wide } }, temperature: 0, max_tokens: 300, stream: true });
+      const stream = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'Describe a cat.' }], response_format: { type: 'json_schema', json_schema: { name: 'wide', schema: schema as Record<string, unknown> } }, temperature: 0, max_tokens: 300, stream: true });
       let text = '';
       let finish: string | null | undefined;
       for await (const chunk of stream) {
         const delta = chunk.choices[0]?.delta?.content;
         if (delta) {
-          firstGuidedToken ||= performance.now();
+          firstToken ||= performance.now();
           text += delta;
         }
         finish = chunk.choices[0]?.finish_reason ?? finish;
       }
-      if (finish === 'stop') expectValid(text, wide);
+      if (finish === 'stop') expectValid(text, schema);
       else expect(finish).toBe('length');
     } finally {
-      guidedDone = true;
       clearInterval(watch);
+    }
+    return { sent, firstToken, maxHeld };
+  };
+
+  it('a new grammar compiles while the batch runs: the scheduler holds its request, the other streams do not stall', async () => {
+    // A schema no other test used, so nothing is cached. The scheduler asks the executor to
+    // compile it (executorPrepareGuide) and keeps the request out of the batch meanwhile
+    // (WAITING_FOR_GRAMMAR); before that, the executor compiled it inside the first step that
+    // held the request, and every stream in that step waited for the compilation.
+    const wide = wideSchema('stall');
+    const arrivals: number[] = [];
+    let guidedDone = false;
+    const free = streamBackToBack(
+      async (i) => {
+        const stream = await client.completions.create(withVllmParams({ model: MODEL_NAME, prompt: `Once upon a time ${i}`, max_tokens: 400, temperature: 0, stream: true }, { ignore_eos: true }));
+        return (async function* () {
+          for await (const chunk of stream) yield chunk.choices[0]?.text;
+        })();
+      },
+      arrivals,
+      () => guidedDone,
+    );
+    await waitFor('the free stream to be running', () => arrivals.length >= 20);
+    let window: Awaited<ReturnType<typeof sendNewSchema>>;
+    try {
+      window = await sendNewSchema(wide);
+    } finally {
+      guidedDone = true;
       await free;
     }
-    const compileWindowMs = firstGuidedToken - sent;
-    const during = arrivals.filter((t) => t >= sent && t <= firstGuidedToken);
-    let maxGapMs = 0;
-    let maxGapAtMs = 0;
-    for (let i = 1; i < arrivals.length; i++) {
-      if (arrivals[i]! >= sent && arrivals[i - 1]! <= firstGuidedToken && arrivals[i]! - arrivals[i - 1]! > maxGapMs) {
-        maxGapMs = arrivals[i]! - arrivals[i - 1]!;
-        maxGapAtMs = arrivals[i - 1]! - sent;
-      }
-    }
-    process.stdout.write(`grammar compile window ${compileWindowMs.toFixed(0)} ms (send to first guided token); free-stream tokens meanwhile ${during.length}, largest gap ${maxGapMs.toFixed(1)} ms (from ${maxGapAtMs.toFixed(0)} ms after the send); requests held for their grammar at most ${maxHeld}\n`);
-    expect(maxHeld).toBe(1); // the scheduler held it while the executor compiled
+    const compileWindowMs = window.firstToken - window.sent;
+    const gap = largestGap(arrivals, window.sent, window.firstToken);
+    process.stdout.write(`grammar compile window ${compileWindowMs.toFixed(0)} ms (send to first guided token); free-stream tokens meanwhile ${gap.numDuring}, largest gap ${gap.gapMs.toFixed(1)} ms (from ${gap.atMs.toFixed(0)} ms after the send); requests held for their grammar at most ${window.maxHeld}\n`);
+    expect(window.maxHeld).toBe(1); // the scheduler held it while the executor compiled
     // The free stream went on during the compilation: many tokens, and no gap of a sizeable part of it.
-    expect(during.length).toBeGreaterThan(20);
-    expect(maxGapMs).toBeLessThan(compileWindowMs / 4);
+    expect(gap.numDuring).toBeGreaterThan(20);
+    expect(gap.gapMs).toBeLessThan(compileWindowMs / 4);
   });
 
-  it('computed the masks on the one worker thread asked for, and reports mask time and wait-after-forward', async () => {
+  it('a new grammar compiles off the worker computing the running guided streams\' masks: they do not stall either', async () => {
+    // A cheap schema whose one string cannot close within max_tokens: every request of it runs
+    // to `length`, its masks computed by the one worker that holds its grammar. Its first request
+    // compiles it; the stream below then finds it compiled.
+    const story = { type: 'object', properties: { story: { type: 'string', minLength: 4000 } }, required: ['story'], additionalProperties: false };
+    const storyFormat = { type: 'json_schema' as const, json_schema: { name: 'story', schema: story } };
+    await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: 'A story.' }], response_format: storyFormat, temperature: 0, max_tokens: 4 });
+    const arrivals: number[] = [];
+    let wideDone = false;
+    const guided = streamBackToBack(
+      async (i) => {
+        const stream = await client.chat.completions.create({ model: MODEL_NAME, messages: [{ role: 'user', content: `A story ${i}.` }], response_format: storyFormat, temperature: 1, seed: i, max_tokens: 300, stream: true });
+        return (async function* () {
+          for await (const chunk of stream) yield chunk.choices[0]?.delta?.content ?? undefined;
+        })();
+      },
+      arrivals,
+      () => wideDone,
+    );
+    await waitFor('the guided stream to be running', () => arrivals.length >= 20);
+    let window: Awaited<ReturnType<typeof sendNewSchema>>;
+    try {
+      window = await sendNewSchema(wideSchema('offpath', 80));
+    } finally {
+      wideDone = true;
+      await guided;
+    }
+    const compileWindowMs = window.firstToken - window.sent;
+    const gap = largestGap(arrivals, window.sent, window.firstToken);
+    process.stdout.write(`grammar compile window ${compileWindowMs.toFixed(0)} ms (send to first guided token); guided-stream tokens meanwhile ${gap.numDuring}, largest gap ${gap.gapMs.toFixed(1)} ms (from ${gap.atMs.toFixed(0)} ms after the send); requests held for their grammar at most ${window.maxHeld}\n`);
+    // Held while the executor compiled (the guided stream's own requests are held too, each for
+    // the round trip in which the executor confirms it holds their grammar).
+    expect(window.maxHeld).toBeGreaterThanOrEqual(1);
+    expect(gap.numDuring).toBeGreaterThan(20);
+    expect(gap.gapMs).toBeLessThan(compileWindowMs / 4);
+  });
+
+  it('computed the masks on the one worker thread asked for (compiles beside guided streams on a thread of their own), and reports mask time and wait-after-forward', async () => {
     type Summary = { count: number; p50Ms: number | null };
     const executor = (await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/executor`)).json()) as {
       settings: Record<string, unknown>;
-      guidedDecoding: { workers: number; workerLoad: number[]; maskTimePerToken: Summary; maskWaitAfterForward: Summary };
+      guidedDecoding: { workers: number; workerLoad: number[]; workerThreads: { numThreads: number; numExtraWorkersStarted: number; numWorkersStopped: number; numCompilesOnBusyWorkers: number } | null; maskTimePerToken: Summary; maskWaitAfterForward: Summary };
     };
     expect(executor.settings['guided_decoding_workers']).toBe(1);
     expect(executor.guidedDecoding.workers).toBe(1);
-    expect(executor.guidedDecoding.workerLoad).toHaveLength(1); // the pool was started (by the first guided request)
+    // The pool was started (by the first guided request); the schema compiled while a guided
+    // stream ran got a thread of its own (stopped after 30 s idle), and no compile ran beside masks.
+    const threads = executor.guidedDecoding.workerThreads!;
+    expect(threads.numExtraWorkersStarted).toBeGreaterThanOrEqual(1);
+    expect(threads.numCompilesOnBusyWorkers).toBe(0);
+    expect(executor.guidedDecoding.workerLoad).toHaveLength(threads.numThreads);
+    expect(threads.numThreads).toBeLessThanOrEqual(2); // one extra thread at most for guided_decoding_workers 1
     expect(executor.guidedDecoding.maskTimePerToken.count).toBeGreaterThan(0);
     expect(executor.guidedDecoding.maskWaitAfterForward.count).toBeGreaterThan(0);
     const metrics = await (await fetch(`http://127.0.0.1:${stack.adminPorts.executor}/metrics`)).text();
     expect(metrics).toMatch(/deepinfer_executor_guided_mask_seconds_count(\{[^}]*\})? [1-9]/);
     expect(metrics).toMatch(/deepinfer_executor_guided_mask_wait_seconds_count(\{[^}]*\})? [1-9]/);
+    expect(metrics).toMatch(/deepinfer_executor_guided_compiles_on_busy_workers_total(\{[^}]*\})? 0\n/);
+    expect(metrics).toMatch(new RegExp(`deepinfer_executor_guided_worker_threads(\\{[^}]*\\})? ${threads.numThreads}\n`));
   });
 });

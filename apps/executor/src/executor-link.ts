@@ -5,7 +5,7 @@ import { replicaIdFrom, type DeepInferConfig } from '@deepinfer/config';
 import path from 'node:path';
 import { ExecutorState, GrammarRefusedError, type GuideFactory, type GuidePreparer } from '@deepinfer/executor-core';
 import os from 'node:os';
-import { GrammarCompileError, GuideSource } from '@deepinfer/guided-decoding';
+import { GrammarCompileError, GuideSource, type GuideWorkerPoolStats } from '@deepinfer/guided-decoding';
 import type { MessageBus } from '@deepinfer/messaging';
 import type { Logger } from '@deepinfer/observability';
 import { BusHandlers, BusRoute, CONFIG, LOGGER, MESSAGE_BUS, SERVICE_STATE, type ServiceState } from '@deepinfer/service-kit';
@@ -71,9 +71,14 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
     return n >= 0 ? n : Math.min(4, Math.max(1, os.availableParallelism() - 2));
   }
 
-  /** Live guided requests per worker thread (empty: none started, or masks on the event loop). */
+  /** Live guided requests per worker thread, extra compile threads included (empty: none started, or masks on the event loop). */
   get guideWorkerLoad(): number[] {
     return this.guideSource?.workerLoad ?? [];
+  }
+
+  /** The guide worker pool's threads: now, started beyond guided_decoding_workers, stopped, compiles that ran beside masks (undefined: none started, or masks on the event loop). */
+  get guideWorkerStats(): GuideWorkerPoolStats | undefined {
+    return this.guideSource?.workerStats;
   }
 
   /**
@@ -81,12 +86,22 @@ export class ExecutorLink implements OnModuleInit, OnApplicationShutdown {
    * into xgrammar's token tables on the first guided request (~0.2 s for 128K tokens), then one
    * matcher per guided request. The grammar ends on the model's EOS ids, as the scheduler does.
    * With guided_decoding_workers > 0 the tables, grammars and matchers live in worker threads
-   * (GuideWorkerPool, started on the first guided request); with 0, on this event loop.
+   * (GuideWorkerPool, started on the first guided request; a compile runs on a thread computing
+   * no masks, started for it if need be); with 0, on this event loop.
    */
   private guideFactory(loaded: LoadedEngine): GuideFactory {
     const info = loaded.engine.info;
-    const source = new GuideSource({ numWorkers: this.numGuideWorkers, tokenizerJsonPath: path.join(loaded.modelDirectory, 'tokenizer.json'), vocabSize: info.vocabSize, stopTokenIds: [...info.eosTokenIds] });
+    const source = new GuideSource({
+      numWorkers: this.numGuideWorkers,
+      tokenizerJsonPath: path.join(loaded.modelDirectory, 'tokenizer.json'),
+      vocabSize: info.vocabSize,
+      stopTokenIds: [...info.eosTokenIds],
+      // Every worker computes masks and no more threads may start: the guided requests on the
+      // chosen worker wait for this compile, and every step holding one of them.
+      onCompileOnBusyWorker: (load) => this.logger.warn('guided decoding: a grammar compiles on a worker computing masks (every guide worker busy, the extra compile threads all started): its guided requests stall meanwhile', { workerLoad: load }),
+    });
     this.guideSource = source;
+    this.metrics.guideWorkerStats = () => source.workerStats;
     // xgrammar's refusal is the request's fault (a 400 at the api); any other failure the executor's.
     this.guidePreparer = (spec) =>
       source.prepare(spec).catch((err: unknown) => {

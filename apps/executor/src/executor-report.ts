@@ -52,9 +52,16 @@ export class ExecutorReport implements OnModuleInit {
       settings: Object.fromEntries(EXECUTOR_SETTINGS.map((key) => [fieldOf(key).yamlKey, this.config[key] ?? null])),
       stepTimes: this.metrics.recentStepTimes.summary(),
       decodeAhead: this.link.decodeAheadStats,
-      // Guided decoding: mask time per token (the grammar's accept + next mask) and how long
-      // sampling waited for the masks after the forward pass (0: fully overlapped).
-      guidedDecoding: { workers: this.link.numGuideWorkers, workerLoad: this.link.guideWorkerLoad, maskTimePerToken: this.metrics.recentMaskTimes.summary(), maskWaitAfterForward: this.metrics.recentMaskWaits.summary() },
+      // Guided decoding: mask time per token (the grammar's accept + next mask), how long
+      // sampling waited for the masks after the forward pass (0: fully overlapped), and the
+      // worker threads (extra ones start for compiles while every worker computes masks).
+      guidedDecoding: {
+        workers: this.link.numGuideWorkers,
+        workerLoad: this.link.guideWorkerLoad,
+        workerThreads: this.link.guideWorkerStats ?? null,
+        maskTimePerToken: this.metrics.recentMaskTimes.summary(),
+        maskWaitAfterForward: this.metrics.recentMaskWaits.summary(),
+      },
       // device sim only: the simulated GPU's counters; busyMs is modelled device time, so its
       // rate over wall time is the device's utilisation (what the serving benchmark reports).
       simulator: loaded?.engine.simulator ? { profile: loaded.engine.simulator.profile, ...loaded.engine.simulator.stats() } : null,

@@ -35,8 +35,9 @@ export interface ExecutorStateOptions {
   guideFactory?: GuideFactory;
   /**
    * Compiles a guided request's grammar ahead of the step that admits it (prepareGuide(), the
-   * scheduler's prepare route), into the cache guideFactory uses. Without it prepareGuide()
-   * compiles nothing (the step compiles, as it always could).
+   * scheduler's prepare route, asked for every guided request), into the cache guideFactory uses,
+   * and keeps it there until the guide is made. Without it prepareGuide() compiles nothing (the
+   * step compiles, as it always could).
    */
   guidePreparer?: GuidePreparer;
   /** Called after every step with guided sequences: what their masks cost (metrics). */
@@ -109,11 +110,13 @@ export class ExecutorState {
   private readonly guidePreparer: GuidePreparer | undefined;
 
   /**
-   * Compiles the grammar of `spec` before any step needs it (Routes.executorPrepareGuide), off
-   * the step queue: steps keep running meanwhile. A grammar that cannot be compiled
-   * (GrammarRefusedError), or an executor without guided decoding, is ProtocolError(bad_request)
-   * naming why: the request would fail in its first step anyway, and its client is told so
-   * (400). Any other failure is the executor's own (internal): not the client's to fix.
+   * Makes sure the grammar of `spec` is compiled, and stays so until the request's guide is made,
+   * before any step needs it (Routes.executorPrepareGuide: the scheduler holds every guided
+   * request until this answers), off the step queue: steps keep running meanwhile. A grammar
+   * already held answers at once. A grammar that cannot be compiled (GrammarRefusedError), or an
+   * executor without guided decoding, is ProtocolError(bad_request) naming why: the request would
+   * fail in its first step anyway, and its client is told so (400). Any other failure is the
+   * executor's own (internal): not the client's to fix.
    */
   async prepareGuide(spec: GuidedDecoding): Promise<void> {
     if (!this.guideFactory) throw new ProtocolError(ErrorCodes.badRequest, 'guided decoding is not available on this executor');

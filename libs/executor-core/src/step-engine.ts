@@ -47,9 +47,11 @@ export interface Guide {
 export type GuideFactory = (spec: GuidedDecoding, outputTokenIds: readonly number[]) => Promise<Guide>;
 
 /**
- * Compiles the grammar of a spec into the cache the GuideFactory uses, making no guide. Rejects
- * with GrammarRefusedError when the grammar itself cannot be compiled (the request's fault); any
- * other rejection is the executor's own failure.
+ * Makes sure the grammar of a spec is compiled where the GuideFactory will look for it, and is
+ * kept there until the spec's guide is made (a promise to the scheduler, which admits the request
+ * only once this resolves), making no guide. Rejects with GrammarRefusedError when the grammar
+ * itself cannot be compiled (the request's fault); any other rejection is the executor's own
+ * failure.
  */
 export type GuidePreparer = (spec: GuidedDecoding) => Promise<void>;
 

@@ -314,7 +314,10 @@ export class GuideMatcher {
 }
 
 export interface GuidedGrammarsOptions {
-  /** Compiled grammars kept (least recently used dropped first). Default 64. */
+  /**
+   * Compiled grammars kept (least recently used dropped first). Default 64. Infinity: the owner
+   * decides what goes (forget()), as GuideWorkerPool does for its workers.
+   */
   cacheSize?: number;
 }
 
@@ -383,6 +386,17 @@ export class GuidedGrammars {
       void dropped.then((g) => g.dispose(), () => undefined);
     }
     return compiled;
+  }
+
+  /**
+   * Drops the compiled grammar of the spec whose guidedDecodingKey is `key`, if cached (its
+   * matchers keep their own state); the next compile() of it compiles again.
+   */
+  forget(key: string): void {
+    const dropped = this.cache.get(key);
+    if (!dropped) return;
+    this.cache.delete(key);
+    void dropped.then((g) => g.dispose(), () => undefined);
   }
 
   /** A fresh matcher for one request, already advanced over `outputTokenIds` (a resumed request). */

@@ -24,7 +24,6 @@ export type { PrefixCacheListener } from './prefix-cache-listener.js';
 // The scheduler service's engine: executor sessions and the step loop, transport behind ports.
 export { EngineLoop, OUT_OF_STEP_ID } from './engine-loop/engine-loop.js';
 export type { EngineLoopPorts, EngineLoopObserver, EngineLoopLogger, StepObservation, GuidePreparation } from './engine-loop/engine-loop-ports.js';
-export { PREPARED_GUIDES_CACHE_SIZE } from './engine-loop/guide-preparations.js';
 export { DEFAULT_STEP_TIMEOUT_MS, DEFAULT_MAX_NUM_WAITING_PER_SEQ, DEFAULT_EXECUTOR_SILENCE_MS, type EngineLoopSettings } from './engine-loop/engine-loop-settings.js';
 export type { EngineLoopStats, ExecutorInfo } from './engine-loop/engine-loop-stats.js';
 export type { LoopOutcome } from './engine-loop/submit-outcome.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { GuidedDecoding } from '@deepinfer/contracts';
 import { GuidedGrammars, vocabularyFromTokenizerJson, type GuideMatcher } from '../grammar.js';
-import { GuideWorkerPool, type PooledGuide } from './guide-worker-pool.js';
+import { GuideWorkerPool, type GuideWorkerPoolStats, type PooledGuide } from './guide-worker-pool.js';
 
 export interface GuideSourceOptions {
   /** Worker threads; 0 = matchers on the calling thread's event loop. */
@@ -9,6 +9,8 @@ export interface GuideSourceOptions {
   tokenizerJsonPath: string;
   vocabSize: number;
   stopTokenIds: readonly number[];
+  /** With workers: called when a compile has to run on a worker computing masks (GuideWorkerPoolOptions.onCompileOnBusyWorker). */
+  onCompileOnBusyWorker?: (load: readonly number[]) => void;
 }
 
 /**
@@ -24,9 +26,14 @@ export class GuideSource {
     if (!Number.isInteger(options.numWorkers) || options.numWorkers < 0) throw new RangeError(`GuideSource: numWorkers must be an integer ≥ 0, not ${options.numWorkers}`);
   }
 
-  /** Live guides per worker thread (empty on the main-thread path or before the first guide). */
+  /** Live guides per worker thread, extra compile threads included (empty on the main-thread path or before the first guide). */
   get workerLoad(): number[] {
     return this.pool?.load ?? [];
+  }
+
+  /** What the worker pool did with its threads (undefined on the main-thread path or before the first guide). */
+  get workerStats(): GuideWorkerPoolStats | undefined {
+    return this.pool?.stats;
   }
 
   /** A guide for one request, advanced over the outputs it already has. */
@@ -40,10 +47,12 @@ export class GuideSource {
    * Compiles the grammar of `spec` into the cache a later guide() of it uses (building the token
    * tables first on the first call), without making a matcher: the executor's prepare route, so
    * that the step that admits the request does not wait for the compile. With workers it runs on
-   * one of them (GuideWorkerPool.prepare says which and why); with 0 workers it runs on this
-   * event loop, which then blocks for the compile (as guide() would). Rejects with
-   * GrammarCompileError (xgrammar's message) when the grammar cannot be compiled, with another
-   * error when no grammar can be had here at all (the token tables cannot be built, a worker died).
+   * one computing no masks, and the grammar is kept until the guide is made
+   * (GuideWorkerPool.prepare says which and why); with 0 workers it runs on this event loop,
+   * which then blocks for the compile (as guide() would; a grammar evicted from that cache before
+   * its guide is made blocks it again). Rejects with GrammarCompileError (xgrammar's message)
+   * when the grammar cannot be compiled, with another error when no grammar can be had here at
+   * all (the token tables cannot be built, a worker died).
    */
   async prepare(spec: GuidedDecoding): Promise<void> {
     const pool = this.workerPool();
@@ -54,7 +63,7 @@ export class GuideSource {
   private workerPool(): GuideWorkerPool | undefined {
     const o = this.options;
     if (o.numWorkers === 0) return undefined;
-    this.pool ??= new GuideWorkerPool({ numWorkers: o.numWorkers, tokenizerJsonPath: o.tokenizerJsonPath, vocabSize: o.vocabSize, stopTokenIds: [...o.stopTokenIds] });
+    this.pool ??= new GuideWorkerPool({ numWorkers: o.numWorkers, tokenizerJsonPath: o.tokenizerJsonPath, vocabSize: o.vocabSize, stopTokenIds: [...o.stopTokenIds], onCompileOnBusyWorker: o.onCompileOnBusyWorker });
     return this.pool;
   }
 

@@ -13,7 +13,8 @@ const port = parentPort!;
 const numWords = Math.ceil(data.vocabSize / 32);
 const grammars = (async () => {
   const json = JSON.parse(readFileSync(data.tokenizerJsonPath, 'utf8')) as unknown;
-  return GuidedGrammars.create(vocabularyFromTokenizerJson(json, data.vocabSize), data.stopTokenIds);
+  // Unbounded: the pool evicts (forget), keeping the grammars it has promised (GuideWorkerPool.prepare).
+  return GuidedGrammars.create(vocabularyFromTokenizerJson(json, data.vocabSize), data.stopTokenIds, { cacheSize: Infinity });
 })();
 grammars.catch(() => undefined); // each request reports the failure
 const matchers = new Map<number, GuideMatcher>();
@@ -65,6 +66,9 @@ async function handle(request: GuideWorkerRequest): Promise<void> {
     case 'dispose':
       matchers.get(request.guideId)?.dispose();
       matchers.delete(request.guideId);
+      return;
+    case 'forget':
+      (await grammars).forget(request.key);
       return;
   }
 }

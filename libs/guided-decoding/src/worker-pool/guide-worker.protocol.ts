@@ -26,7 +26,12 @@ export type GuideWorkerRequest =
    */
   | { type: 'masks'; id: number; buffer: SharedArrayBuffer; rows: { guideId: number; accept: number[] }[] }
   /** Drop a matcher (no reply). */
-  | { type: 'dispose'; guideId: number };
+  | { type: 'dispose'; guideId: number }
+  /**
+   * Drop the compiled grammar cached under `key` (guidedDecodingKey; no reply): the pool decides
+   * what a worker keeps (its cache is unbounded), so that a grammar it promised stays.
+   */
+  | { type: 'forget'; key: string };
 
 export type GuideWorkerReply =
   /** `refused`: xgrammar cannot compile the spec's grammar (a GrammarCompileError in the worker). */

@@ -15,8 +15,11 @@ class Ports implements EngineLoopPorts {
   readonly published: StepOutputsMessage[] = [];
   readonly steps: SchedulerOutput[] = [];
   readonly prepares: { spec: GuidedDecoding; answer: (a: GuidePreparation) => void }[] = [];
+  /** Called with each step as it is sent (before its result is returned). */
+  onStep: ((step: SchedulerOutput, index: number) => void) | undefined;
   async sendStep(_subject: string, step: SchedulerOutput): Promise<StepResult> {
     this.steps.push(step);
+    this.onStep?.(step, this.steps.length - 1);
     return JSON.parse(JSON.stringify(this.executor.execute(JSON.parse(JSON.stringify(step)) as SchedulerOutput))) as StepResult;
   }
   publishOutputs(_tokenizer: string, message: StepOutputsMessage): void {
@@ -61,7 +64,7 @@ describe('EngineLoop: guided requests wait out of the queue until their grammar 
     expect(loop.numWaitingForGrammarRequests).toBe(0);
   });
 
-  it('one preparation for requests of one spec at a time; a prepared spec skips the call until a new registration', async () => {
+  it('one preparation for requests of one spec at a time; every later request asks again (the executor, not the scheduler, knows what it still holds)', async () => {
     const { ports, loop } = setup();
     loop.submit(submit('a', schema));
     loop.submit(submit('b', { ...schema }));
@@ -70,13 +73,20 @@ describe('EngineLoop: guided requests wait out of the queue until their grammar 
     await turn();
     await loop.whenIdle();
     expect([ports.finalOf('a')?.finishReason, ports.finalOf('b')?.finishReason]).toEqual(['length', 'length']);
+    // The same spec again: held until the executor confirms once more (it answers at once for a
+    // grammar it holds, and compiles again one its cache has dropped).
     loop.submit(submit('c', schema));
-    await loop.whenIdle();
-    expect(ports.prepares).toHaveLength(1); // cache hit: straight to the queue
-    expect(ports.finalOf('c')?.finishReason).toBe('length');
-    loop.register(registration('e2')); // a new executor has compiled nothing
-    loop.submit(submit('d', schema));
     expect(ports.prepares).toHaveLength(2);
+    await loop.whenIdle();
+    expect(ports.scheduled('c')).toBe(false);
+    expect(loop.numWaitingForGrammarRequests).toBe(1);
+    ports.prepares[1]!.answer({ outcome: 'ready' });
+    await turn();
+    await loop.whenIdle();
+    expect(ports.finalOf('c')?.finishReason).toBe('length');
+    loop.register(registration('e2'));
+    loop.submit(submit('d', schema));
+    expect(ports.prepares).toHaveLength(3);
   });
 
   it('a grammar the executor refuses ends its requests with error and the message; no answer lets them run (their step compiles)', async () => {
@@ -124,11 +134,38 @@ describe('EngineLoop: guided requests wait out of the queue until their grammar 
     await turn();
     await loop.whenIdle();
     expect(ports.steps).toHaveLength(0);
-    // The spec is remembered as prepared all the same.
+    // The next request of the spec asks again.
     loop.submit(submit('h', schema));
+    expect(ports.prepares).toHaveLength(2);
+    ports.prepares[1]!.answer({ outcome: 'ready' });
+    await turn();
     await loop.whenIdle();
-    expect(ports.prepares).toHaveLength(1);
     expect(ports.finalOf('h')?.finishReason).toBe('length');
+  });
+
+  it('a grammar confirmed while the loop winds down (its last step answered, no work left) still gets its requests run: no wake-up is lost', async () => {
+    // The executor's answer to a prepare can arrive together with a step's result (one NATS
+    // socket read): its continuation then runs among the loop's own microtasks, possibly after the
+    // loop found nothing to do and before it marked itself stopped. Every such interleaving here:
+    // the answer given while step `at` is sent, `hops` microtasks later.
+    for (let at = 0; at < 4; at++) {
+      for (let hops = 0; hops < 40; hops++) {
+        const { ports, loop } = setup();
+        ports.onStep = (_step, index) => {
+          if (index !== at) return;
+          let p = Promise.resolve();
+          for (let i = 0; i < hops; i++) p = p.then(() => undefined);
+          void p.then(() => ports.prepares[0]!.answer({ outcome: 'ready' }));
+        };
+        loop.submit(submit('g', schema));
+        loop.submit(submit('free'));
+        for (let i = 0; i < 10 && !ports.finalOf('g'); i++) {
+          await loop.whenIdle();
+          await turn();
+        }
+        expect({ at, hops, g: ports.finalOf('g')?.finishReason }).toEqual({ at, hops, g: 'length' });
+      }
+    }
   });
 
   it('a held request ends with error when its executor goes (like every request of the session)', async () => {

@@ -74,6 +74,8 @@ export class EngineLoop {
   private numExecutorFailures = 0;
   /** The loop's current run, while it has one (see kick()). */
   private running: Promise<void> | undefined;
+  /** kick() was called during the current run (see run()'s finally). */
+  private kickedWhileRunning = false;
 
   constructor(
     private readonly settings: EngineLoopSettings,
@@ -164,12 +166,14 @@ export class EngineLoop {
     if (!session) {
       return { accepted: false, code: 'unavailable', message: 'no executor is registered with the scheduler yet (the model may still be loading); retry shortly' };
     }
-    // A guided request whose grammar the executor may not have compiled waits out of the queue
-    // (no blocks, never in a step) until it has: a compile takes up to seconds, and a step that
-    // admits the request would wait for it, stalling every other stream (vLLM's WAITING_FOR_FSM).
+    // A guided request waits out of the queue (no blocks, never in a step) until its executor
+    // confirms it holds the grammar and will keep it until the request's first step: a compile
+    // takes up to seconds, and a step that admits the request would wait for it, stalling every
+    // other stream (vLLM's WAITING_FOR_FSM). Every guided request asks, a cached spec included
+    // (the executor answers at once): only the executor knows what its caches still hold.
     const guided = message.samplingParams.guided;
     const guideKey = guided && this.ports.prepareGuide ? guidedDecodingKey(guided) : undefined;
-    const hold = guideKey !== undefined && !session.guides.isPrepared(guideKey);
+    const hold = guideKey !== undefined;
     const result = session.scheduler.submit(
       {
         requestId: message.requestId,
@@ -204,7 +208,7 @@ export class EngineLoop {
   private async prepareGuide(session: ExecutorSession, key: string, spec: GuidedDecoding): Promise<void> {
     const answer = await this.ports.prepareGuide!(session.registration.executorId, spec).catch((err: unknown) => ({ outcome: 'unknown' as const, message: String(err) }));
     if (session.isEnded) return; // its requests ended with it
-    const held = session.guides.settle(key, answer.outcome === 'ready');
+    const held = session.guides.settle(key);
     if (answer.outcome === 'refused') {
       const finals: RequestOutput[] = [];
       for (const requestId of held) {
@@ -346,7 +350,12 @@ export class EngineLoop {
 
   /** Starts the loop unless it runs; a macrotask later, so that submits arriving together share a step. */
   private kick(): void {
-    if (this.running || this.closed) return;
+    if (this.closed) return;
+    if (this.running) {
+      this.kickedWhileRunning = true;
+      return;
+    }
+    this.kickedWhileRunning = false;
     this.running = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run());
   }
 
@@ -359,8 +368,12 @@ export class EngineLoop {
       this.logger.error('the step loop failed', { err });
       if (this.session) this.endSession(this.session, `internal error in the step loop: ${(err as Error).message}`, 'internal error in the scheduler', undefined);
     } finally {
-      // Synchronous after the last hasWork() check, so no kick() can slip in between.
       this.running = undefined;
+      // Microtasks can run between the run's last hasWork() check and here (a grammar's prepare
+      // answer or a submit delivered in the same socket read as the last step's result): a kick()
+      // among them found the loop running and was dropped, so the work it brought would wait for
+      // the next kick. Run again (it ends at once if there is nothing to do).
+      if (this.kickedWhileRunning) this.kick();
     }
   }
 

@@ -13,7 +13,7 @@ import { GuidePreparations } from './guide-preparations.js';
 export class ExecutorSession {
   /** requestId → the tokenizer instance holding its stream (where its outputs go). */
   readonly tokenizerOf = new Map<string, string>();
-  /** Grammars this executor has compiled, and guided requests held until theirs is (EngineLoop.submit). */
+  /** Guided requests held until this executor confirms their grammar, per spec (EngineLoop.submit). */
   readonly guides = new GuidePreparations();
   lastSeenAtMs: number;
   /** Prefix-cache and preemption totals at the last step, to report per-step deltas. */

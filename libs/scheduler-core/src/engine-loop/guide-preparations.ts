@@ -1,24 +1,13 @@
-/** Prepared specs remembered per executor session (least recently used dropped first). */
-export const PREPARED_GUIDES_CACHE_SIZE = 64;
-
 /**
- * One executor session's grammar preparations (EngineLoop's prepare step for guided requests):
- * the specs its executor has compiled (an LRU, so that a repeated schema skips the round trip)
- * and, per spec being prepared, the requests held for it. A new session starts empty: a new
- * executor has compiled nothing.
+ * One executor session's grammar preparations in flight (EngineLoop's prepare step for guided
+ * requests): per spec key, the requests held until the executor confirms it holds the grammar.
+ * One call per spec at a time: requests of a spec already being prepared join the call. Nothing
+ * is remembered once a call settles: whether a grammar is compiled, and stays compiled until the
+ * request's first step, is the executor's to keep (its worker caches evict and its worker
+ * threads come and go), so every guided request asks.
  */
 export class GuidePreparations {
-  private readonly prepared = new Map<string, true>();
   private readonly holding = new Map<string, string[]>();
-
-  constructor(private readonly cacheSize = PREPARED_GUIDES_CACHE_SIZE) {}
-
-  /** Whether the executor has this spec compiled (as far as we know); touches it. */
-  isPrepared(key: string): boolean {
-    if (!this.prepared.delete(key)) return false;
-    this.prepared.set(key, true);
-    return true;
-  }
 
   /** Holds a request for `key`; true when it is the first (the caller asks the executor then). */
   hold(key: string, requestId: string): boolean {
@@ -31,14 +20,10 @@ export class GuidePreparations {
     return true;
   }
 
-  /** The preparation of `key` is over: the requests held for it (some may have ended meanwhile); remembers it if it succeeded. */
-  settle(key: string, prepared: boolean): string[] {
+  /** The preparation of `key` is over: the requests held for it (some may have ended meanwhile). */
+  settle(key: string): string[] {
     const held = this.holding.get(key) ?? [];
     this.holding.delete(key);
-    if (prepared) {
-      this.prepared.set(key, true);
-      while (this.prepared.size > this.cacheSize) this.prepared.delete(this.prepared.keys().next().value as string);
-    }
     return held;
   }
 }
