@@ -15,31 +15,6 @@
 namespace deepinfer {
 namespace cpu {
 
-AlignedBuffer::AlignedBuffer(size_t n) : n_(n) {
-  if (n == 0) return;
-  void* p = nullptr;
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  if (posix_memalign(&p, 64, bytes) != 0) throw std::bad_alloc();
-  p_ = static_cast<float*>(p);
-}
-
-AlignedBuffer::~AlignedBuffer() { std::free(p_); }
-
-AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
-  if (this != &o) {
-    std::free(p_);
-    p_ = o.p_;
-    n_ = o.n_;
-    o.p_ = nullptr;
-    o.n_ = 0;
-  }
-  return *this;
-}
-
-namespace {
-
-}  // namespace
-
 CpuBackend::CpuBackend(int num_threads, const BackendOptions& options)
     : k_(kernels()), dtype_(options.dtype), pool_(num_threads) {
   if (options.kv_cache_dtype.has_value() && *options.kv_cache_dtype != DType::kF32 &&
@@ -542,6 +517,25 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
         dequant_rows(kv.v8 + base, kv.ve + r0, nb, v_all);
         kb = k_all;
         vb = v_all;
+      }
+      if (in_place && (blk + 1) * bs < n_keys) {
+        // The next block's rows and exponents, requested now so they arrive while this block
+        // is computed: a decode row reads each of them once, from memory (a 545-key context
+        // over 12 layers is ~10 MB per row), in short strided runs per head that the hardware
+        // prefetchers pick up late.
+        const int nn = n_keys - (blk + 1) * bs < bs ? n_keys - (blk + 1) * bs : bs;
+        const size_t slot1 = static_cast<size_t>(s.block_table[blk + 1]) * bs;
+        const size_t base1 = slot1 * kvd + static_cast<size_t>(kvh) * hd, r1 = slot1 * Hkv + static_cast<size_t>(kvh);
+        for (int j = 0; j < nn; ++j) {
+          for (int c = 0; c < hd; c += 64) {
+            __builtin_prefetch(kv.k8 + base1 + static_cast<size_t>(j) * kvd + c);
+            __builtin_prefetch(kv.v8 + base1 + static_cast<size_t>(j) * kvd + c);
+          }
+        }
+        for (size_t o = 0; o < static_cast<size_t>(nn) * Hkv; o += 64) {
+          __builtin_prefetch(kv.ke + r1 + o);
+          __builtin_prefetch(kv.ve + r1 + o);
+        }
       }
       if (in_place) {
         k_.attn_scores_e4m3(q, kv.k8 + base, kv.ke + r0, static_cast<size_t>(kvd), static_cast<size_t>(Hkv), nb, hd,
