@@ -246,6 +246,28 @@ TEST(fp8_kv_is_batch_thread_chunk_and_read_path_invariant) {
   for (di_engine* e : {one, two, no_scratch, threaded}) di_engine_free(e);
 }
 
+// head_dim 12 (llama_fp8_block): the vector kernels cannot read such rows in place, so decode
+// rows dequantise into the scratch, or block by block when the context is longer than the
+// scratch; both give the same bits.
+TEST(fp8_kv_head_dim_not_a_multiple_of_8_is_scratch_invariant) {
+  const std::string dir = fixtures_dir() + "/llama_fp8_block";
+  const std::vector<int32_t> prompt = {1, 17, 42, 5, 99, 23, 7, 64, 3, 11};
+  di_engine* whole = make_kv_engine(dir, "fp8", 2, 64, 4);
+  setenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS", "1", 1);  // a scratch of one block (4 keys)
+  di_engine* blockwise = make_kv_engine(dir, "fp8", 2, 64, 4);
+  unsetenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS");
+  if (whole == nullptr || blockwise == nullptr) return;
+  di_engine_info info;
+  di_engine_get_info(whole, &info);
+  std::vector<int32_t> p;
+  for (int32_t t : prompt) p.push_back(t % info.vocab_size);
+  const auto a = decode_logits(whole, p, info.vocab_size, 4), b = decode_logits(blockwise, p, info.vocab_size, 4);
+  CHECK_EQ(a.size(), p.size());
+  CHECK(a == b);
+  di_engine_free(whole);
+  di_engine_free(blockwise);
+}
+
 TEST(fp8_kv_blocks_are_a_quarter_of_f32_plus_one_exponent_per_head) {
   const std::string model = models_dir() + "/stories260k";  // 5 layers, 4 kv heads, head_dim 8
   di_engine* e = make_kv_engine(model, "fp8", 1, 64, 16);

@@ -269,10 +269,10 @@ void CpuBackend::reserve(int32_t max_tokens, int32_t max_rows) {
   const size_t per_thread = static_cast<size_t>(geo_.block_size + cfg_.head_dim + 16);
   if (att_tmp_.size() < per_thread * pool_.size()) att_tmp_ = AlignedBuffer(per_thread * pool_.size());
   if (kv_fp8_) {
-    // Dequantised K/V of one (sequence, kv head) per thread: the model's context, at most 4096
-    // keys (longer contexts dequantise block by block), at least one block.
-    // DEEPINFER_DEV_CPU_KV_DEQ_KEYS overrides the 4096 (a developer knob: tests set one block to
-    // run the block-by-block path).
+    // Dequantised K/V of one (sequence, kv head) per thread, for prefill rows: the model's
+    // context, at most 4096 keys (longer contexts are read in place, or block by block when
+    // head_dim % 8 != 0), at least one block. DEEPINFER_DEV_CPU_KV_DEQ_KEYS overrides the 4096
+    // (a developer knob: tests set one block to run prefill rows through the long-context path).
     int64_t cap = 4096;
     if (const char* v = std::getenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS")) cap = std::max<int64_t>(1, std::atoll(v));
     const int64_t ctx = std::min<int64_t>(std::max<int64_t>(cfg_.max_position_embeddings, 1), cap);

@@ -66,8 +66,8 @@ using AlignedBuffer = AlignedArray<float>;
 class CpuBackend : public Backend {
  public:
   // kv_cache_dtype: f32 (default) or fp8 (E4M3 with a power-of-two scale per token and kv
-  // head, dequantised block by block into the attention's f32 scratch); other types are
-  // refused. The CUDA fields of `options` are not read.
+  // head, read in place by decode rows and dequantised into the attention's f32 scratch for
+  // prefill rows, with the same results); other types are refused. The CUDA fields of `options` are not read.
   CpuBackend(int num_threads, const BackendOptions& options = BackendOptions());
   ~CpuBackend() override;
 
