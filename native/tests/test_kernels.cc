@@ -3,7 +3,9 @@
 // Also: the thread pool's barrier, and the CPU forward pass's multi-threaded paths (fused
 // per-kv-head attention phase, split or private norms, 1/2/3 threads) giving bit-identical
 // logits on the reference fixtures.
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -233,6 +235,52 @@ TEST(e4m3_dequantisation_is_exact_and_identical_on_every_path) {
           CHECK_MSG(out[static_cast<size_t>(i)] == want, "%s byte 0x%02x scale %g: %g vs %g", kt->name,
                     q[static_cast<size_t>(i)], scale, out[static_cast<size_t>(i)], want);
         }
+      }
+    }
+  }
+}
+
+// The fp8 KV cache's in-place attention kernels against dequant_e4m3 into f32 rows followed by
+// attn_scores / attn_accum of the same table: the same bits (kernels.h), which is what lets the
+// backend read K/V in place for decode rows and through its f32 scratch for prefill rows. Rows
+// with exponents across the range: typical (-12..0), the writer's lowest (-126: dequantised
+// values below f32's normal range, rounded), and above the one-multiply limit (8, 20).
+TEST(fp8_in_place_attention_equals_dequantise_then_f32_kernels) {
+  std::mt19937 rng(31);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const int exps[] = {-3, -7, 0, -12, -126, 8, 20, -1, -5, -9, 2, -4, -6, -8, -2, -10, -11};
+  for (const KernelTable* kt : paths()) {
+    for (int hd : {8, 16, 24, 64, 72, 128, 6}) {
+      if (hd % 8 != 0 && kt != &scalar_kernels()) continue;  // vector tables: hd % 8 == 0 (kernels.h)
+      const size_t stride = static_cast<size_t>(hd) * 3 + 5;  // bytes between rows: unaligned rows
+      const size_t exp_stride = 3;
+      for (int n : {1, 3, 8, 9, 16, 17}) {
+        std::vector<uint8_t> kv(stride * n);
+        for (auto& b : kv) {
+          do b = static_cast<uint8_t>(byte(rng));
+          while ((b & 0x7f) == 0x7f);  // no NaN bytes (the writer never stores one for finite rows)
+        }
+        std::vector<int8_t> ex(exp_stride * n, 99);  // other heads' exponents: must not be read
+        for (int j = 0; j < n; ++j) ex[j * exp_stride] = static_cast<int8_t>(exps[j % 17]);
+        std::vector<float> rows(static_cast<size_t>(n) * hd);
+        for (int j = 0; j < n; ++j) {
+          kt->dequant_e4m3(kv.data() + j * stride, std::ldexp(1.f, exps[j % 17]), hd, rows.data() + static_cast<size_t>(j) * hd);
+        }
+        auto q = randv(static_cast<size_t>(hd), 41, 0.01f);  // small: 448 * 2^20 * q stays finite
+        std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.f);
+        kt->attn_scores(q.data(), rows.data(), static_cast<size_t>(hd), n, hd, 0.125f, want.data());
+        kt->attn_scores_e4m3(q.data(), kv.data(), ex.data(), stride, exp_stride, n, hd, 0.125f, got.data());
+        for (int j = 0; j < n; ++j) {
+          CHECK_MSG(std::memcmp(&got[static_cast<size_t>(j)], &want[static_cast<size_t>(j)], 4) == 0,
+                    "%s scores hd=%d n=%d key %d (e %d): %a vs %a", kt->name, hd, n, j, exps[j % 17],
+                    got[static_cast<size_t>(j)], want[static_cast<size_t>(j)]);
+        }
+        auto p = randv(static_cast<size_t>(n), 43);
+        auto o1 = randv(static_cast<size_t>(hd), 44);
+        auto o2 = o1;
+        kt->attn_accum(p.data(), rows.data(), static_cast<size_t>(hd), n, hd, o1.data());
+        kt->attn_accum_e4m3(p.data(), kv.data(), ex.data(), stride, exp_stride, n, hd, o2.data());
+        CHECK_MSG(std::memcmp(o1.data(), o2.data(), o1.size() * 4) == 0, "%s accum hd=%d n=%d differs", kt->name, hd, n);
       }
     }
   }

@@ -193,25 +193,28 @@ TEST(stories260k_teacher_forced_argmax_with_fp8_kv) {
   di_engine_free(e);
 }
 
-// The dequantised-context scratch and the block-by-block path (contexts longer than the
-// scratch) give the same bits; a sequence's logits do not depend on the rest of the batch or on
-// the thread count.
-TEST(fp8_kv_is_batch_thread_and_scratch_invariant) {
-  const std::string model = models_dir() + "/stories260k";
+// K/V read through the dequantised-context scratch (rows of a sequence with several rows in
+// the step) and in place (attn_scores_e4m3 / attn_accum_e4m3: one-row sequences, and contexts
+// longer than the scratch) give the same bits, so a sequence's logits depend neither on how its
+// prompt was chunked, nor on the rest of the batch, nor on the thread count.
+TEST(fp8_kv_is_batch_thread_chunk_and_read_path_invariant) {
+  const std::string model = models_dir() + "/stories260k";  // head_dim 8: read in place
   const std::vector<int32_t> a = {1, 400, 21, 9, 77, 300, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22};
   const std::vector<int32_t> b2 = {1, 33, 44, 55, 66, 77, 88, 99};
-  auto last_logits = [&](di_engine* e, bool with_other) {
+  // Logits of a's last row, its prompt fed `chunk` rows per step (chunks of several rows use the
+  // scratch unless it holds one key; single rows read in place), b2's 8-row prompt beside the
+  // first step.
+  auto last_logits = [&](di_engine* e, bool with_other, int chunk) {
     Seq s, o;
     s.prompt = a;
     o.prompt = b2;
     for (int i = 0; i < 4; ++i) s.blocks.push_back(i);
     for (int i = 0; i < 4; ++i) o.blocks.push_back(10 + i);
-    // Prefill in chunks of 10 (the later chunks extend the scratch), then one decode step.
     std::vector<float> lg(static_cast<size_t>(512) * 2);
     std::vector<di_seq_output> outs;
     std::vector<int32_t> all = s.prompt;
     while (s.computed < static_cast<int>(all.size())) {
-      const int take = std::min(10, static_cast<int>(all.size()) - s.computed);
+      const int take = std::min(chunk, static_cast<int>(all.size()) - s.computed);
       std::vector<di_step_seq> items{step_item(s, take, all)};
       if (with_other && o.computed == 0) items.push_back(step_item(o, static_cast<int>(o.prompt.size()), o.prompt));
       run_step(e, items, &outs, lg.data());
@@ -222,19 +225,47 @@ TEST(fp8_kv_is_batch_thread_and_scratch_invariant) {
   };
   di_engine* one = make_kv_engine(model, "fp8", 1, 64, 16);
   di_engine* two = make_kv_engine(model, "fp8", 2, 64, 16);
-  setenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS", "1", 1);  // scratch of one block: block-by-block path
-  di_engine* blockwise = make_kv_engine(model, "fp8", 2, 64, 16);
+  setenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS", "1", 1);  // scratch of one block: every context is longer
+  di_engine* no_scratch = make_kv_engine(model, "fp8", 2, 64, 16);
   unsetenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS");
   setenv("DEEPINFER_DEV_CPU_SERIAL_MACS", "0", 1);  // every step multi-threaded
   di_engine* threaded = make_kv_engine(model, "fp8", 2, 64, 16);
   unsetenv("DEEPINFER_DEV_CPU_SERIAL_MACS");
-  if (one == nullptr || two == nullptr || blockwise == nullptr || threaded == nullptr) return;
-  const std::vector<float> ref = last_logits(one, false);
-  CHECK(last_logits(two, true) == ref);
-  CHECK(last_logits(blockwise, true) == ref);
-  CHECK(last_logits(threaded, true) == ref);
-  CHECK(last_logits(threaded, false) == ref);
-  for (di_engine* e : {one, two, blockwise, threaded}) di_engine_free(e);
+  if (one == nullptr || two == nullptr || no_scratch == nullptr || threaded == nullptr) return;
+  const std::vector<float> ref = last_logits(one, false, 10);
+  CHECK(last_logits(two, true, 10) == ref);
+  CHECK(last_logits(no_scratch, true, 10) == ref);
+  CHECK(last_logits(threaded, true, 10) == ref);
+  CHECK(last_logits(threaded, false, 10) == ref);
+  // One row per step: every row of a reads K/V in place.
+  CHECK(last_logits(one, false, 1) == ref);
+  CHECK(last_logits(two, true, 1) == ref);
+  CHECK(last_logits(threaded, true, 1) == ref);
+  // A 23-row prefill through the scratch, then the last row in place.
+  CHECK(last_logits(threaded, true, 23) == ref);
+  for (di_engine* e : {one, two, no_scratch, threaded}) di_engine_free(e);
+}
+
+// head_dim 12 (llama_fp8_block): the vector kernels cannot read such rows in place, so decode
+// rows dequantise into the scratch, or block by block when the context is longer than the
+// scratch; both give the same bits.
+TEST(fp8_kv_head_dim_not_a_multiple_of_8_is_scratch_invariant) {
+  const std::string dir = fixtures_dir() + "/llama_fp8_block";
+  const std::vector<int32_t> prompt = {1, 17, 42, 5, 99, 23, 7, 64, 3, 11};
+  di_engine* whole = make_kv_engine(dir, "fp8", 2, 64, 4);
+  setenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS", "1", 1);  // a scratch of one block (4 keys)
+  di_engine* blockwise = make_kv_engine(dir, "fp8", 2, 64, 4);
+  unsetenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS");
+  if (whole == nullptr || blockwise == nullptr) return;
+  di_engine_info info;
+  di_engine_get_info(whole, &info);
+  std::vector<int32_t> p;
+  for (int32_t t : prompt) p.push_back(t % info.vocab_size);
+  const auto a = decode_logits(whole, p, info.vocab_size, 4), b = decode_logits(blockwise, p, info.vocab_size, 4);
+  CHECK_EQ(a.size(), p.size());
+  CHECK(a == b);
+  di_engine_free(whole);
+  di_engine_free(blockwise);
 }
 
 TEST(fp8_kv_blocks_are_a_quarter_of_f32_plus_one_exponent_per_head) {

@@ -15,31 +15,6 @@
 namespace deepinfer {
 namespace cpu {
 
-AlignedBuffer::AlignedBuffer(size_t n) : n_(n) {
-  if (n == 0) return;
-  void* p = nullptr;
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  if (posix_memalign(&p, 64, bytes) != 0) throw std::bad_alloc();
-  p_ = static_cast<float*>(p);
-}
-
-AlignedBuffer::~AlignedBuffer() { std::free(p_); }
-
-AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
-  if (this != &o) {
-    std::free(p_);
-    p_ = o.p_;
-    n_ = o.n_;
-    o.p_ = nullptr;
-    o.n_ = 0;
-  }
-  return *this;
-}
-
-namespace {
-
-}  // namespace
-
 CpuBackend::CpuBackend(int num_threads, const BackendOptions& options)
     : k_(kernels()), dtype_(options.dtype), pool_(num_threads) {
   if (options.kv_cache_dtype.has_value() && *options.kv_cache_dtype != DType::kF32 &&
@@ -294,10 +269,10 @@ void CpuBackend::reserve(int32_t max_tokens, int32_t max_rows) {
   const size_t per_thread = static_cast<size_t>(geo_.block_size + cfg_.head_dim + 16);
   if (att_tmp_.size() < per_thread * pool_.size()) att_tmp_ = AlignedBuffer(per_thread * pool_.size());
   if (kv_fp8_) {
-    // Dequantised K/V of one (sequence, kv head) per thread: the model's context, at most 4096
-    // keys (longer contexts dequantise block by block), at least one block.
-    // DEEPINFER_DEV_CPU_KV_DEQ_KEYS overrides the 4096 (a developer knob: tests set one block to
-    // run the block-by-block path).
+    // Dequantised K/V of one (sequence, kv head) per thread, for prefill rows: the model's
+    // context, at most 4096 keys (longer contexts are read in place, or block by block when
+    // head_dim % 8 != 0), at least one block. DEEPINFER_DEV_CPU_KV_DEQ_KEYS overrides the 4096
+    // (a developer knob: tests set one block to run prefill rows through the long-context path).
     int64_t cap = 4096;
     if (const char* v = std::getenv("DEEPINFER_DEV_CPU_KV_DEQ_KEYS")) cap = std::max<int64_t>(1, std::atoll(v));
     const int64_t ctx = std::min<int64_t>(std::max<int64_t>(cfg_.max_position_embeddings, 1), cap);
@@ -461,18 +436,26 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
   // one block at a time (scores of up to 8 keys per vector pass, V rows accumulated in
   // registers). The order depends only on (t's position, hq): batch-invariant.
   float* const scores = att_tmp_.data() + static_cast<size_t>(bs + hd + 16) * tid;
-  // fp8: the K and V rows of one (sequence, kv head) are dequantised (e4m3(byte) * 2^e, exact in
-  // f32) into this thread's scratch once, keys [0, n) contiguous with row stride hd, and grown
-  // as later tokens of the same sequence need more; the f32 kernels then run on the scratch
-  // exactly as on an f32 cache holding those values. Contexts longer than the scratch
-  // dequantise block by block. The attention loops visit (head, token) head-major so one
-  // thread's consecutive rows share a sequence and head.
+  // fp8 K/V are read one of two ways, which give the same bits (kernels.h), so the choice
+  // never changes results:
+  //  - in place (attn_scores_e4m3 / attn_accum_e4m3: the bytes converted in registers, nothing
+  //    written back) for a sequence with one row in the step (decode), where each key is used
+  //    by one query row per head, and for contexts longer than the scratch;
+  //  - for a sequence with several rows (prefill), the K and V rows of one (sequence, kv head)
+  //    are dequantised (e4m3(byte) * 2^e) into this thread's scratch once, keys [0, n)
+  //    contiguous with row stride hd, grown as later rows of the same sequence need more, and
+  //    the f32 kernels run on the scratch: each key converted once, not once per query row.
+  //    The attention loops visit (head, token) head-major so one thread's consecutive rows
+  //    share a sequence and head.
+  // Head sizes the vector kernels cannot read in place (hd % 8 != 0) dequantise block by
+  // block instead of in place.
   struct DeqCache {
     const uint8_t* layer = nullptr;
     int seq = -1, kvh = -1, n = 0;
   } deq;
   float* const k_all = kv_fp8_ ? kv_deq_.data() + static_cast<size_t>(tid) * 2 * kv_deq_keys_ * hd : nullptr;
   float* const v_all = kv_fp8_ ? k_all + static_cast<size_t>(kv_deq_keys_) * hd : nullptr;
+  const bool fp8_in_place = hd % 8 == 0;
   auto dequant_rows = [&](const uint8_t* q, const int8_t* e, int n, float* dst) {
     for (int j = 0; j < n; ++j) {
       const uint8_t* qj = q + static_cast<size_t>(j) * kvd;
@@ -499,7 +482,10 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
     std::memset(out, 0, sizeof(float) * hd);
     const SeqSpan& s = b.seqs[b.token_seq[t]];
     const int n_keys = b.positions[t] + 1;
-    if (kv.k8 != nullptr && n_keys <= kv_deq_keys_) {
+    const bool fp8 = kv.k8 != nullptr;
+    const bool from_scratch = fp8 && n_keys <= kv_deq_keys_ && (s.num_tokens > 1 || !fp8_in_place);
+    const bool in_place = fp8 && !from_scratch && fp8_in_place;
+    if (from_scratch) {
       if (deq.layer != kv.k8 || deq.seq != b.token_seq[t] || deq.kvh != kvh) {
         deq = DeqCache();
         deq.layer = kv.k8;
@@ -514,24 +500,49 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
       const int nb = n_keys - blk * bs < bs ? n_keys - blk * bs : bs;
       const size_t slot0 = static_cast<size_t>(s.block_table[blk]) * bs;
       const size_t base = slot0 * kvd + static_cast<size_t>(kvh) * hd;
+      const size_t r0 = slot0 * Hkv + static_cast<size_t>(kvh);  // fp8: the block's first exponent
+      // f32 rows of this block (unless read in place): the cache, the scratch, or this block
+      // alone dequantised at the scratch's start.
       const float* kb = kv.k + (kv.k != nullptr ? base : 0);
       const float* vb = kv.v + (kv.v != nullptr ? base : 0);
       size_t stride = static_cast<size_t>(kvd);
-      if (kv.k8 != nullptr) {
+      if (from_scratch) {
         stride = static_cast<size_t>(hd);
-        if (n_keys <= kv_deq_keys_) {
-          kb = k_all + static_cast<size_t>(blk) * bs * hd;
-          vb = v_all + static_cast<size_t>(blk) * bs * hd;
-        } else {  // longer than the scratch: this block alone, at its start
-          deq = DeqCache();
-          const size_t r0 = slot0 * Hkv + static_cast<size_t>(kvh);
-          dequant_rows(kv.k8 + base, kv.ke + r0, nb, k_all);
-          dequant_rows(kv.v8 + base, kv.ve + r0, nb, v_all);
-          kb = k_all;
-          vb = v_all;
+        kb = k_all + static_cast<size_t>(blk) * bs * hd;
+        vb = v_all + static_cast<size_t>(blk) * bs * hd;
+      } else if (fp8 && !in_place) {
+        deq = DeqCache();
+        stride = static_cast<size_t>(hd);
+        dequant_rows(kv.k8 + base, kv.ke + r0, nb, k_all);
+        dequant_rows(kv.v8 + base, kv.ve + r0, nb, v_all);
+        kb = k_all;
+        vb = v_all;
+      }
+      if (in_place && (blk + 1) * bs < n_keys) {
+        // The next block's rows and exponents, requested now so they arrive while this block
+        // is computed: a decode row reads each of them once, from memory (a 545-key context
+        // over 12 layers is ~10 MB per row), in short strided runs per head that the hardware
+        // prefetchers pick up late.
+        const int nn = n_keys - (blk + 1) * bs < bs ? n_keys - (blk + 1) * bs : bs;
+        const size_t slot1 = static_cast<size_t>(s.block_table[blk + 1]) * bs;
+        const size_t base1 = slot1 * kvd + static_cast<size_t>(kvh) * hd, r1 = slot1 * Hkv + static_cast<size_t>(kvh);
+        for (int j = 0; j < nn; ++j) {
+          for (int c = 0; c < hd; c += 64) {
+            __builtin_prefetch(kv.k8 + base1 + static_cast<size_t>(j) * kvd + c);
+            __builtin_prefetch(kv.v8 + base1 + static_cast<size_t>(j) * kvd + c);
+          }
+        }
+        for (size_t o = 0; o < static_cast<size_t>(nn) * Hkv; o += 64) {
+          __builtin_prefetch(kv.ke + r1 + o);
+          __builtin_prefetch(kv.ve + r1 + o);
         }
       }
-      k_.attn_scores(q, kb, stride, nb, hd, att_scale, scores);
+      if (in_place) {
+        k_.attn_scores_e4m3(q, kv.k8 + base, kv.ke + r0, static_cast<size_t>(kvd), static_cast<size_t>(Hkv), nb, hd,
+                            att_scale, scores);
+      } else {
+        k_.attn_scores(q, kb, stride, nb, hd, att_scale, scores);
+      }
       float mb = -std::numeric_limits<float>::infinity();
       for (int j = 0; j < nb; ++j) mb = scores[j] > mb ? scores[j] : mb;
       if (mb > m) {
@@ -543,7 +554,12 @@ void CpuBackend::forward_thread(const ForwardBatch& b, float* logits, int tid, i
         m = mb;
       }
       sum += k_.exp_sub_sum(scores, m, nb);
-      k_.attn_accum(scores, vb, stride, nb, hd, out);
+      if (in_place) {
+        k_.attn_accum_e4m3(scores, kv.v8 + base, kv.ve + r0, static_cast<size_t>(kvd), static_cast<size_t>(Hkv), nb, hd,
+                           out);
+      } else {
+        k_.attn_accum(scores, vb, stride, nb, hd, out);
+      }
     }
     k_.scale(out, 1.f / sum, hd);
   };

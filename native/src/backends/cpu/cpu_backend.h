@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "backends/cpu/kernels.h"
@@ -23,32 +25,49 @@
 namespace deepinfer {
 namespace cpu {
 
-// 64-byte aligned float array; move-only.
-class AlignedBuffer {
+// 64-byte aligned array of a trivial type, uninitialised; move-only.
+template <class T>
+class AlignedArray {
  public:
-  AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t n);
-  ~AlignedBuffer();
-  AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) {
+  AlignedArray() = default;
+  explicit AlignedArray(size_t n) : n_(n) {
+    if (n == 0) return;
+    void* p = nullptr;
+    const size_t bytes = ((n * sizeof(T) + 63) / 64) * 64;
+    if (posix_memalign(&p, 64, bytes) != 0) throw std::bad_alloc();
+    p_ = static_cast<T*>(p);
+  }
+  ~AlignedArray() { std::free(p_); }
+  AlignedArray(AlignedArray&& o) noexcept : p_(o.p_), n_(o.n_) {
     o.p_ = nullptr;
     o.n_ = 0;
   }
-  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  float* data() const { return p_; }
+  AlignedArray& operator=(AlignedArray&& o) noexcept {
+    if (this != &o) {
+      std::free(p_);
+      p_ = o.p_;
+      n_ = o.n_;
+      o.p_ = nullptr;
+      o.n_ = 0;
+    }
+    return *this;
+  }
+  AlignedArray(const AlignedArray&) = delete;
+  AlignedArray& operator=(const AlignedArray&) = delete;
+  T* data() const { return p_; }
   size_t size() const { return n_; }
 
  private:
-  float* p_ = nullptr;
+  T* p_ = nullptr;
   size_t n_ = 0;
 };
+using AlignedBuffer = AlignedArray<float>;
 
 class CpuBackend : public Backend {
  public:
   // kv_cache_dtype: f32 (default) or fp8 (E4M3 with a power-of-two scale per token and kv
-  // head, dequantised block by block into the attention's f32 scratch); other types are
-  // refused. The CUDA fields of `options` are not read.
+  // head, read in place by decode rows and dequantised into the attention's f32 scratch for
+  // prefill rows, with the same results); other types are refused. The CUDA fields of `options` are not read.
   CpuBackend(int num_threads, const BackendOptions& options = BackendOptions());
   ~CpuBackend() override;
 
@@ -122,8 +141,10 @@ class CpuBackend : public Backend {
   std::vector<AlignedBuffer> v_cache_;  // [L] same
   // kv_cache_dtype fp8 instead (k_cache_/v_cache_ empty): E4M3 bytes [L][slots][Hkv][hd] and
   // one exponent per row [L][slots][Hkv] (core/kv_fp8.h).
+  // The byte planes are 64-byte aligned, so with head_dim a multiple of 64 every row starts a
+  // cache line (a decode row's in-place read touches one line per 64 bytes, not two).
   bool kv_fp8_ = false;
-  std::vector<std::vector<uint8_t>> k8_, v8_;
+  std::vector<AlignedArray<uint8_t>> k8_, v8_;
   std::vector<std::vector<int8_t>> k8_exp_, v8_exp_;
 
   // Scratch, sized by reserve() for cap_tokens_ tokens / cap_rows_ logit rows.

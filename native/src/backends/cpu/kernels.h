@@ -69,6 +69,17 @@ struct KernelTable {
   // out[i] = e4m3(q[i]) * scale for i < n: exact conversion, one rounding (the multiply), so
   // the same bits on every instruction set (the fp8 KV cache's dequantisation).
   void (*dequant_e4m3)(const uint8_t* q, float scale, int n, float* out);
+  // attn_scores / attn_accum over fp8 K/V rows read in place (core/kv_fp8.h): row j is the hd
+  // E4M3 bytes at k + j * stride with exponent e_j = k_exp[j * exp_stride], its values
+  // e4m3(byte) * 2^e_j formed in registers. Bit-identical to dequant_e4m3 of the rows (scale
+  // 2^e_j) into f32 followed by attn_scores / attn_accum of the same table: each element gets
+  // the same single rounding (exact unless it lands below f32's normal range) and enters the
+  // same fma chains. So the backend may pick either way per row without changing results.
+  // Vector tables need hd % 8 == 0 (the backend dequantises other head sizes into f32 first).
+  void (*attn_scores_e4m3)(const float* q, const uint8_t* k, const int8_t* k_exp, size_t stride, size_t exp_stride,
+                           int n, int hd, float scale, float* s);
+  void (*attn_accum_e4m3)(const float* p, const uint8_t* v, const int8_t* v_exp, size_t stride, size_t exp_stride,
+                          int n, int hd, float* out);
 };
 
 // table.matmul over W's panels [p0, p1) whatever W holds. FP8 panels are dequantized a few at

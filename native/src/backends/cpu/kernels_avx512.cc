@@ -73,7 +73,8 @@ struct V {
 #include "backends/cpu/kernels_simd.inc"
 
 const KernelTable kTable = {"avx512", matmul, matmul_q8, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
-                             attn_scores, attn_accum, dequant_e4m3};
+                             attn_scores, attn_accum, dequant_e4m3,
+                             attn_scores_e4m3, attn_accum_e4m3};
 
 }  // namespace avx512
 }  // namespace cpu

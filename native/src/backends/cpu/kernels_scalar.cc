@@ -106,8 +106,45 @@ void dequant_e4m3(const uint8_t* q, float scale, int n, float* out) {
   }
 }
 
+// fp8 K/V in place: each element (bits * 2^120) * 2^e exactly as dequant_e4m3 forms it, then
+// the sums of dot / axpy in the same order, so the same bits as dequantising first.
+float e4m3_times_pow2(uint8_t b, float pow2e) {
+  const uint32_t u = (static_cast<uint32_t>(b & 0x80) << 24) | (static_cast<uint32_t>(b & 0x7f) << 20);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return (f * 0x1p120f) * pow2e;
+}
+
+float pow2_exact(int e) {
+  const uint32_t u = static_cast<uint32_t>(e + 127) << 23;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+void attn_scores_e4m3(const float* q, const uint8_t* k, const int8_t* k_exp, size_t stride, size_t exp_stride, int n,
+                      int hd, float scale, float* s) {
+  for (int j = 0; j < n; ++j) {
+    const uint8_t* kj = k + static_cast<size_t>(j) * stride;
+    const float pe = pow2_exact(k_exp[static_cast<size_t>(j) * exp_stride]);
+    float acc = 0.f;
+    for (int i = 0; i < hd; ++i) acc += q[i] * e4m3_times_pow2(kj[i], pe);
+    s[j] = acc * scale;
+  }
+}
+
+void attn_accum_e4m3(const float* p, const uint8_t* v, const int8_t* v_exp, size_t stride, size_t exp_stride, int n,
+                     int hd, float* out) {
+  for (int j = 0; j < n; ++j) {
+    const uint8_t* vj = v + static_cast<size_t>(j) * stride;
+    const float pe = pow2_exact(v_exp[static_cast<size_t>(j) * exp_stride]);
+    for (int i = 0; i < hd; ++i) out[i] += p[j] * e4m3_times_pow2(vj[i], pe);
+  }
+}
+
 const KernelTable kTable = {"scalar", matmul, matmul_q8, dot, axpy, scale, exp_sub_sum, silu_mul, sum_squares, scale_mul,
-                            attn_scores, attn_accum, dequant_e4m3};
+                            attn_scores, attn_accum, dequant_e4m3,
+                            attn_scores_e4m3, attn_accum_e4m3};
 
 }  // namespace
 
