@@ -200,10 +200,10 @@ export class EngineLoop {
    * Asks the session's executor to compile a grammar, then settles the requests held for it:
    * compiled → into the waiting queue; refused → each ends with finish reason `error`, the
    * executor's message and errorCode `bad_request` (Scheduler.refuseGrammar: the api answers 400,
-   * and as a held request never ran, before any byte of a stream); no answer (timeout, an executor without the route) → into the waiting
-   * queue all the same, their first step compiles it (as before the prepare step; a dead
-   * executor ends its session, and them with it, as it does every request). Requests aborted
-   * meanwhile are gone from the scheduler and are skipped.
+   * and as a held request never ran, before any byte of a stream); no answer (timeout, an
+   * executor without the route) → into the waiting queue all the same, their first step compiles
+   * it (as before the prepare step; a dead executor ends its session, and them with it, as it
+   * does every request). Requests aborted meanwhile are gone from the scheduler and are skipped.
    */
   private async prepareGuide(session: ExecutorSession, key: string, spec: GuidedDecoding): Promise<void> {
     const answer = await this.ports.prepareGuide!(session.registration.executorId, spec).catch((err: unknown) => ({ outcome: 'unknown' as const, message: String(err) }));
