@@ -78,9 +78,9 @@ function errorOf(reply: { error: string; refused?: true }): Error {
  * messages one after another, so a compile (seconds for a complex schema) on a worker holding
  * live guides makes their masks wait, and every engine step containing one of them (the whole
  * batch) waits with them. A compile therefore goes to an idle worker (no live guide, no compile
- * in flight, no guide expected after a prepare); if there is none, to a thread started for it (at most maxExtraWorkers beyond
- * numWorkers); only past that bound to the least loaded worker (counted:
- * numCompilesOnBusyWorkers). The compiling worker then holds the grammar and takes the spec's
+ * in flight, no guide expected after a prepare); if there is none, to a thread started for it
+ * (at most maxExtraWorkers beyond numWorkers); only past that bound to the least loaded worker
+ * (counted: numCompilesOnBusyWorkers). The compiling worker then holds the grammar and takes the spec's
  * requests. Threads beyond numWorkers are stopped once idle for idleRetireMs (a stopped worker's
  * grammars go with it, so a later prepare compiles again, off the mask path), so the steady
  * state is numWorkers threads. Compiled grammars cannot move between workers (xgrammar for
