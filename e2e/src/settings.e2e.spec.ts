@@ -85,6 +85,8 @@ const VALUES: Record<string, string> = {
   DEEPINFER_CUDA_ARCHITECTURES: '90-real',
   DEEPINFER_DEV_CPU_KERNELS: 'scalar',
   DEEPINFER_DEV_CPU_SERIAL_MACS: '0',
+  // The examples' variable: a shell that ran them may export it; every service passes it over.
+  DEEPINFER_URL: 'http://127.0.0.1:1',
 };
 
 /** The parts of GET /executor and the scheduler's GET /stats these tests read. */
